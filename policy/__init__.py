@@ -1,1 +1,60 @@
-"""placeholder"""
+"""Pure decision engine: decode a request into intents, value them, decide.
+
+Never imports aiohttp, a database or the keystore (go-ethereum's `signer/rules` is the model):
+everything it needs is handed in as frozen values, so every rule can be tested exhaustively.
+"""
+
+from ._decode import decode_transaction
+from ._engine import (
+    Decision,
+    SessionPolicy,
+    SessionState,
+    check_session_usable,
+    evaluate_transaction,
+    window_start_ms,
+)
+from ._intents import (
+    ChainAssets,
+    DecodedTransaction,
+    Intent,
+    IntentKind,
+    TransactionRequest,
+    Undecodable,
+)
+from ._money import (
+    ATOMS_PER_UNIT,
+    USD,
+    AmountError,
+    Asset,
+    PriceBook,
+    format_amount,
+    parse_amount,
+    value_in_unit,
+)
+from ._reasons import Permission, ReasonCode
+
+__all__ = [
+    "ATOMS_PER_UNIT",
+    "USD",
+    "AmountError",
+    "Asset",
+    "ChainAssets",
+    "Decision",
+    "DecodedTransaction",
+    "Intent",
+    "IntentKind",
+    "Permission",
+    "PriceBook",
+    "ReasonCode",
+    "SessionPolicy",
+    "SessionState",
+    "TransactionRequest",
+    "Undecodable",
+    "check_session_usable",
+    "decode_transaction",
+    "evaluate_transaction",
+    "format_amount",
+    "parse_amount",
+    "value_in_unit",
+    "window_start_ms",
+]

@@ -1,0 +1,177 @@
+"""The decision: session policy + decoded request + usage + prices -> allow (with a cost) or deny.
+
+Pure and total: no I/O, no clock, no randomness, and every path returns a `Decision`. The store
+calls `evaluate_transaction` *inside* the database transaction that reserves the spend, with the
+session state it just read, so the check and the reservation are one atomic step
+(POLICY.md, "Limits"). Checks run from the cheapest, most fundamental refusal to the limits, so a
+revoked session is reported as revoked, not as over its limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from ._intents import DecodedTransaction, Intent, IntentKind, TransactionRequest, Undecodable
+from ._money import PriceBook, format_amount, value_in_unit
+from ._reasons import Permission, ReasonCode
+
+WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionPolicy:
+    """What a session may do; fixed at creation (rotation makes a new session)."""
+
+    permissions: frozenset[Permission]
+    chain_ids: frozenset[int]
+    tokens: frozenset[str]  # symbols, native coins included ("ETH")
+    unit: str  # "USD" or a token symbol
+    per_tx: int  # atoms of `unit`
+    daily: int  # atoms of `unit`, over the spend window
+    max_fee_per_gas: int | None = None  # wei; None = no cap beyond the chain's
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionState:
+    """The session's mutable facts, read inside the reserving transaction."""
+
+    revoked: bool
+    expires_at_ms: int
+    spent_in_window: int  # atoms of the policy's unit, lineage-wide (rotation keeps the window)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Decision:
+    """Outcome of one evaluation. `cost` is what an allowed request reserves, in unit atoms."""
+
+    allowed: bool
+    reason: ReasonCode | None
+    detail: str
+    cost: int = 0
+    figures: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def deny(cls, reason: ReasonCode, detail: str, **figures: str) -> Decision:
+        return cls(allowed=False, reason=reason, detail=detail, figures=figures)
+
+
+def window_start_ms(now_ms: int, mode: str = "rolling_24h") -> int:
+    """Start of the spend window that contains `now_ms` (rolling 24 h or the UTC calendar day)."""
+    if mode == "utc_day":
+        now = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        return int(midnight.timestamp() * 1000)
+    return now_ms - int(WINDOW.total_seconds() * 1000)
+
+
+def check_session_usable(state: SessionState, now_ms: int) -> Decision | None:
+    """Revocation and expiry, shared by every signing method; None when the session may sign."""
+    if state.revoked:
+        return Decision.deny(ReasonCode.SESSION_REVOKED, "the session was revoked")
+    if now_ms >= state.expires_at_ms:
+        return Decision.deny(ReasonCode.SESSION_EXPIRED, "the session has expired")
+    return None
+
+
+def evaluate_transaction(
+    *,
+    policy: SessionPolicy,
+    state: SessionState,
+    tx: TransactionRequest,
+    decoded: DecodedTransaction,
+    prices: PriceBook,
+    now_ms: int,
+    chain_max_fee_per_gas: int | None = None,
+) -> Decision:
+    """Decide whether `tx` may be signed for this session, and what it costs."""
+    unusable = check_session_usable(state, now_ms)
+    if unusable is not None:
+        return unusable
+    if tx.declared_chain_id is not None and tx.declared_chain_id != tx.chain_id:
+        return Decision.deny(
+            ReasonCode.CHAIN_NOT_IN_SCOPE,
+            f"chainId {tx.declared_chain_id} differs from the chain of the URL ({tx.chain_id})",
+        )
+    if tx.chain_id not in policy.chain_ids:
+        return Decision.deny(ReasonCode.CHAIN_NOT_IN_SCOPE,
+                             f"chain {tx.chain_id} is not in the session's scope")
+    if tx.tx_type == 4 or tx.has_authorization_list:
+        return Decision.deny(ReasonCode.PERMISSION_DENIED,
+                             "EIP-7702 authorizations are never signed")
+    if isinstance(decoded, Undecodable):
+        return Decision.deny(ReasonCode.UNDECODABLE_REQUEST, decoded.detail)
+    for intent in decoded:
+        refusal = _check_intent(intent, policy)
+        if refusal is not None:
+            return refusal
+    gas_cap = _tightest(policy.max_fee_per_gas, chain_max_fee_per_gas)
+    if gas_cap is not None and tx.max_fee_per_gas > gas_cap:
+        return Decision.deny(ReasonCode.GAS_PRICE_TOO_HIGH,
+                             f"max fee per gas {tx.max_fee_per_gas} wei exceeds the cap {gas_cap}",
+                             max_fee_per_gas=str(tx.max_fee_per_gas), cap=str(gas_cap))
+    return _check_limits(policy, state, decoded, prices)
+
+
+def _tightest(a: int | None, b: int | None) -> int | None:
+    caps = [c for c in (a, b) if c is not None]
+    return min(caps) if caps else None
+
+
+def _check_intent(intent: Intent, policy: SessionPolicy) -> Decision | None:
+    kind = intent.kind
+    if kind is IntentKind.GAS:
+        return None
+    if kind is IntentKind.CONTRACT_CREATION:
+        return Decision.deny(ReasonCode.PERMISSION_DENIED, "contract creation is never signed")
+    if kind is IntentKind.APPROVAL_FOR_ALL:
+        return Decision.deny(ReasonCode.PERMISSION_DENIED,
+                             "setApprovalForAll grants every token and is never signed")
+    if kind is IntentKind.CONTRACT_CALL:
+        # No contract or router allowlists exist yet, so every opaque call is refused.
+        return Decision.deny(ReasonCode.CONTRACT_NOT_ALLOWED,
+                             f"call {intent.selector} to {intent.counterparty} is not allowlisted")
+    needed = Permission.APPROVE if kind is IntentKind.TOKEN_APPROVAL else Permission.TRANSFER
+    if needed not in policy.permissions:
+        return Decision.deny(ReasonCode.PERMISSION_DENIED,
+                             f"the session lacks the '{needed}' permission")
+    if intent.unlimited:
+        return Decision.deny(ReasonCode.PERMISSION_DENIED, "unlimited approvals are never signed")
+    assert intent.asset is not None  # transfers and approvals always name their asset
+    if intent.asset.symbol not in policy.tokens:
+        return Decision.deny(ReasonCode.TOKEN_NOT_ALLOWED,
+                             f"{intent.asset.symbol} is not among the session's tokens")
+    return None
+
+
+def _check_limits(
+    policy: SessionPolicy, state: SessionState, intents: tuple[Intent, ...], prices: PriceBook
+) -> Decision:
+    cost = 0
+    for intent in intents:
+        if intent.asset is None or intent.amount == 0:
+            continue
+        value = value_in_unit(intent.asset, intent.amount, policy.unit, prices)
+        if value is None:
+            return Decision.deny(ReasonCode.UNPRICEABLE_ASSET,
+                                 f"no usable price for {intent.asset.symbol} in {policy.unit}")
+        cost += value
+    figures = {
+        "unit": policy.unit,
+        "cost": format_amount(cost),
+        "per_tx_limit": format_amount(policy.per_tx),
+        "daily_limit": format_amount(policy.daily),
+        "spent_in_window": format_amount(state.spent_in_window),
+    }
+    # Per-tx covers the whole cost of the request, worst-case gas included: gas is spend.
+    if cost > policy.per_tx:
+        return Decision(allowed=False, reason=ReasonCode.PER_TX_LIMIT_EXCEEDED,
+                        detail=f"costs {figures['cost']} {policy.unit}, over the per-transaction "
+                               f"limit of {figures['per_tx_limit']}", figures=figures)
+    if state.spent_in_window + cost > policy.daily:
+        return Decision(allowed=False, reason=ReasonCode.DAILY_LIMIT_EXCEEDED,
+                        detail=f"costs {figures['cost']} {policy.unit} with "
+                               f"{figures['spent_in_window']} already spent in the window, over "
+                               f"the daily limit of {figures['daily_limit']}", figures=figures)
+    return Decision(allowed=True, reason=None, detail="allowed", cost=cost, figures=figures)

@@ -1,0 +1,105 @@
+"""Money without floats: integer base units in, integer limit-unit atoms out.
+
+Every limit has a unit (`USD` or one token symbol). Internally an amount in a limit unit is an
+integer count of *atoms*, 10**-18 of the unit, whatever the unit: one scale means a USD limit, a
+USDC limit and a WETH limit are compared with the same code, and 18 places are enough for gas
+costs of a fraction of a cent. Conversions round *up*, so rounding can only make a request look
+more expensive, never let one slip under a cap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from fractions import Fraction
+
+ATOM_DECIMALS = 18
+ATOMS_PER_UNIT = 10**ATOM_DECIMALS
+USD = "USD"
+
+
+class AmountError(ValueError):
+    """A human amount ("10.5") that is not a non-negative decimal within the atom scale."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Asset:
+    """Something that can be moved on one chain: the native coin (`address=None`) or an ERC-20."""
+
+    chain_id: int
+    symbol: str
+    decimals: int
+    address: str | None = None  # lower-case hex; None for the chain's native coin
+
+    @property
+    def is_native(self) -> bool:
+        return self.address is None
+
+
+def ceil_fraction(value: Fraction) -> int:
+    """Smallest integer >= value; the direction that never under-charges."""
+    return -((-value.numerator) // value.denominator)
+
+
+def parse_amount(text: str) -> int:
+    """Parse a decimal string in the unit ("10", "0.25") into atoms; refuse more than 18 places."""
+    try:
+        value = Decimal(text.strip())
+    except (InvalidOperation, AttributeError) as exc:
+        raise AmountError(f"not a decimal amount: {text!r}") from exc
+    if not value.is_finite() or value < 0:
+        raise AmountError(f"amount must be a finite, non-negative decimal: {text!r}")
+    atoms = value * ATOMS_PER_UNIT
+    if atoms != atoms.to_integral_value():
+        raise AmountError(f"amount has more than {ATOM_DECIMALS} decimal places: {text!r}")
+    if atoms >= 2**256:
+        raise AmountError(f"amount too large: {text!r}")
+    return int(atoms)
+
+
+def format_amount(atoms: int) -> str:
+    """Render atoms as a plain decimal string in the unit ("10", "0.063"), never scientific."""
+    sign = "-" if atoms < 0 else ""
+    whole, frac = divmod(abs(atoms), ATOMS_PER_UNIT)
+    if frac == 0:
+        return f"{sign}{whole}"
+    return f"{sign}{whole}.{frac:018d}".rstrip("0")
+
+
+@dataclass(frozen=True, slots=True)
+class PriceBook:
+    """USD prices per whole unit of each asset, gathered by the caller before deciding.
+
+    Keys are (chain_id, symbol). A missing price means "unknown", which the engine refuses:
+    it never guesses a value.
+    """
+
+    usd_per_unit: dict[tuple[int, str], Fraction]
+
+    def price(self, chain_id: int, symbol: str) -> Fraction | None:
+        found = self.usd_per_unit.get((chain_id, symbol))
+        return found if found is not None and found > 0 else None
+
+    def unit_price(self, chain_id: int, symbol: str) -> Fraction | None:
+        """Price of a limit unit; a token unit is priced on the request's chain first."""
+        if symbol == USD:
+            return Fraction(1)
+        here = self.price(chain_id, symbol)
+        if here is not None:
+            return here
+        for (_, sym), value in sorted(self.usd_per_unit.items()):
+            if sym == symbol and value > 0:
+                return value
+        return None
+
+
+def value_in_unit(asset: Asset, amount: int, unit: str, prices: PriceBook) -> int | None:
+    """Worth of `amount` base units of `asset` in `unit` atoms, rounded up; None: unpriceable."""
+    whole_units = Fraction(amount, 10**asset.decimals)
+    if asset.symbol == unit:
+        return ceil_fraction(whole_units * ATOMS_PER_UNIT)
+    asset_usd = prices.price(asset.chain_id, asset.symbol)
+    unit_usd = prices.unit_price(asset.chain_id, unit)
+    if asset_usd is None or unit_usd is None:
+        return None
+    return ceil_fraction(whole_units * asset_usd / unit_usd * ATOMS_PER_UNIT)
