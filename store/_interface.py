@@ -1,0 +1,86 @@
+"""The one store interface. Policy and the planes depend on this, never on SQLite.
+
+A PostgreSQL backend for several replicas implements the same protocol: `reserve_spend` there
+locks the lineage row (`SELECT ... FOR UPDATE`) where SQLite takes the database write lock
+(`BEGIN IMMEDIATE`); the evaluate-inside-the-transaction contract is the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from session_studio.policy import Decision, SessionState
+
+from ._records import (
+    Agent,
+    CredentialOwner,
+    NonceRequest,
+    Reservation,
+    ReservationStatus,
+    Session,
+    SessionFilter,
+    Workspace,
+)
+
+Evaluate = Callable[[SessionState], Decision]
+
+
+class Store(Protocol):
+    async def open(self) -> None:
+        """Connect and apply pending migrations."""
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailable unless a trivial query succeeds (readiness)."""
+
+    # Workspaces and agents
+    async def create_workspace(self, name: str, *, now_ms: int) -> Workspace: ...
+    async def list_workspaces(self) -> list[Workspace]: ...
+    async def get_workspace(self, name: str) -> Workspace: ...
+    async def create_agent(
+        self, workspace_id: str, name: str, *, daily_budget: int | None, now_ms: int,
+        credential_hash: bytes,
+    ) -> Agent: ...
+    async def get_agent(self, workspace_id: str, name: str) -> Agent: ...
+    async def list_agents(self, workspace_id: str) -> list[Agent]: ...
+
+    # Sessions
+    async def insert_session(
+        self, session: Session, *, sealed_key: bytes, credential_hash: bytes | None
+    ) -> None: ...
+    async def get_session(self, workspace_id: str, key_hash: str) -> Session: ...
+    async def get_session_by_id(self, session_id: str) -> Session: ...
+    async def list_sessions(
+        self, workspace_id: str, query: SessionFilter, *, now_ms: int
+    ) -> list[Session]: ...
+    async def sealed_key(self, session_id: str) -> bytes | None: ...
+    async def revoke_session(self, session_id: str, *, now_ms: int) -> None:
+        """Mark revoked, destroy the sealed key and the session's own credential, atomically."""
+    async def rotate_session(
+        self, old: Session, successor: Session, *, sealed_key: bytes,
+        credential_hash: bytes | None, now_ms: int,
+    ) -> None:
+        """Revoke `old` and insert `successor` (same lineage) in one transaction."""
+
+    # Credentials
+    async def resolve_credential(self, token_hash: bytes) -> CredentialOwner | None: ...
+    async def sessions_of(self, owner: CredentialOwner) -> list[Session]: ...
+
+    # The ledger
+    async def reserve_spend(
+        self, *, session_id: str, method: str, now_ms: int, window_start_ms: int,
+        evaluate: Evaluate, nonce: NonceRequest | None,
+    ) -> tuple[Decision, Reservation | None]:
+        """Read the session's state and window usage, evaluate, and on allow reserve the cost
+        (and pick a nonce): all in one transaction, so no concurrent request sees stale usage."""
+    async def release(self, reservation: Reservation, *, now_ms: int,
+                      return_nonce: bool) -> None:
+        """The request provably never reached the chain: give back its spend (and nonce)."""
+    async def record_outcome(
+        self, reservation: Reservation, *, status: ReservationStatus, tx_hash: str, now_ms: int
+    ) -> None: ...
+    async def spent_in_window(self, lineage_id: str, *, window_start_ms: int) -> int: ...
+    async def reservations(self, session_id: str) -> Sequence[tuple[str, int, str | None]]:
+        """(status, amount, tx_hash) of every reservation of a session, oldest first."""

@@ -1,0 +1,134 @@
+"""Rows as frozen values: what the store hands out and takes in, never a live cursor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from session_studio.policy import Permission, SessionPolicy
+
+
+class SessionType(StrEnum):
+    APP = "app"
+    AGENT = "agent"
+
+
+class SessionStatus(StrEnum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+class ReservationStatus(StrEnum):
+    RESERVED = "reserved"  # spend held, not yet signed or outcome not yet recorded
+    SIGNED = "signed"  # eth_signTransaction: handed to the client, who may broadcast it
+    BROADCAST = "broadcast"  # the upstream accepted it
+    UNKNOWN = "unknown"  # sent, but the upstream never answered: stays reserved
+    RELEASED = "released"  # provably never reached the chain
+    SETTLED = "settled"  # receipt seen, amount corrected to the real cost
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Workspace:
+    id: str
+    name: str
+    created_at_ms: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Agent:
+    id: str
+    workspace_id: str
+    name: str
+    daily_budget: int | None  # USD atoms
+    credential_version: int
+    created_at_ms: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Session:
+    """A session as stored; key material is never part of it (see `Store.sealed_key`)."""
+
+    id: str
+    workspace_id: str
+    type: SessionType
+    label: str
+    agent_id: str | None
+    agent_name: str | None
+    key_hash: str
+    address: str
+    permissions: tuple[Permission, ...]
+    chain_ids: tuple[int, ...]
+    tokens: tuple[str, ...]
+    limit_unit: str
+    per_tx_limit: int
+    daily_limit: int
+    created_at_ms: int
+    expires_at_ms: int
+    revoked_at_ms: int | None
+    lineage_id: str
+    predecessor_id: str | None
+    credential_version: int
+    last_used_at_ms: int | None = None
+    request_count: int = 0
+
+    def status(self, now_ms: int) -> SessionStatus:
+        """Derived, never stored: an expired session reads `expired` without anyone touching it."""
+        if self.revoked_at_ms is not None:
+            return SessionStatus.REVOKED
+        if now_ms >= self.expires_at_ms:
+            return SessionStatus.EXPIRED
+        return SessionStatus.ACTIVE
+
+    def policy(self) -> SessionPolicy:
+        return SessionPolicy(
+            permissions=frozenset(self.permissions),
+            chain_ids=frozenset(self.chain_ids),
+            tokens=frozenset(self.tokens),
+            unit=self.limit_unit,
+            per_tx=self.per_tx_limit,
+            daily=self.daily_limit,
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CredentialOwner:
+    """Who a bearer token speaks for: one app session, or every session of one agent."""
+
+    workspace_id: str
+    kind: str  # "session" | "agent"
+    owner_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionFilter:
+    type: SessionType | None = None
+    status: SessionStatus | None = None
+    chain_id: int | None = None
+    agent_name: str | None = None
+    label_contains: str | None = None
+    sort: str = "-created"  # created | last_used | expiry, "-" for descending
+    limit: int = 500
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NonceRequest:
+    """How to pick the nonce in the reserving transaction.
+
+    `explicit` is the client's own nonce, honoured as given; otherwise the store hands out the
+    lowest released nonce at or above `upstream_pending`, else max(stored next, upstream_pending).
+    """
+
+    chain_id: int
+    address: str
+    upstream_pending: int
+    explicit: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reservation:
+    id: str
+    session_id: str
+    amount: int
+    nonce: int | None
+    chain_id: int
