@@ -10,9 +10,11 @@ from ._engine import (
     SessionPolicy,
     SessionState,
     check_session_usable,
+    evaluate_message,
     evaluate_transaction,
     window_start_ms,
 )
+from ._health import HealthBadge, health_badges
 from ._intents import (
     ChainAssets,
     DecodedTransaction,
@@ -41,6 +43,7 @@ __all__ = [
     "ChainAssets",
     "Decision",
     "DecodedTransaction",
+    "HealthBadge",
     "Intent",
     "IntentKind",
     "Permission",
@@ -52,8 +55,10 @@ __all__ = [
     "Undecodable",
     "check_session_usable",
     "decode_transaction",
+    "evaluate_message",
     "evaluate_transaction",
     "format_amount",
+    "health_badges",
     "parse_amount",
     "value_in_unit",
     "window_start_ms",

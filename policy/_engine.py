@@ -175,3 +175,20 @@ def _check_limits(
                                f"{figures['spent_in_window']} already spent in the window, over "
                                f"the daily limit of {figures['daily_limit']}", figures=figures)
     return Decision(allowed=True, reason=None, detail="allowed", cost=cost, figures=figures)
+
+
+def evaluate_message(
+    *, policy: SessionPolicy, state: SessionState, chain_id: int, permission: Permission,
+    now_ms: int,
+) -> Decision:
+    """Decide an off-chain signature that spends nothing (`personal_sign`)."""
+    unusable = check_session_usable(state, now_ms)
+    if unusable is not None:
+        return unusable
+    if chain_id not in policy.chain_ids:
+        return Decision.deny(ReasonCode.CHAIN_NOT_IN_SCOPE,
+                             f"chain {chain_id} is not in the session's scope")
+    if permission not in policy.permissions:
+        return Decision.deny(ReasonCode.PERMISSION_DENIED,
+                             f"the session lacks the '{permission}' permission")
+    return Decision(allowed=True, reason=None, detail="allowed", cost=0)

@@ -8,7 +8,7 @@ locks the lineage row (`SELECT ... FOR UPDATE`) where SQLite takes the database 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from session_studio.policy import Decision, SessionState
 
@@ -24,6 +24,10 @@ from ._records import (
 )
 
 Evaluate = Callable[[SessionState], Decision]
+T = TypeVar("T")
+# Called inside the reserving transaction with the picked nonce and the sealed key; returns the
+# signed artefact and its transaction hash (None for message signatures).
+Sign = Callable[[int | None, bytes | None], tuple[T, str | None]]
 
 
 class Store(Protocol):
@@ -41,7 +45,7 @@ class Store(Protocol):
     async def get_workspace(self, name: str) -> Workspace: ...
     async def create_agent(
         self, workspace_id: str, name: str, *, daily_budget: int | None, now_ms: int,
-        credential_hash: bytes,
+        credential_hash: bytes, agent_id: str,
     ) -> Agent: ...
     async def get_agent(self, workspace_id: str, name: str) -> Agent: ...
     async def list_agents(self, workspace_id: str) -> list[Agent]: ...
@@ -69,17 +73,19 @@ class Store(Protocol):
     async def sessions_of(self, owner: CredentialOwner) -> list[Session]: ...
 
     # The ledger
-    async def reserve_spend(
+    async def reserve_and_sign(
         self, *, session_id: str, method: str, now_ms: int, window_start_ms: int,
-        evaluate: Evaluate, nonce: NonceRequest | None,
-    ) -> tuple[Decision, Reservation | None]:
-        """Read the session's state and window usage, evaluate, and on allow reserve the cost
-        (and pick a nonce): all in one transaction, so no concurrent request sees stale usage."""
+        evaluate: Evaluate, nonce: NonceRequest | None, sign: Sign[T],
+    ) -> tuple[Decision, Reservation | None, T | None]:
+        """Read the session's state and window usage, evaluate, and on allow reserve the cost,
+        pick a nonce and sign: all in one transaction. No concurrent request sees stale usage,
+        and a revoke (which needs the same write lock) cannot return while a signature for the
+        session is still being made. If `sign` raises, nothing is reserved."""
     async def release(self, reservation: Reservation, *, now_ms: int,
                       return_nonce: bool) -> None:
         """The request provably never reached the chain: give back its spend (and nonce)."""
     async def record_outcome(
-        self, reservation: Reservation, *, status: ReservationStatus, tx_hash: str, now_ms: int
+        self, reservation: Reservation, *, status: ReservationStatus, now_ms: int
     ) -> None: ...
     async def spent_in_window(self, lineage_id: str, *, window_start_ms: int) -> int: ...
     async def reservations(self, session_id: str) -> Sequence[tuple[str, int, str | None]]:

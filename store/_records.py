@@ -20,8 +20,8 @@ class SessionStatus(StrEnum):
 
 
 class ReservationStatus(StrEnum):
-    RESERVED = "reserved"  # spend held, not yet signed or outcome not yet recorded
-    SIGNED = "signed"  # eth_signTransaction: handed to the client, who may broadcast it
+    RESERVED = "reserved"  # spend held before signing (kept for backends that sign later)
+    SIGNED = "signed"  # signed in the reserving transaction; may be on chain from now on
     BROADCAST = "broadcast"  # the upstream accepted it
     UNKNOWN = "unknown"  # sent, but the upstream never answered: stays reserved
     RELEASED = "released"  # provably never reached the chain

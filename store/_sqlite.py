@@ -28,7 +28,7 @@ import aiosqlite
 from session_studio.policy import Decision, Permission, SessionState
 
 from ._errors import Conflict, NotFound, StoreUnavailable
-from ._interface import Evaluate
+from ._interface import Evaluate, Sign, T
 from ._records import (
     Agent,
     CredentialOwner,
@@ -180,9 +180,9 @@ class SqliteStore:
 
     async def create_agent(
         self, workspace_id: str, name: str, *, daily_budget: int | None, now_ms: int,
-        credential_hash: bytes,
+        credential_hash: bytes, agent_id: str,
     ) -> Agent:
-        agent = Agent(id=new_id(), workspace_id=workspace_id, name=name,
+        agent = Agent(id=agent_id, workspace_id=workspace_id, name=name,
                       daily_budget=daily_budget, credential_version=1, created_at_ms=now_ms)
         try:
             async with self._write() as db:
@@ -343,13 +343,13 @@ class SqliteStore:
         return [_session(r) for r in rows]
 
     # -- the ledger ------------------------------------------------------------------------
-    async def reserve_spend(
+    async def reserve_and_sign(
         self, *, session_id: str, method: str, now_ms: int, window_start_ms: int,
-        evaluate: Evaluate, nonce: NonceRequest | None,
-    ) -> tuple[Decision, Reservation | None]:
+        evaluate: Evaluate, nonce: NonceRequest | None, sign: Sign[T],
+    ) -> tuple[Decision, Reservation | None, T | None]:
         async with self._write() as db:
             row = await (await db.execute(
-                "SELECT revoked_at, expires_at, lineage_id FROM sessions WHERE id = ?",
+                "SELECT revoked_at, expires_at, lineage_id, sealed_key FROM sessions WHERE id = ?",
                 (session_id,))).fetchone()
             if row is None:
                 raise NotFound(f"no session {session_id}")
@@ -359,17 +359,18 @@ class SqliteStore:
                                  expires_at_ms=row["expires_at"], spent_in_window=spent)
             decision = evaluate(state)
             reservation: Reservation | None = None
+            signed: T | None = None
             if decision.allowed:
                 picked = await self._pick_nonce(db, nonce) if nonce is not None else None
+                signed, tx_hash = sign(picked, row["sealed_key"])
                 reservation = Reservation(id=new_id(), session_id=session_id,
                                           amount=decision.cost, nonce=picked,
                                           chain_id=nonce.chain_id if nonce else 0)
                 minute = now_ms // MINUTE_MS
                 await db.execute(
-                    "INSERT INTO reservations VALUES (?, ?, ?, ?, ?, 'reserved', ?, ?, ?, NULL,"
-                    " ?, ?)",
+                    "INSERT INTO reservations VALUES (?, ?, ?, ?, ?, 'signed', ?, ?, ?, ?, ?, ?)",
                     (reservation.id, session_id, lineage, minute, str(decision.cost), method,
-                     reservation.chain_id, picked, now_ms, now_ms))
+                     reservation.chain_id, picked, tx_hash, now_ms, now_ms))
                 await self._add_to_bucket(db, lineage, minute, decision.cost)
             await db.execute(
                 "INSERT INTO decisions (session_id, at, method, allowed, reason, detail, cost,"
@@ -377,7 +378,7 @@ class SqliteStore:
                 (session_id, now_ms, method, int(decision.allowed),
                  None if decision.reason is None else decision.reason.value, decision.detail,
                  str(decision.cost), reservation.id if reservation else None))
-        return decision, reservation
+        return decision, reservation, signed
 
     @staticmethod
     async def _window_sum(db: aiosqlite.Connection, lineage: str, window_start_ms: int) -> int:
@@ -444,11 +445,11 @@ class SqliteStore:
                                  (reservation.chain_id, row["address_lower"], reservation.nonce))
 
     async def record_outcome(
-        self, reservation: Reservation, *, status: ReservationStatus, tx_hash: str, now_ms: int
+        self, reservation: Reservation, *, status: ReservationStatus, now_ms: int
     ) -> None:
         async with self._write() as db:
-            await db.execute("UPDATE reservations SET status = ?, tx_hash = ?, updated_at = ? "
-                             "WHERE id = ?", (status.value, tx_hash, now_ms, reservation.id))
+            await db.execute("UPDATE reservations SET status = ?, updated_at = ? WHERE id = ?",
+                             (status.value, now_ms, reservation.id))
 
     async def spent_in_window(self, lineage_id: str, *, window_start_ms: int) -> int:
         rows = await self._read_all(

@@ -1,0 +1,51 @@
+"""What the RPC plane is given by the composition root, and what one HTTP request carries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from session_studio.keystore import LocalKeystore
+from session_studio.policy import ChainAssets, PriceBook
+from session_studio.store import CredentialOwner, Session, Store
+
+from ._upstream import Upstream
+
+
+class PriceOracle(Protocol):
+    """Prices for one chain, gathered before a decision (static config now, feeds later)."""
+
+    async def price_book(self, chain_id: int) -> PriceBook: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChainRuntime:
+    chain_id: int
+    assets: ChainAssets
+    upstream: Upstream
+    max_fee_per_gas: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RpcPlaneDeps:
+    store: Store
+    keystore: LocalKeystore
+    chains: Mapping[int, ChainRuntime]
+    prices: PriceOracle
+    clock: Callable[[], int]  # unix milliseconds
+    window_mode: str
+    max_body_bytes: int
+    max_batch_size: int
+    allow_raw_transactions: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Caller:
+    """One authenticated HTTP request: whose credential, which sessions, which chain."""
+
+    owner: CredentialOwner
+    sessions: tuple[Session, ...]
+    chain: ChainRuntime | None  # None: the URL named a chain that is not configured
+    chain_id: int
+    request_id: str

@@ -1,0 +1,163 @@
+"""The method table of the RPC plane: what is answered locally, signed, passed through, refused.
+
+Default deny: a method is served only if it is named here. Reads go to the upstream unchanged;
+signing methods go through the policy; `eth_sign` and raw transactions are refused by design.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from session_studio.keystore import KeyContext, KeystoreError
+from session_studio.policy import (
+    Decision,
+    Permission,
+    ReasonCode,
+    SessionState,
+    evaluate_message,
+    window_start_ms,
+)
+
+from ._context import Caller, RpcPlaneDeps
+from ._envelope import Call
+from ._errors import (
+    ChainNotConfigured,
+    InternalError,
+    InvalidParams,
+    MethodNotFound,
+    PolicyDenied,
+    UnsupportedMethod,
+)
+from ._params import arity, hex_bytes
+from ._sessions import active_addresses, session_for_address
+from ._transactions import handle_transaction
+
+# Passed through to the chain's upstream as they are. Nothing here can sign or change state
+# except eth_sendRawTransaction, which is listed separately behind a config switch.
+READ_METHODS = frozenset({
+    "eth_blockNumber", "eth_call", "eth_estimateGas", "eth_feeHistory", "eth_gasPrice",
+    "eth_getBalance", "eth_getBlockByHash", "eth_getBlockByNumber",
+    "eth_getBlockTransactionCountByHash", "eth_getBlockTransactionCountByNumber",
+    "eth_getCode", "eth_getLogs", "eth_getProof", "eth_getStorageAt",
+    "eth_getTransactionByBlockHashAndIndex", "eth_getTransactionByBlockNumberAndIndex",
+    "eth_getTransactionByHash", "eth_getTransactionCount", "eth_getTransactionReceipt",
+    "eth_getBlockReceipts", "eth_maxPriorityFeePerGas", "eth_blobBaseFee", "eth_syncing",
+    "eth_createAccessList", "eth_getUncleCountByBlockHash", "eth_getUncleCountByBlockNumber",
+    "net_listening", "web3_clientVersion", "eth_protocolVersion",
+})
+_HEX_MESSAGE = re.compile(r"0x([0-9a-fA-F]{2})*")
+
+Handler = Callable[[Caller, list[Any]], Awaitable[Any]]
+
+
+class RpcMethods:
+    def __init__(self, deps: RpcPlaneDeps) -> None:
+        self._deps = deps
+        self._local: dict[str, Handler] = {
+            "eth_chainId": self._chain_id,
+            "net_version": self._net_version,
+            "eth_accounts": self._accounts,
+            "eth_requestAccounts": self._accounts,
+            "eth_sendTransaction": self._send_transaction,
+            "wallet_sendTransaction": self._send_transaction,
+            "eth_signTransaction": self._sign_transaction,
+            "personal_sign": self._personal_sign,
+            "eth_signTypedData_v4": self._sign_typed_data,
+            "eth_sign": self._refuse_eth_sign,
+            "eth_sendRawTransaction": self._send_raw_transaction,
+        }
+
+    async def dispatch(self, caller: Caller, call: Call) -> Any:
+        handler = self._local.get(call.method)
+        if handler is not None:
+            return await handler(caller, call.params)
+        if call.method in READ_METHODS:
+            return await self._upstream(caller).call(call.method, call.params)
+        raise MethodNotFound(call.method)
+
+    def _upstream(self, caller: Caller) -> Any:
+        if caller.chain is None:
+            raise ChainNotConfigured(f"chain {caller.chain_id} is not configured on this sidecar")
+        return caller.chain.upstream
+
+    async def _chain_id(self, caller: Caller, params: list[Any]) -> str:
+        self._upstream(caller)
+        return hex(caller.chain_id)
+
+    async def _net_version(self, caller: Caller, params: list[Any]) -> str:
+        self._upstream(caller)
+        return str(caller.chain_id)
+
+    async def _accounts(self, caller: Caller, params: list[Any]) -> list[str]:
+        self._upstream(caller)
+        return active_addresses(caller, self._deps.clock())
+
+    async def _send_transaction(self, caller: Caller, params: list[Any]) -> str:
+        return await handle_transaction(self._deps, caller, params,
+                                        method="eth_sendTransaction", broadcast=True)
+
+    async def _sign_transaction(self, caller: Caller, params: list[Any]) -> str:
+        # Reserved exactly like a send: whoever holds the raw transaction can broadcast it.
+        return await handle_transaction(self._deps, caller, params,
+                                        method="eth_signTransaction", broadcast=False)
+
+    async def _personal_sign(self, caller: Caller, params: list[Any]) -> str:
+        arity(params, 2, 3, "personal_sign")
+        self._upstream(caller)
+        message = _message_bytes(params[0])
+        session = session_for_address(caller, params[1], "address")
+        deps = self._deps
+        now = deps.clock()
+        policy = session.policy()
+        ctx = KeyContext(workspace_id=session.workspace_id, session_id=session.id)
+
+        def evaluate(state: SessionState) -> Decision:
+            return evaluate_message(policy=policy, state=state, chain_id=caller.chain_id,
+                                    permission=Permission.SIGN_MESSAGE, now_ms=now)
+
+        def sign(_nonce: int | None, sealed: bytes | None) -> tuple[bytes, None]:
+            return deps.keystore.sign_personal_message(sealed, ctx, message), None
+
+        try:
+            decision, _, signature = await deps.store.reserve_and_sign(
+                session_id=session.id, method="personal_sign", now_ms=now,
+                window_start_ms=window_start_ms(now, deps.window_mode), evaluate=evaluate,
+                nonce=None, sign=sign)
+        except KeystoreError as exc:
+            raise InternalError("internal error: signing failed",
+                                {"request_id": caller.request_id}) from exc
+        if not decision.allowed:
+            raise PolicyDenied(decision)
+        assert signature is not None
+        return "0x" + signature.hex()
+
+    async def _sign_typed_data(self, caller: Caller, params: list[Any]) -> str:
+        # Typed data can be a permit (a spend); until the decoder values every known spend type,
+        # all typed data is refused: failing closed costs availability, not funds.
+        arity(params, 2, 2, "eth_signTypedData_v4")
+        session_for_address(caller, params[0], "address")
+        raise PolicyDenied(Decision.deny(ReasonCode.PERMISSION_DENIED,
+                                         "typed-data signing is not enabled on this sidecar yet"))
+
+    async def _refuse_eth_sign(self, caller: Caller, params: list[Any]) -> str:
+        raise UnsupportedMethod("eth_sign is refused: it signs a raw hash, which can be a "
+                                "transaction; use personal_sign or eth_signTypedData_v4")
+
+    async def _send_raw_transaction(self, caller: Caller, params: list[Any]) -> Any:
+        if not self._deps.allow_raw_transactions:
+            raise UnsupportedMethod("eth_sendRawTransaction is disabled on this sidecar: send "
+                                    "eth_sendTransaction so the policy can check it")
+        arity(params, 1, 1, "eth_sendRawTransaction")
+        hex_bytes(params[0], "transaction")
+        return await self._upstream(caller).call("eth_sendRawTransaction", params)
+
+
+def _message_bytes(value: Any) -> bytes:
+    """personal_sign's message: hex is bytes (what ethers/viem send), other text is UTF-8."""
+    if not isinstance(value, str):
+        raise InvalidParams("invalid params: message must be a string")
+    if _HEX_MESSAGE.fullmatch(value):
+        return bytes.fromhex(value[2:])
+    return value.encode("utf-8")

@@ -1,0 +1,218 @@
+"""eth_sendTransaction / eth_signTransaction: fill, decode, decide+reserve+sign, broadcast.
+
+One request, one direction (STYLE.md): parse -> pick the session -> fill the gaps from the
+upstream (gas, fees, pending nonce; concurrently) -> decode and price (pure) -> one store
+transaction that evaluates, reserves, picks the nonce and signs -> broadcast. A reservation is
+released only when the upstream *answered* with an error (the transaction provably never entered
+its pool); a transport failure leaves it reserved as `unknown`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+from typing import Any
+
+from session_studio.keystore import KeyContext, KeystoreError, SignedTransaction
+from session_studio.policy import (
+    Decision,
+    TransactionRequest,
+    decode_transaction,
+    evaluate_transaction,
+    window_start_ms,
+)
+from session_studio.store import NonceRequest, ReservationStatus, Session
+
+from ._context import Caller, ChainRuntime, RpcPlaneDeps
+from ._errors import (
+    ChainNotConfigured,
+    InternalError,
+    InvalidParams,
+    PolicyDenied,
+    UpstreamError,
+    UpstreamUnavailable,
+)
+from ._params import TransactionParams, arity, checksum, transaction
+from ._sessions import pick_session
+
+log = logging.getLogger("session_studio.proxy")
+
+# Upstream answers that mean "this very transaction is already in the pool": not a refusal.
+_ALREADY_KNOWN = ("already known", "known transaction", "already imported")
+_SUPPORTED_TYPES = (0, 1, 2, 4)
+
+
+async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[Any], *,
+                             method: str, broadcast: bool) -> str:
+    arity(params, 1, 1, method)
+    tx = transaction(params[0])
+    chain = _require_chain(caller)
+    session = pick_session(caller, tx.sender)
+    if tx.tx_type is not None and tx.tx_type not in _SUPPORTED_TYPES:
+        raise InvalidParams(f"invalid params: transaction type {tx.tx_type} is not supported")
+    refused_early = tx.tx_type == 4 or tx.has_authorization_list
+    if refused_early:
+        request, pending = _unfilled(tx, session, chain), 0
+    elif tx.nonce is not None:
+        request, pending = await _fill(tx, session, chain), 0
+    else:
+        request, pending = await asyncio.gather(_fill(tx, session, chain),
+                                                _pending_nonce(chain, session))
+    decoded = decode_transaction(request, chain.assets)
+    prices = await deps.prices.price_book(chain.chain_id)
+    now = deps.clock()
+    policy = session.policy()
+
+    def evaluate(state: Any) -> Decision:
+        return evaluate_transaction(policy=policy, state=state, tx=request, decoded=decoded,
+                                    prices=prices, now_ms=now,
+                                    chain_max_fee_per_gas=chain.max_fee_per_gas)
+
+    ctx = KeyContext(workspace_id=session.workspace_id, session_id=session.id)
+
+    def sign(nonce: int | None, sealed: bytes | None) -> tuple[SignedTransaction, str]:
+        assert nonce is not None
+        signed = deps.keystore.sign_transaction(sealed, ctx, _to_eth_account(request, tx, nonce))
+        return signed, signed.tx_hash
+
+    try:
+        decision, reservation, signed = await deps.store.reserve_and_sign(
+            session_id=session.id, method=method, now_ms=now,
+            window_start_ms=window_start_ms(now, deps.window_mode), evaluate=evaluate,
+            nonce=NonceRequest(chain_id=chain.chain_id, address=session.address,
+                               upstream_pending=pending, explicit=tx.nonce),
+            sign=sign)
+    except KeystoreError as exc:
+        log.error("signing failed", extra={"request_id": caller.request_id,
+                                           "error": type(exc).__name__})
+        raise InternalError("internal error: signing failed",
+                            {"request_id": caller.request_id}) from exc
+    if not decision.allowed:
+        raise PolicyDenied(decision)
+    assert reservation is not None and signed is not None
+    raw_hex = "0x" + signed.raw.hex()
+    if not broadcast:
+        return raw_hex
+    try:
+        await chain.upstream.call("eth_sendRawTransaction", [raw_hex])
+    except UpstreamError as exc:
+        if not any(marker in exc.message.lower() for marker in _ALREADY_KNOWN):
+            await deps.store.release(reservation, now_ms=deps.clock(), return_nonce=True)
+        raise
+    except UpstreamUnavailable as exc:
+        await deps.store.record_outcome(reservation, status=ReservationStatus.UNKNOWN,
+                                        now_ms=deps.clock())
+        raise InternalError(
+            "upstream did not answer: the transaction may or may not have been broadcast",
+            {"tx_hash": signed.tx_hash, "request_id": caller.request_id}) from exc
+    return signed.tx_hash
+
+
+def _require_chain(caller: Caller) -> ChainRuntime:
+    if caller.chain is None:
+        raise ChainNotConfigured(f"chain {caller.chain_id} is not configured on this sidecar")
+    return caller.chain
+
+
+def _unfilled(tx: TransactionParams, session: Session, chain: ChainRuntime) -> TransactionRequest:
+    """A request that will be refused before gas matters (EIP-7702): do not ask the node."""
+    return TransactionRequest(
+        chain_id=chain.chain_id, declared_chain_id=tx.chain_id, sender=session.address.lower(),
+        to=tx.to, value=tx.value, data=tx.data, gas=tx.gas or 0,
+        max_fee_per_gas=tx.max_fee_per_gas or tx.gas_price or 0, tx_type=tx.tx_type or 4,
+        has_authorization_list=tx.has_authorization_list)
+
+
+async def _fill(tx: TransactionParams, session: Session, chain: ChainRuntime) -> TransactionRequest:
+    """Fill gas and fees as web3.py does (CONVENTIONS.md): estimate, priority + 2 x base fee."""
+    legacy = tx.gas_price is not None or tx.tx_type in (0, 1)
+    up = chain.upstream
+    estimate_req: dict[str, Any] = {"from": checksum(session.address), "value": hex(tx.value),
+                                    "data": "0x" + tx.data.hex()}
+    if tx.to is not None:
+        estimate_req["to"] = checksum(tx.to)
+    gas_task = (up.call("eth_estimateGas", [estimate_req]) if tx.gas is None
+                else _const(hex(tx.gas)))
+    if legacy:
+        price_task = (up.call("eth_gasPrice", []) if tx.gas_price is None
+                      else _const(hex(tx.gas_price)))
+        gas_hex, price_hex = await asyncio.gather(gas_task, price_task)
+        max_fee = _int(price_hex, "eth_gasPrice")
+        tx_type = tx.tx_type if tx.tx_type is not None else 0
+    else:
+        need_priority = tx.max_priority_fee_per_gas is None
+        need_base = tx.max_fee_per_gas is None
+        priority_task = (up.call("eth_maxPriorityFeePerGas", []) if need_priority
+                         else _const(hex(tx.max_priority_fee_per_gas or 0)))
+        block_task = (up.call("eth_getBlockByNumber", ["latest", False]) if need_base
+                      else _const(None))
+        gas_hex, priority_hex, block = await asyncio.gather(gas_task, priority_task, block_task)
+        priority = _int(priority_hex, "eth_maxPriorityFeePerGas")
+        if need_base:
+            base = _int((block or {}).get("baseFeePerGas"), "baseFeePerGas")
+            max_fee = priority + 2 * base
+        else:
+            max_fee = tx.max_fee_per_gas or 0
+            priority = min(priority, max_fee)
+        if priority > max_fee:
+            raise InvalidParams("invalid params: maxPriorityFeePerGas exceeds maxFeePerGas")
+        tx = _with_fees(tx, max_fee=max_fee, priority=priority)
+        tx_type = 2
+    return TransactionRequest(
+        chain_id=chain.chain_id, declared_chain_id=tx.chain_id, sender=session.address.lower(),
+        to=tx.to, value=tx.value, data=tx.data, gas=_int(gas_hex, "eth_estimateGas"),
+        max_fee_per_gas=max_fee, tx_type=tx_type,
+        has_authorization_list=tx.has_authorization_list)
+
+
+async def _pending_nonce(chain: ChainRuntime, session: Session) -> int:
+    count = await chain.upstream.call("eth_getTransactionCount",
+                                      [checksum(session.address), "pending"])
+    return _int(count, "eth_getTransactionCount")
+
+
+async def _const(value: Any) -> Any:
+    return value
+
+
+def _int(value: Any, what: str) -> int:
+    """Numbers from the upstream; a malformed one is upstream doubt, so nothing is signed."""
+    try:
+        number = int(value, 16) if isinstance(value, str) else None
+    except ValueError:
+        number = None
+    if number is None or number < 0:
+        raise UpstreamUnavailable(f"upstream returned a malformed {what}")
+    return number
+
+
+def _with_fees(tx: TransactionParams, *, max_fee: int, priority: int) -> TransactionParams:
+    return replace(tx, max_fee_per_gas=max_fee, max_priority_fee_per_gas=priority)
+
+
+def _to_eth_account(request: TransactionRequest, tx: TransactionParams,
+                    nonce: int) -> dict[str, Any]:
+    """The exact transaction that is signed: always for the URL's chain (EIP-155)."""
+    fields: dict[str, Any] = {
+        "chainId": request.chain_id,
+        "nonce": nonce,
+        "gas": request.gas,
+        "value": request.value,
+        "data": "0x" + request.data.hex(),
+    }
+    if request.to is not None:
+        fields["to"] = checksum(request.to)
+    if request.tx_type == 2:
+        fields["type"] = 2
+        fields["maxFeePerGas"] = request.max_fee_per_gas
+        fields["maxPriorityFeePerGas"] = tx.max_priority_fee_per_gas or 0
+    else:
+        fields["gasPrice"] = request.max_fee_per_gas
+        if request.tx_type == 1:
+            fields["type"] = 1
+    if tx.access_list is not None:
+        fields["accessList"] = tx.access_list
+        if request.tx_type == 0:
+            fields["type"] = 1
+    return fields

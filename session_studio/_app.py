@@ -1,0 +1,178 @@
+"""The composition root: the one place that builds and wires every part.
+
+Nothing else reaches across planes: the CLI, `serve` and `dev` all get a `Studio` from here, and
+the planes receive only the narrow dependencies they declare (`RpcPlaneDeps`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Info, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from session_studio.keystore import LocalKeystore, load_master_key
+from session_studio.policy import Asset, ChainAssets
+from session_studio.proxy import ChainRuntime, RpcPlaneDeps, Upstream, create_rpc_app
+from session_studio.store import Store, open_store
+
+from ._credentials import CredentialIssuer
+from ._prices import StaticPriceOracle
+from ._service import SessionService
+from ._settings import ListenAddress, Settings
+
+log = logging.getLogger("session_studio")
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Studio:
+    settings: Settings
+    store: Store
+    keystore: LocalKeystore
+    service: SessionService
+
+    @classmethod
+    async def open(cls, settings: Settings, env: Mapping[str, str] | None = None) -> Studio:
+        master = load_master_key(path=settings.keystore.master_key_file,
+                                 env=os.environ if env is None else env)
+        store = open_store(path=settings.database.path, url=settings.database.url)
+        await store.open()
+        keystore = LocalKeystore(master)
+        issuer = CredentialIssuer(master.derive("credentials/v1"))
+        service = SessionService(store=store, keystore=keystore, issuer=issuer,
+                                 settings=settings, clock=now_ms)
+        return cls(settings=settings, store=store, keystore=keystore, service=service)
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    def rpc_deps(self) -> RpcPlaneDeps:
+        s = self.settings
+        chains = {
+            chain_id: ChainRuntime(
+                chain_id=chain_id,
+                assets=_chain_assets(s, chain_id),
+                upstream=Upstream(chain.rpc_url, timeout_s=s.server.upstream_timeout_s),
+                max_fee_per_gas=chain.max_fee_per_gas_wei,
+            )
+            for chain_id, chain in s.chains.items()
+        }
+        return RpcPlaneDeps(
+            store=self.store, keystore=self.keystore, chains=MappingProxyType(chains),
+            prices=StaticPriceOracle(s), clock=now_ms, window_mode=s.policy.window,
+            max_body_bytes=s.server.max_body_bytes, max_batch_size=s.server.max_batch_size,
+            allow_raw_transactions=s.server.allow_raw_transactions)
+
+
+def _chain_assets(settings: Settings, chain_id: int) -> ChainAssets:
+    chain = settings.chains[chain_id]
+    native = Asset(chain_id=chain_id, symbol=chain.native_symbol, decimals=chain.native_decimals)
+    tokens = {
+        t.address.lower(): Asset(chain_id=chain_id, symbol=t.symbol, decimals=t.decimals,
+                                 address=t.address.lower())
+        for t in settings.tokens if t.chain_id == chain_id
+    }
+    return ChainAssets(chain_id=chain_id, native=native, tokens=MappingProxyType(tokens))
+
+
+def _admin_app() -> web.Application:
+    """Placeholder admin plane: its own listener from day one, the Studio page comes later."""
+    app = web.Application()
+
+    async def index(_request: web.Request) -> web.Response:
+        return web.Response(
+            text="Session Studio admin plane: the web page is not built yet. "
+                 "Use the `session-studio sessions ...` CLI.\n", content_type="text/plain")
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app.router.add_get("/", index)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+def _metrics_app(version: str) -> web.Application:
+    registry = CollectorRegistry(auto_describe=True)
+    Info("session_studio_build", "Build information", registry=registry).info({"version": version})
+    app = web.Application()
+
+    async def metrics(_request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(registry),
+                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+@dataclass(slots=True)
+class RunningServer:
+    """The three listeners of one `serve`, with the ports they actually bound."""
+
+    runners: list[web.AppRunner]
+    rpc_port: int
+    admin_port: int
+    metrics_port: int
+
+    async def stop(self) -> None:
+        for runner in reversed(self.runners):
+            await runner.cleanup()
+
+
+async def start_server(studio: Studio) -> RunningServer:
+    from session_studio import __version__
+
+    s = studio.settings.server
+    runners: list[web.AppRunner] = []
+    ports: list[int] = []
+    for app, listen in ((create_rpc_app(studio.rpc_deps()), s.rpc_listen),
+                        (_admin_app(), s.admin_listen),
+                        (_metrics_app(__version__), s.metrics_listen)):
+        # access_log=None: the credential can be part of an RPC URL path, and paths end up
+        # in access logs.
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, listen.host, listen.port)
+        await site.start()
+        runners.append(runner)
+        ports.append(_bound_port(site, listen))
+    return RunningServer(runners=runners, rpc_port=ports[0], admin_port=ports[1],
+                         metrics_port=ports[2])
+
+
+def _bound_port(site: web.TCPSite, listen: ListenAddress) -> int:
+    server = site._server  # aiohttp exposes no public accessor for the bound socket
+    sockets = getattr(server, "sockets", None) or []
+    return int(sockets[0].getsockname()[1]) if sockets else listen.port
+
+
+async def serve_forever(studio: Studio, *, announce: bool = True) -> None:
+    """Run the listeners until SIGINT/SIGTERM, then shut down cleanly."""
+    server = await start_server(studio)
+    if announce:
+        s = studio.settings.server
+        print(f"session-studio serving: rpc {s.rpc_listen.host}:{server.rpc_port}, "
+              f"admin {s.admin_listen.host}:{server.admin_port}, "
+              f"metrics {s.metrics_listen.host}:{server.metrics_port}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()

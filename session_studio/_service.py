@@ -1,0 +1,288 @@
+"""Session management: the one service behind the CLI, the admin API and agent self-service.
+
+Create, list, show, revoke, rotate, export and agent registration live here and nowhere else, so
+every entry point applies the same validation and the same crypto-shredding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from session_studio.keystore import KeyContext, LocalKeystore
+from session_studio.policy import (
+    USD,
+    Permission,
+    format_amount,
+    health_badges,
+    window_start_ms,
+)
+from session_studio.store import (
+    Agent,
+    NotFound,
+    Session,
+    SessionFilter,
+    SessionStatus,
+    SessionType,
+    Store,
+    Workspace,
+    new_id,
+)
+
+from ._credentials import CredentialIssuer, credential_hash
+from ._settings import Settings
+
+MAX_LIFETIME_S = 366 * 24 * 3600
+
+
+class InvalidSpec(ValueError):
+    """A session or agent specification the operator must correct; names the field."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionSpec:
+    """What an operator (or an agent, within its ceiling) asks for."""
+
+    type: SessionType
+    label: str
+    agent: str | None
+    chain_ids: tuple[int, ...]
+    permissions: tuple[Permission, ...]
+    tokens: tuple[str, ...]
+    limit_unit: str
+    per_tx: int  # unit atoms
+    daily: int  # unit atoms
+    lifetime_s: int
+
+
+def iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds").replace(
+        "+00:00", "Z")
+
+
+class SessionService:
+    """Everything an operator can do to sessions and agents, workspace by workspace."""
+
+    def __init__(self, *, store: Store, keystore: LocalKeystore, issuer: CredentialIssuer,
+                 settings: Settings, clock: Callable[[], int]) -> None:
+        self._store = store
+        self._keystore = keystore
+        self._issuer = issuer
+        self._settings = settings
+        self._clock = clock
+
+    # -- workspaces ------------------------------------------------------------------------
+    async def workspace(self, name: str | None) -> Workspace:
+        """The named workspace, or the first one when no name is given."""
+        if name is not None:
+            return await self._store.get_workspace(name)
+        workspaces = await self._store.list_workspaces()
+        if not workspaces:
+            raise NotFound("no workspace yet: run `session-studio init`")
+        return workspaces[0]
+
+    async def create_workspace(self, name: str) -> Workspace:
+        if not name.strip() or len(name) > 100:
+            raise InvalidSpec("name", "must be 1 to 100 characters")
+        return await self._store.create_workspace(name.strip(), now_ms=self._clock())
+
+    async def list_workspaces(self) -> list[Workspace]:
+        return await self._store.list_workspaces()
+
+    # -- agents ----------------------------------------------------------------------------
+    async def register_agent(self, ws: Workspace, name: str,
+                             daily_budget: int | None) -> tuple[Agent, str]:
+        if not name or len(name) > 100 or not all(c.isalnum() or c in "-_." for c in name):
+            raise InvalidSpec("name", "use 1 to 100 letters, digits, '-', '_' or '.'")
+        agent_id = new_id()
+        token = self._issuer.token_for("agent", agent_id, 1)
+        agent = await self._store.create_agent(
+            ws.id, name, daily_budget=daily_budget, now_ms=self._clock(),
+            credential_hash=credential_hash(token), agent_id=agent_id)
+        return agent, token
+
+    async def list_agents(self, ws: Workspace) -> list[Agent]:
+        return await self._store.list_agents(ws.id)
+
+    def agent_token(self, agent: Agent) -> str:
+        return self._issuer.token_for("agent", agent.id, agent.credential_version)
+
+    # -- sessions --------------------------------------------------------------------------
+    async def create_session(self, ws: Workspace, spec: SessionSpec) -> dict[str, Any]:
+        """Create a session and return its provisioning artifact (credential included)."""
+        agent = await self._validate(ws, spec)
+        session, sealed = self._new_session(ws, spec, agent=agent, lineage_id=None,
+                                            predecessor_id=None)
+        cred = self._session_credential(session)
+        await self._store.insert_session(
+            session, sealed_key=sealed,
+            credential_hash=None if cred is None else credential_hash(cred))
+        return await self.export(ws, session.key_hash)
+
+    async def _validate(self, ws: Workspace, spec: SessionSpec) -> Agent | None:
+        chains = self._settings.chains
+        if not spec.label.strip() or len(spec.label) > 200:
+            raise InvalidSpec("label", "must be 1 to 200 characters")
+        if not spec.chain_ids:
+            raise InvalidSpec("chains", "at least one chain id is required")
+        for chain_id in spec.chain_ids:
+            if chain_id not in chains:
+                raise InvalidSpec("chains", f"chain {chain_id} is not configured")
+        if not spec.permissions:
+            raise InvalidSpec("permissions", "at least one permission is required")
+        if not spec.tokens:
+            raise InvalidSpec("tokens", "at least one token (or the native coin) is required")
+        for symbol in spec.tokens:
+            if not any(self._known_symbol(c, symbol) for c in spec.chain_ids):
+                raise InvalidSpec("tokens", f"{symbol} is not configured on the session's chains")
+        if spec.limit_unit != USD and not any(
+            self._known_symbol(c, spec.limit_unit) for c in chains
+        ):
+            raise InvalidSpec("limit_unit", f"{spec.limit_unit} is neither USD nor a configured "
+                                            "token")
+        if spec.per_tx <= 0 or spec.daily <= 0:
+            raise InvalidSpec("limits", "per-tx and daily limits must be positive")
+        if spec.per_tx > spec.daily:
+            raise InvalidSpec("per_tx_limit", "must not exceed the daily limit")
+        if not 0 < spec.lifetime_s <= MAX_LIFETIME_S:
+            raise InvalidSpec("expires_in", "must be between 1 second and 366 days")
+        if spec.type is SessionType.AGENT:
+            if spec.agent is None:
+                raise InvalidSpec("agent", "agent sessions need --agent NAME "
+                                           "(register it with `agents register NAME`)")
+            return await self._store.get_agent(ws.id, spec.agent)
+        if spec.agent is not None:
+            raise InvalidSpec("agent", "only agent sessions belong to an agent")
+        return None
+
+    def _known_symbol(self, chain_id: int, symbol: str) -> bool:
+        chain = self._settings.chains.get(chain_id)
+        if chain is None:
+            return False
+        return chain.native_symbol == symbol or self._settings.token(chain_id, symbol) is not None
+
+    def _new_session(self, ws: Workspace, spec: SessionSpec, *, agent: Agent | None,
+                     lineage_id: str | None,
+                     predecessor_id: str | None) -> tuple[Session, bytes]:
+        session_id = new_id()
+        key = self._keystore.generate(KeyContext(workspace_id=ws.id, session_id=session_id))
+        now = self._clock()
+        session = Session(
+            id=session_id, workspace_id=ws.id, type=spec.type, label=spec.label.strip(),
+            agent_id=agent.id if agent else None, agent_name=agent.name if agent else None,
+            key_hash=key.key_hash, address=key.address, permissions=spec.permissions,
+            chain_ids=spec.chain_ids, tokens=spec.tokens, limit_unit=spec.limit_unit,
+            per_tx_limit=spec.per_tx, daily_limit=spec.daily, created_at_ms=now,
+            expires_at_ms=now + spec.lifetime_s * 1000, revoked_at_ms=None,
+            lineage_id=lineage_id or session_id, predecessor_id=predecessor_id,
+            credential_version=1)
+        return session, key.sealed
+
+    def _session_credential(self, session: Session) -> str | None:
+        """App sessions carry their own token; agent sessions are reached by the agent's."""
+        if session.type is SessionType.APP:
+            return self._issuer.token_for("session", session.id, session.credential_version)
+        return None
+
+    async def list_sessions(self, ws: Workspace, query: SessionFilter) -> list[Session]:
+        return await self._store.list_sessions(ws.id, query, now_ms=self._clock())
+
+    async def get_session(self, ws: Workspace, key_hash: str) -> Session:
+        return await self._store.get_session(ws.id, key_hash)
+
+    async def revoke(self, ws: Workspace, key_hash: str) -> Session:
+        session = await self._store.get_session(ws.id, key_hash)
+        await self._store.revoke_session(session.id, now_ms=self._clock())
+        self._keystore.forget(KeyContext(workspace_id=ws.id, session_id=session.id))
+        return await self._store.get_session(ws.id, key_hash)
+
+    async def rotate(self, ws: Workspace, key_hash: str) -> dict[str, Any]:
+        """Replace a session's key: same policy and lifetime, same spend window (lineage)."""
+        old = await self._store.get_session(ws.id, key_hash)
+        agent = await self._store.get_agent(ws.id, old.agent_name) if old.agent_name else None
+        spec = SessionSpec(
+            type=old.type, label=old.label, agent=old.agent_name, chain_ids=old.chain_ids,
+            permissions=old.permissions, tokens=old.tokens, limit_unit=old.limit_unit,
+            per_tx=old.per_tx_limit, daily=old.daily_limit,
+            lifetime_s=max((old.expires_at_ms - old.created_at_ms) // 1000, 1))
+        successor, sealed = self._new_session(ws, spec, agent=agent, lineage_id=old.lineage_id,
+                                              predecessor_id=old.id)
+        cred = self._session_credential(successor)
+        await self._store.rotate_session(
+            old, successor, sealed_key=sealed,
+            credential_hash=None if cred is None else credential_hash(cred),
+            now_ms=self._clock())
+        self._keystore.forget(KeyContext(workspace_id=ws.id, session_id=old.id))
+        return await self.export(ws, successor.key_hash)
+
+    async def export(self, ws: Workspace, key_hash: str) -> dict[str, Any]:
+        """Everything a client needs to use the session, credential included, never key bytes."""
+        session = await self._store.get_session(ws.id, key_hash)
+        if session.type is SessionType.AGENT:
+            assert session.agent_name is not None
+            credential = self.agent_token(await self._store.get_agent(ws.id, session.agent_name))
+        else:
+            credential = self._session_credential(session) or ""
+        urls = {str(c): self.rpc_url(c) for c in session.chain_ids}
+        return {
+            "key_hash": session.key_hash,
+            "address": session.address,
+            "type": session.type.value,
+            "label": session.label,
+            "agent": session.agent_name,
+            "credential": credential,
+            "rpc_url": urls[str(session.chain_ids[0])],
+            "rpc_urls": urls,
+            "chain_ids": list(session.chain_ids),
+            "permissions": [p.value for p in session.permissions],
+            "tokens": list(session.tokens),
+            "limits": _limits(session),
+            "expires_at": iso(session.expires_at_ms),
+        }
+
+    def rpc_url(self, chain_id: int) -> str:
+        return f"{self._settings.server.public_rpc_url.rstrip('/')}/rpc/{chain_id}"
+
+    async def describe(self, session: Session) -> dict[str, Any]:
+        """A session in the admin API's JSON shape (CONTRACT.md, "A session as JSON")."""
+        now = self._clock()
+        spent = await self._store.spent_in_window(
+            session.lineage_id,
+            window_start_ms=window_start_ms(now, self._settings.policy.window))
+        status = session.status(now)
+        badges = health_badges(created_at_ms=session.created_at_ms,
+                               expires_at_ms=session.expires_at_ms, now_ms=now,
+                               spent_in_window=spent, daily_limit=session.daily_limit,
+                               active=status is SessionStatus.ACTIVE)
+        return {
+            "key_hash": session.key_hash,
+            "address": session.address,
+            "type": session.type.value,
+            "label": session.label,
+            "agent": session.agent_name,
+            "status": status.value,
+            "permissions": [p.value for p in session.permissions],
+            "chain_ids": list(session.chain_ids),
+            "tokens": list(session.tokens),
+            "limits": _limits(session),
+            "spent_in_window": format_amount(spent),
+            "created_at": iso(session.created_at_ms),
+            "expires_at": iso(session.expires_at_ms),
+            "last_used_at": iso(session.last_used_at_ms),
+            "request_count": session.request_count,
+            "health": [b.value for b in badges],
+        }
+
+
+def _limits(session: Session) -> Mapping[str, str]:
+    return {"unit": session.limit_unit, "per_tx": format_amount(session.per_tx_limit),
+            "daily": format_amount(session.daily_limit)}

@@ -1,0 +1,330 @@
+"""`session-studio`: the operator's command line (CONTRACT.md, "CLI").
+
+Every command opens the same database as a running `serve` and acts through `SessionService`,
+so a revoke here takes effect for the server at once (its next reservation reads the row).
+Exit codes: 0 success, 1 refused operation (reason on stderr), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from session_studio.keystore import KeystoreError, create_master_key_file
+from session_studio.policy import USD, AmountError, Permission, parse_amount
+from session_studio.store import (
+    Conflict,
+    NotFound,
+    SessionFilter,
+    SessionStatus,
+    SessionType,
+    StoreError,
+)
+
+from ._app import Studio, serve_forever
+from ._service import InvalidSpec, SessionSpec
+from ._settings import ConfigError, Settings, default_config_path, load_settings
+
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+_DURATION = re.compile(r"(\d+)([smhd]?)")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class UsageError(Exception):
+    """A command-line value that cannot be used; exit code 2."""
+
+
+def parse_duration(text: str) -> int:
+    match = _DURATION.fullmatch(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise UsageError(f"--expires-in: expected e.g. 3600, 45m, 1h or 7d, got {text!r}")
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _amount(text: str, flag: str) -> int:
+    try:
+        return parse_amount(text)
+    except AmountError as exc:
+        raise UsageError(f"{flag}: {exc}") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, default=None,
+                        help="config file (default: $SESSION_STUDIO_CONFIG, "
+                             "else ./session-studio.toml)")
+    common.add_argument("--workspace", default=None, help="workspace name (default: the first)")
+    common.add_argument("--json", action="store_true", help="print JSON")
+
+    parser = argparse.ArgumentParser(prog="session-studio", parents=[common],
+                                     description="Policy-enforcing signing sidecar")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("init", parents=[common], help="master key, database, first workspace")
+    sub.add_parser("serve", parents=[common], help="run the RPC, admin and metrics listeners")
+    dev = sub.add_parser("dev", parents=[common], help="local anvil + demo workspace + serve")
+    dev.add_argument("--dir", type=Path, default=Path(".studio-dev"))
+    dev.add_argument("--no-serve", action="store_true", help="set up, print, and exit")
+
+    sessions = sub.add_parser("sessions", parents=[common], help="manage sessions")
+    ssub = sessions.add_subparsers(dest="action", required=True)
+    create = ssub.add_parser("create", parents=[common])
+    create.add_argument("--type", choices=["agent", "app"], required=True)
+    create.add_argument("--label", required=True)
+    create.add_argument("--agent")
+    create.add_argument("--chains", required=True, help="comma-separated chain ids")
+    create.add_argument("--permissions", required=True,
+                        help=f"comma-separated: {', '.join(p.value for p in Permission)}")
+    create.add_argument("--tokens", required=True, help="comma-separated symbols, e.g. USDC,ETH")
+    create.add_argument("--per-tx-limit", required=True)
+    create.add_argument("--daily-limit", required=True)
+    create.add_argument("--limit-unit", default=USD)
+    create.add_argument("--expires-in", required=True, help="3600, 45m, 1h, 7d")
+
+    def add_filters(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--type", choices=["agent", "app"])
+        p.add_argument("--status", choices=[s.value for s in SessionStatus])
+        p.add_argument("--chain", type=int)
+        p.add_argument("--agent")
+        p.add_argument("--label")
+
+    listing = ssub.add_parser("list", parents=[common])
+    add_filters(listing)
+    listing.add_argument("--sort", default="-created",
+                         choices=[f"{d}{k}" for k in ("created", "last_used", "expiry")
+                                  for d in ("", "-")])
+    for action in ("show", "rotate", "export"):
+        ssub.add_parser(action, parents=[common]).add_argument("key_hash")
+    revoke = ssub.add_parser("revoke", parents=[common])
+    revoke.add_argument("key_hash", nargs="?")
+    revoke.add_argument("--all-matching", action="store_true",
+                        help="revoke every active session matching the filters")
+    add_filters(revoke)
+
+    agents = sub.add_parser("agents", parents=[common], help="manage agents")
+    asub = agents.add_subparsers(dest="action", required=True)
+    register = asub.add_parser("register", parents=[common])
+    register.add_argument("name")
+    register.add_argument("--daily-budget", help="USD across all the agent's sessions")
+    asub.add_parser("list", parents=[common])
+
+    workspaces = sub.add_parser("workspaces", parents=[common], help="manage workspaces")
+    wsub = workspaces.add_subparsers(dest="action", required=True)
+    wsub.add_parser("create", parents=[common]).add_argument("name")
+    wsub.add_parser("list", parents=[common])
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    path = args.config or default_config_path(os.environ, Path.cwd())
+    return load_settings(path)
+
+
+def _print(args: argparse.Namespace, payload: Any, text: str | None = None) -> None:
+    if args.json or text is None:
+        print(json.dumps(payload, indent=2))
+    else:
+        print(text)
+
+
+async def _with_studio(args: argparse.Namespace,
+                       body: Callable[[Studio], Awaitable[None]]) -> None:
+    studio = await Studio.open(_settings(args))
+    try:
+        await body(studio)
+    finally:
+        await studio.close()
+
+
+def _filter(args: argparse.Namespace, *, sort: str = "-created") -> SessionFilter:
+    return SessionFilter(
+        type=SessionType(args.type) if args.type else None,
+        status=SessionStatus(args.status) if args.status else None,
+        chain_id=args.chain, agent_name=args.agent, label_contains=args.label,
+        sort=getattr(args, "sort", sort), limit=100_000)
+
+
+async def cmd_sessions(args: argparse.Namespace, studio: Studio) -> None:
+    svc = studio.service
+    ws = await svc.workspace(args.workspace)
+    if args.action == "create":
+        try:
+            permissions = tuple(Permission(p) for p in _csv(args.permissions))
+        except ValueError as exc:
+            raise UsageError(f"--permissions: {exc}") from exc
+        try:
+            chains = tuple(int(c) for c in _csv(args.chains))
+        except ValueError as exc:
+            raise UsageError(f"--chains: expected comma-separated integers, got "
+                             f"{args.chains!r}") from exc
+        spec = SessionSpec(
+            type=SessionType(args.type), label=args.label, agent=args.agent, chain_ids=chains,
+            permissions=permissions, tokens=tuple(_csv(args.tokens)),
+            limit_unit=args.limit_unit, per_tx=_amount(args.per_tx_limit, "--per-tx-limit"),
+            daily=_amount(args.daily_limit, "--daily-limit"),
+            lifetime_s=parse_duration(args.expires_in))
+        _print(args, await svc.create_session(ws, spec))
+    elif args.action == "list":
+        described = [await svc.describe(s) for s in await svc.list_sessions(ws, _filter(args))]
+        _print(args, described, _table(described))
+    elif args.action == "show":
+        described = await svc.describe(await svc.get_session(ws, args.key_hash))
+        _print(args, described, "\n".join(f"{k}: {v}" for k, v in described.items()))
+    elif args.action == "revoke":
+        await _revoke(args, studio)
+    elif args.action == "rotate":
+        _print(args, await svc.rotate(ws, args.key_hash))
+    elif args.action == "export":
+        _print(args, await svc.export(ws, args.key_hash))
+
+
+async def _revoke(args: argparse.Namespace, studio: Studio) -> None:
+    svc = studio.service
+    ws = await svc.workspace(args.workspace)
+    if args.all_matching == bool(args.key_hash):
+        raise UsageError("give either KEY_HASH or --all-matching [filters]")
+    if args.key_hash:
+        revoked = [await svc.revoke(ws, args.key_hash)]
+    else:
+        query = _filter(args)
+        if query.status not in (None, SessionStatus.ACTIVE):
+            raise UsageError("--all-matching revokes active sessions; drop --status")
+        matching = await svc.list_sessions(
+            ws, SessionFilter(type=query.type, status=SessionStatus.ACTIVE,
+                              chain_id=query.chain_id, agent_name=query.agent_name,
+                              label_contains=query.label_contains, limit=query.limit))
+        revoked = [await svc.revoke(ws, s.key_hash) for s in matching]
+    key_hashes = [s.key_hash for s in revoked]
+    _print(args, {"count": len(key_hashes), "key_hashes": key_hashes},
+           f"revoked {len(key_hashes)} session(s)" + "".join(f"\n  {k}" for k in key_hashes))
+
+
+def _table(rows: Sequence[dict[str, Any]]) -> str:
+    if not rows:
+        return "no sessions"
+    lines = [f"{'KEY_HASH':<14} {'TYPE':<6} {'STATUS':<8} {'SPENT/DAILY':<22} {'EXPIRES':<21} "
+             "LABEL"]
+    for r in rows:
+        spend = f"{r['spent_in_window']}/{r['limits']['daily']} {r['limits']['unit']}"
+        lines.append(f"{r['key_hash'][:12]}.. {r['type']:<6} {r['status']:<8} {spend:<22} "
+                     f"{r['expires_at']:<21} {r['label']}")
+    return "\n".join(lines)
+
+
+async def cmd_agents(args: argparse.Namespace, studio: Studio) -> None:
+    svc = studio.service
+    ws = await svc.workspace(args.workspace)
+    if args.action == "register":
+        budget = None if args.daily_budget is None else _amount(args.daily_budget,
+                                                                "--daily-budget")
+        agent, token = await svc.register_agent(ws, args.name, budget)
+        payload = {"name": agent.name, "credential": token,
+                   "daily_budget": args.daily_budget}
+        _print(args, payload, f"registered agent {agent.name}\ncredential: {token}")
+    else:
+        agents = await svc.list_agents(ws)
+        payload = [{"name": a.name, "daily_budget": a.daily_budget} for a in agents]
+        _print(args, payload, "\n".join(a.name for a in agents) or "no agents")
+
+
+async def cmd_workspaces(args: argparse.Namespace, studio: Studio) -> None:
+    svc = studio.service
+    if args.action == "create":
+        ws = await svc.create_workspace(args.name)
+        _print(args, {"name": ws.name}, f"created workspace {ws.name}")
+    else:
+        names = [w.name for w in await svc.list_workspaces()]
+        _print(args, [{"name": n} for n in names], "\n".join(names))
+
+
+async def cmd_init(args: argparse.Namespace) -> None:
+    path = args.config or default_config_path(os.environ, Path.cwd())
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(STARTER_CONFIG)
+        print(f"wrote a starter config to {path}: add your chains and tokens")
+    settings = load_settings(path)
+    key_file = settings.keystore.master_key_file
+    if "SESSION_STUDIO_MASTER_KEY" not in os.environ and not key_file.exists():
+        create_master_key_file(key_file)
+        print(f"created master key {key_file} (mode 0600): back it up; without it no session "
+              "key can be used")
+    studio = await Studio.open(settings)
+    try:
+        if not await studio.service.list_workspaces():
+            await studio.service.create_workspace("default")
+            print("created workspace 'default'")
+        print(f"database ready at {settings.database.path}")
+    finally:
+        await studio.close()
+
+
+async def cmd_serve(args: argparse.Namespace) -> None:
+    studio = await Studio.open(_settings(args))
+    try:
+        await serve_forever(studio)
+    finally:
+        await studio.close()
+
+
+STARTER_CONFIG = """\
+# Session Studio configuration; see config/example.toml in the repository for every key.
+[server]
+rpc_listen = "127.0.0.1:8645"
+admin_listen = "127.0.0.1:8646"
+metrics_listen = "127.0.0.1:9646"
+
+[database]
+path = "studio.db"
+
+[keystore]
+master_key_file = "master.key"
+
+[chains.31337]
+name = "local"
+rpc_url = "http://127.0.0.1:8545"
+native_symbol = "ETH"
+native_price = { usd = "3000.00" }
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "init":
+            asyncio.run(cmd_init(args))
+        elif args.command == "serve":
+            asyncio.run(cmd_serve(args))
+        elif args.command == "dev":
+            from ._dev import run_dev
+
+            return run_dev(args)
+        else:
+            handler = {"sessions": cmd_sessions, "agents": cmd_agents,
+                       "workspaces": cmd_workspaces}[args.command]
+            asyncio.run(_with_studio(args, lambda studio: handler(args, studio)))
+    except (UsageError, InvalidSpec) as exc:
+        print(f"session-studio: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (ConfigError, KeystoreError, NotFound, Conflict, StoreError) as exc:
+        print(f"session-studio: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
