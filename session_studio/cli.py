@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from session_studio.keystore import KeystoreError, create_master_key_file
-from session_studio.policy import USD, AmountError, Permission, parse_amount
+from session_studio.policy import USD, AmountError, Permission, format_amount, parse_amount
 from session_studio.store import (
     Conflict,
     NotFound,
@@ -179,8 +179,8 @@ async def cmd_sessions(args: argparse.Namespace, studio: Studio) -> None:
         described = [await svc.describe(s) for s in await svc.list_sessions(ws, _filter(args))]
         _print(args, described, _table(described))
     elif args.action == "show":
-        described = await svc.describe(await svc.get_session(ws, args.key_hash))
-        _print(args, described, "\n".join(f"{k}: {v}" for k, v in described.items()))
+        shown = await svc.describe(await svc.get_session(ws, args.key_hash))
+        _print(args, shown, "\n".join(f"{k}: {v}" for k, v in shown.items()))
     elif args.action == "revoke":
         await _revoke(args, studio)
     elif args.action == "rotate":
@@ -234,8 +234,9 @@ async def cmd_agents(args: argparse.Namespace, studio: Studio) -> None:
         _print(args, payload, f"registered agent {agent.name}\ncredential: {token}")
     else:
         agents = await svc.list_agents(ws)
-        payload = [{"name": a.name, "daily_budget": a.daily_budget} for a in agents]
-        _print(args, payload, "\n".join(a.name for a in agents) or "no agents")
+        listed = [{"name": a.name, "daily_budget": None if a.daily_budget is None
+                   else format_amount(a.daily_budget)} for a in agents]
+        _print(args, listed, "\n".join(a.name for a in agents) or "no agents")
 
 
 async def cmd_workspaces(args: argparse.Namespace, studio: Studio) -> None:
