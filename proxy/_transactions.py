@@ -17,6 +17,9 @@ from typing import Any
 from session_studio.keystore import KeyContext, KeystoreError, SignedTransaction
 from session_studio.policy import (
     Decision,
+    PriceBook,
+    ReasonCode,
+    SessionState,
     TransactionRequest,
     decode_transaction,
     evaluate_transaction,
@@ -51,9 +54,10 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
     session = pick_session(caller, tx.sender)
     if tx.tx_type is not None and tx.tx_type not in _SUPPORTED_TYPES:
         raise InvalidParams(f"invalid params: transaction type {tx.tx_type} is not supported")
-    refused_early = tx.tx_type == 4 or tx.has_authorization_list
-    if refused_early:
-        request, pending = _unfilled(tx, session, chain), 0
+    provisional = _unfilled(tx, session, chain)
+    early_refusal = _refusal_whatever_the_fill(deps, session, provisional)
+    if early_refusal is not None:
+        request, pending = provisional, 0
     elif tx.nonce is not None:
         request, pending = await _fill(tx, session, chain), 0
     else:
@@ -65,9 +69,11 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
     policy = session.policy()
 
     def evaluate(state: Any) -> Decision:
-        return evaluate_transaction(policy=policy, state=state, tx=request, decoded=decoded,
-                                    prices=prices, now_ms=now,
-                                    chain_max_fee_per_gas=chain.max_fee_per_gas)
+        decision = evaluate_transaction(policy=policy, state=state, tx=request, decoded=decoded,
+                                        prices=prices, now_ms=now,
+                                        chain_max_fee_per_gas=chain.max_fee_per_gas)
+        # An unfilled request (gas 0, no nonce from the node) must never be signed.
+        return early_refusal if decision.allowed and early_refusal is not None else decision
 
     ctx = KeyContext(workspace_id=session.workspace_id, session_id=session.id)
 
@@ -116,12 +122,39 @@ def _require_chain(caller: Caller) -> ChainRuntime:
 
 
 def _unfilled(tx: TransactionParams, session: Session, chain: ChainRuntime) -> TransactionRequest:
-    """A request that will be refused before gas matters (EIP-7702): do not ask the node."""
+    """The request as the client sent it, gas and fees as given (0 when absent)."""
+    tx_type = tx.tx_type if tx.tx_type is not None else (0 if tx.gas_price is not None else 2)
     return TransactionRequest(
         chain_id=chain.chain_id, declared_chain_id=tx.chain_id, sender=session.address.lower(),
         to=tx.to, value=tx.value, data=tx.data, gas=tx.gas or 0,
-        max_fee_per_gas=tx.max_fee_per_gas or tx.gas_price or 0, tx_type=tx.tx_type or 4,
+        max_fee_per_gas=tx.max_fee_per_gas or tx.gas_price or 0, tx_type=tx_type,
         has_authorization_list=tx.has_authorization_list)
+
+
+# Refusals that depend on gas, fees or usage: these need the filled request to be decided.
+_FILL_DEPENDENT = frozenset({ReasonCode.PER_TX_LIMIT_EXCEEDED, ReasonCode.DAILY_LIMIT_EXCEEDED,
+                             ReasonCode.UNPRICEABLE_ASSET, ReasonCode.GAS_PRICE_TOO_HIGH})
+
+
+def _refusal_whatever_the_fill(deps: RpcPlaneDeps, session: Session,
+                               provisional: TransactionRequest) -> Decision | None:
+    """The policy's refusal when it refuses the request before gas, fees or usage matter.
+
+    Such a request must not reach the node at all: estimating gas for a `transferFrom` of
+    someone else's allowance reverts, and the client would get the node's revert instead of the
+    policy's reason. The authoritative decision is still taken (and recorded) in the reserving
+    transaction; this only decides whether asking the node is worth it.
+    """
+    now = deps.clock()
+    state = SessionState(revoked=session.revoked_at_ms is not None,
+                         expires_at_ms=session.expires_at_ms, spent_in_window=0)
+    decision = evaluate_transaction(
+        policy=session.policy(), state=state, tx=provisional,
+        decoded=decode_transaction(provisional, deps.chains[provisional.chain_id].assets),
+        prices=PriceBook({}), now_ms=now)
+    if decision.allowed or decision.reason in _FILL_DEPENDENT:
+        return None
+    return decision
 
 
 async def _fill(tx: TransactionParams, session: Session, chain: ChainRuntime) -> TransactionRequest:
