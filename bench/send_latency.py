@@ -57,7 +57,25 @@ def main() -> None:
             rows.append(summary("eth_sendTransaction via sidecar (fees given)",
                                 timed(lambda: sidecar.eth.send_transaction(filled), N)))
 
+            raw = {"from": me, "to": TO, "value": "0x1", "gas": "0x5208",
+                   "maxFeePerGas": hex(10**10), "maxPriorityFeePerGas": hex(10**9)}
+            rows.append(summary("raw JSON-RPC eth_sendTransaction via sidecar",
+                                timed(lambda: sidecar.provider.make_request(
+                                    "eth_sendTransaction", [raw]), N)))
+            rows.append(summary("raw JSON-RPC eth_signTransaction via sidecar (no broadcast)",
+                                timed(lambda: sidecar.provider.make_request(
+                                    "eth_signTransaction", [raw]), N)))
+
             direct = studio.chain_web3()
+            dev_account = direct.eth.accounts[0]  # anvil signs for its unlocked dev accounts
+            unlocked = {"from": dev_account, "to": TO, "value": 1, "gas": 21000,
+                        "maxFeePerGas": 10**10, "maxPriorityFeePerGas": 10**9}
+            timed(lambda: direct.eth.send_transaction(unlocked), 20)
+            rows.append(summary("eth_sendTransaction straight to anvil (same web3.py call)",
+                                timed(lambda: direct.eth.send_transaction(unlocked), N)))
+            rows.append(summary("raw JSON-RPC eth_sendTransaction straight to anvil",
+                                timed(lambda: direct.provider.make_request(
+                                    "eth_sendTransaction", [{**raw, "from": dev_account}]), N)))
             acct = Account.create()
             studio.fund(acct.address)
             nonce = [0]

@@ -32,7 +32,7 @@ from ._errors import (
 )
 from ._params import arity, hex_bytes
 from ._sessions import active_addresses, session_for_address
-from ._transactions import handle_transaction
+from ._transactions import NonceOracle, handle_transaction
 
 # Passed through to the chain's upstream as they are. Nothing here can sign or change state
 # except eth_sendRawTransaction, which is listed separately behind a config switch.
@@ -55,6 +55,7 @@ Handler = Callable[[Caller, list[Any]], Awaitable[Any]]
 class RpcMethods:
     def __init__(self, deps: RpcPlaneDeps) -> None:
         self._deps = deps
+        self._nonces = NonceOracle()
         self._local: dict[str, Handler] = {
             "eth_chainId": self._chain_id,
             "net_version": self._net_version,
@@ -96,12 +97,14 @@ class RpcMethods:
 
     async def _send_transaction(self, caller: Caller, params: list[Any]) -> str:
         return await handle_transaction(self._deps, caller, params,
-                                        method="eth_sendTransaction", broadcast=True)
+                                        method="eth_sendTransaction", broadcast=True,
+                                        nonces=self._nonces)
 
     async def _sign_transaction(self, caller: Caller, params: list[Any]) -> str:
         # Reserved exactly like a send: whoever holds the raw transaction can broadcast it.
         return await handle_transaction(self._deps, caller, params,
-                                        method="eth_signTransaction", broadcast=False)
+                                        method="eth_signTransaction", broadcast=False,
+                                        nonces=self._nonces)
 
     async def _personal_sign(self, caller: Caller, params: list[Any]) -> str:
         arity(params, 2, 3, "personal_sign")

@@ -46,8 +46,28 @@ _ALREADY_KNOWN = ("already known", "known transaction", "already imported")
 _SUPPORTED_TYPES = (0, 1, 2, 4)
 
 
+class NonceOracle:
+    """Asks the node for a signer's pending nonce only until the ledger counts it.
+
+    A session key never leaves the sidecar, so nobody else can advance its nonce: once the
+    store's counter for (chain, address) exists, it is authoritative and the upstream round trip
+    is saved on every later send. State is per RPC app, created by `RpcMethods`.
+    """
+
+    def __init__(self) -> None:
+        self._counted: set[tuple[int, str]] = set()
+
+    async def pending(self, chain: ChainRuntime, session: Session) -> int:
+        if (chain.chain_id, session.address) in self._counted:
+            return 0
+        return await _pending_nonce(chain, session)
+
+    def counted(self, chain: ChainRuntime, session: Session) -> None:
+        self._counted.add((chain.chain_id, session.address))
+
+
 async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[Any], *,
-                             method: str, broadcast: bool) -> str:
+                             method: str, broadcast: bool, nonces: NonceOracle) -> str:
     arity(params, 1, 1, method)
     tx = transaction(params[0])
     chain = _require_chain(caller)
@@ -62,7 +82,7 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
         request, pending = await _fill(tx, session, chain), 0
     else:
         request, pending = await asyncio.gather(_fill(tx, session, chain),
-                                                _pending_nonce(chain, session))
+                                                nonces.pending(chain, session))
     decoded = decode_transaction(request, chain.assets)
     prices = await deps.prices.price_book(chain.chain_id)
     now = deps.clock()
@@ -97,6 +117,7 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
     if not decision.allowed:
         raise PolicyDenied(decision)
     assert reservation is not None and signed is not None
+    nonces.counted(chain, session)
     raw_hex = "0x" + signed.raw.hex()
     if not broadcast:
         return raw_hex

@@ -1,13 +1,15 @@
-"""SQLite backend: one file in WAL mode, one writer connection per process, readers beside it.
+"""SQLite backend: one file in WAL mode, one writer thread per process, a reader beside it.
 
 Why this shape:
-- Every write goes through `_write()`, which serialises the process's writers with an asyncio
-  lock and opens `BEGIN IMMEDIATE`, i.e. takes SQLite's database-wide write lock *before*
-  reading. Two processes (two `serve`s, or `serve` and the CLI) therefore never interleave a
-  read-check-write of the ledger: the second waits (busy_timeout) and then sees the first's
-  reservation. That is what makes every cap exact across processes.
-- Reads that need no consistency with a later write (credential lookup, listings) use a second
-  connection, so a burst of sends does not queue reads behind the write lock.
+- Every write is a plain synchronous function run by `_transaction()` on the store's single
+  writer thread (datasette's "one writer fed by a queue"), inside `BEGIN IMMEDIATE`, i.e. with
+  SQLite's database-wide write lock taken *before* the first read. Two processes (two `serve`s,
+  or `serve` and the CLI) therefore never interleave a read-check-write of the ledger: the second
+  waits (busy_timeout) and then sees the first's reservation. That is what makes every cap exact
+  across processes. One thread hop per transaction, not one per statement, keeps the write lock
+  short (the ledger transaction is on every send's path).
+- Reads that need no consistency with a later write (credential lookup, listings) use an
+  aiosqlite connection, so a burst of sends does not queue reads behind the writer.
 - `secure_delete` zeroes freed pages, so a destroyed sealed key does not linger in the file.
 """
 
@@ -15,14 +17,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import sqlite3
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 from session_studio.policy import Decision, Permission, SessionState
@@ -43,6 +46,7 @@ from ._records import (
 )
 
 MINUTE_MS = 60_000
+R = TypeVar("R")
 _SESSION_COLUMNS = """
     s.id, s.workspace_id, s.type, s.label, s.agent_id, a.name AS agent_name, s.key_hash,
     s.address, s.permissions, s.chain_ids, s.tokens, s.limit_unit, s.per_tx_limit,
@@ -52,6 +56,7 @@ _SESSION_COLUMNS = """
 _SESSION_FROM = "FROM sessions s LEFT JOIN agents a ON a.id = s.agent_id"
 _SORTS = {"created": "s.created_at", "last_used": "COALESCE(s.last_used_at, 0)",
           "expiry": "s.expires_at"}
+_PRAGMAS = ("PRAGMA foreign_keys=ON", "PRAGMA secure_delete=ON", "PRAGMA synchronous=NORMAL")
 
 
 def new_id() -> str:
@@ -64,34 +69,42 @@ class SqliteStore:
     def __init__(self, path: Path, *, busy_timeout_ms: int = 30_000) -> None:
         self._path = path
         self._busy_timeout_ms = busy_timeout_ms
-        self._writer: aiosqlite.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
         self._reader: aiosqlite.Connection | None = None
-        self._write_lock = asyncio.Lock()
 
     # -- lifecycle -------------------------------------------------------------------------
     async def open(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-writer")
         try:
-            self._writer = await self._connect()
-            await self._writer.execute("PRAGMA journal_mode=WAL")
-            await self._migrate()
-            self._reader = await self._connect()
+            await self._in_writer(self._open_writer)
+            await self._transaction(self._migrate)
+            self._reader = await aiosqlite.connect(self._path, isolation_level=None)
+            self._reader.row_factory = aiosqlite.Row
+            await self._reader.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open database {self._path}: {exc}") from exc
 
-    async def _connect(self) -> aiosqlite.Connection:
-        conn = await aiosqlite.connect(self._path, isolation_level=None)
-        conn.row_factory = aiosqlite.Row
-        for pragma in (f"PRAGMA busy_timeout={self._busy_timeout_ms}", "PRAGMA foreign_keys=ON",
-                       "PRAGMA secure_delete=ON", "PRAGMA synchronous=NORMAL"):
-            await conn.execute(pragma)
-        return conn
+    def _open_writer(self) -> None:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        for pragma in _PRAGMAS:
+            conn.execute(pragma)
+        self._writer = conn
 
     async def close(self) -> None:
-        for conn in (self._reader, self._writer):
-            if conn is not None:
-                await conn.close()
-        self._reader = self._writer = None
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
+        if self._executor is not None:
+            if self._writer is not None:
+                await self._in_writer(self._writer.close)
+                self._writer = None
+            self._executor.shutdown(wait=True)
+            self._executor = None
 
     async def ping(self) -> None:
         try:
@@ -99,70 +112,74 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise StoreUnavailable(str(exc)) from exc
 
-    async def _migrate(self) -> None:
+    @staticmethod
+    def _migrate(db: sqlite3.Connection) -> None:
         files = sorted(
             (f for f in resources.files("session_studio.store").joinpath("migrations").iterdir()
              if f.name.endswith(".sql")),
             key=lambda f: f.name,
         )
-        async with self._write() as db:
-            await db.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
-                             "(version INTEGER PRIMARY KEY, name TEXT NOT NULL)")
-            rows = await (await db.execute("SELECT version FROM schema_migrations")).fetchall()
-            applied = {row[0] for row in rows}
-            for f in files:
-                version = int(f.name.split("_", 1)[0])
-                if version in applied:
-                    continue
-                for statement in _split_sql(f.read_text()):
-                    await db.execute(statement)
-                await db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, f.name))
+        db.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                   "(version INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+        applied = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
+        for f in files:
+            version = int(f.name.split("_", 1)[0])
+            if version in applied:
+                continue
+            for statement in _split_sql(f.read_text()):
+                db.execute(statement)
+            db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, f.name))
 
     # -- plumbing --------------------------------------------------------------------------
-    @asynccontextmanager
-    async def _write(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction holding SQLite's write lock from its first statement."""
+    async def _in_writer(self, fn: Callable[[], R]) -> R:
+        if self._executor is None:
+            raise StoreUnavailable("store is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    async def _transaction(self, fn: Callable[[sqlite3.Connection], R]) -> R:
+        """Run `fn` on the writer thread inside one write transaction holding the write lock."""
+        return await self._in_writer(functools.partial(self._run_transaction, fn))
+
+    def _run_transaction(self, fn: Callable[[sqlite3.Connection], R]) -> R:
         db = self._writer
         if db is None:
             raise StoreUnavailable("store is not open")
-        async with self._write_lock:
-            try:
-                await db.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                raise StoreUnavailable(f"database is unavailable: {exc}") from exc
-            try:
-                yield db
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-            try:
-                await db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                await db.execute("ROLLBACK")
-                raise StoreUnavailable(f"commit failed: {exc}") from exc
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"database is unavailable: {exc}") from exc
+        try:
+            result = fn(db)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        try:
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise StoreUnavailable(f"commit failed: {exc}") from exc
+        return result
 
     async def _read_one(self, sql: str, args: Sequence[Any]) -> aiosqlite.Row | None:
-        db = self._reader or self._writer
-        if db is None:
+        if self._reader is None:
             raise StoreUnavailable("store is not open")
-        async with db.execute(sql, args) as cur:
+        async with self._reader.execute(sql, args) as cur:
             row: aiosqlite.Row | None = await cur.fetchone()
             return row
 
     async def _read_all(self, sql: str, args: Sequence[Any]) -> list[aiosqlite.Row]:
-        db = self._reader or self._writer
-        if db is None:
+        if self._reader is None:
             raise StoreUnavailable("store is not open")
-        async with db.execute(sql, args) as cur:
+        async with self._reader.execute(sql, args) as cur:
             return list(await cur.fetchall())
 
     # -- workspaces and agents -------------------------------------------------------------
     async def create_workspace(self, name: str, *, now_ms: int) -> Workspace:
         ws = Workspace(id=new_id(), name=name, created_at_ms=now_ms)
         try:
-            async with self._write() as db:
-                await db.execute("INSERT INTO workspaces VALUES (?, ?, ?)",
-                                 (ws.id, ws.name, ws.created_at_ms))
+            await self._transaction(lambda db: db.execute(
+                "INSERT INTO workspaces VALUES (?, ?, ?)", (ws.id, ws.name, ws.created_at_ms)))
         except sqlite3.IntegrityError as exc:
             raise Conflict(f"workspace {name!r} already exists") from exc
         return ws
@@ -184,15 +201,17 @@ class SqliteStore:
     ) -> Agent:
         agent = Agent(id=agent_id, workspace_id=workspace_id, name=name,
                       daily_budget=daily_budget, credential_version=1, created_at_ms=now_ms)
+
+        def insert(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO agents (id, workspace_id, name, daily_budget, credential_version,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (agent.id, workspace_id, name,
+                 None if daily_budget is None else str(daily_budget), 1, now_ms))
+            _insert_credential(db, credential_hash, workspace_id, "agent", agent.id, 1, now_ms)
+
         try:
-            async with self._write() as db:
-                await db.execute(
-                    "INSERT INTO agents (id, workspace_id, name, daily_budget, credential_version,"
-                    " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (agent.id, workspace_id, name,
-                     None if daily_budget is None else str(daily_budget), 1, now_ms))
-                await self._insert_credential(db, credential_hash, workspace_id, "agent",
-                                              agent.id, 1, now_ms)
+            await self._transaction(insert)
         except sqlite3.IntegrityError as exc:
             raise Conflict(f"agent {name!r} already exists") from exc
         return agent
@@ -213,31 +232,8 @@ class SqliteStore:
     async def insert_session(
         self, session: Session, *, sealed_key: bytes, credential_hash: bytes | None
     ) -> None:
-        async with self._write() as db:
-            await self._insert_session(db, session, sealed_key, credential_hash)
-
-    async def _insert_session(self, db: aiosqlite.Connection, s: Session, sealed_key: bytes,
-                              credential_hash: bytes | None) -> None:
-        await db.execute(
-            "INSERT INTO sessions (id, workspace_id, type, label, agent_id, key_hash, address,"
-            " address_lower, sealed_key, permissions, chain_ids, tokens, limit_unit,"
-            " per_tx_limit, daily_limit, created_at, expires_at, revoked_at, lineage_id,"
-            " predecessor_id, credential_version) VALUES"
-            " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (s.id, s.workspace_id, s.type.value, s.label, s.agent_id, s.key_hash, s.address,
-             s.address.lower(), sealed_key, json.dumps([p.value for p in s.permissions]),
-             json.dumps(list(s.chain_ids)), json.dumps(list(s.tokens)), s.limit_unit,
-             str(s.per_tx_limit), str(s.daily_limit), s.created_at_ms, s.expires_at_ms,
-             s.revoked_at_ms, s.lineage_id, s.predecessor_id, s.credential_version))
-        if credential_hash is not None:
-            await self._insert_credential(db, credential_hash, s.workspace_id, "session", s.id,
-                                          s.credential_version, s.created_at_ms)
-
-    @staticmethod
-    async def _insert_credential(db: aiosqlite.Connection, token_hash: bytes, workspace_id: str,
-                                 kind: str, owner_id: str, version: int, now_ms: int) -> None:
-        await db.execute("INSERT INTO credentials VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                         (token_hash, workspace_id, kind, owner_id, version, now_ms))
+        await self._transaction(
+            lambda db: _insert_session(db, session, sealed_key, credential_hash))
 
     async def get_session(self, workspace_id: str, key_hash: str) -> Session:
         row = await self._read_one(
@@ -294,35 +290,30 @@ class SqliteStore:
         return None if row is None else row["sealed_key"]
 
     async def revoke_session(self, session_id: str, *, now_ms: int) -> None:
-        async with self._write() as db:
-            await self._revoke(db, session_id, now_ms)
+        await self._transaction(lambda db: _revoke(db, session_id, now_ms))
         await self._checkpoint()
 
-    async def _revoke(self, db: aiosqlite.Connection, session_id: str, now_ms: int) -> None:
-        cur = await db.execute(
-            "UPDATE sessions SET revoked_at = ?, sealed_key = NULL "
-            "WHERE id = ? AND revoked_at IS NULL", (now_ms, session_id))
-        if cur.rowcount != 1:
-            raise Conflict("session is already revoked or does not exist")
-        await db.execute(
-            "UPDATE credentials SET revoked_at = ? WHERE owner_kind = 'session' AND owner_id = ?"
-            " AND revoked_at IS NULL", (now_ms, session_id))
 
     async def _checkpoint(self) -> None:
         """Crypto-shredding: push the zeroed page out of the WAL into the main file."""
-        if self._writer is not None:
-            async with self._write_lock:
+        writer = self._writer
+        if writer is not None:
+            def checkpoint() -> None:
                 # Best effort: a busy reader can block it; the next checkpoint does it then.
                 with contextlib.suppress(sqlite3.Error):
-                    await self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+            await self._in_writer(checkpoint)
 
     async def rotate_session(
         self, old: Session, successor: Session, *, sealed_key: bytes,
         credential_hash: bytes | None, now_ms: int,
     ) -> None:
-        async with self._write() as db:
-            await self._revoke(db, old.id, now_ms)
-            await self._insert_session(db, successor, sealed_key, credential_hash)
+        def rotate(db: sqlite3.Connection) -> None:
+            _revoke(db, old.id, now_ms)
+            _insert_session(db, successor, sealed_key, credential_hash)
+
+        await self._transaction(rotate)
         await self._checkpoint()
 
     # -- credentials -----------------------------------------------------------------------
@@ -347,109 +338,65 @@ class SqliteStore:
         self, *, session_id: str, method: str, now_ms: int, window_start_ms: int,
         evaluate: Evaluate, nonce: NonceRequest | None, sign: Sign[T],
     ) -> tuple[Decision, Reservation | None, T | None]:
-        async with self._write() as db:
-            row = await (await db.execute(
+        def reserve(db: sqlite3.Connection) -> tuple[Decision, Reservation | None, T | None]:
+            row = db.execute(
                 "SELECT revoked_at, expires_at, lineage_id, sealed_key FROM sessions WHERE id = ?",
-                (session_id,))).fetchone()
+                (session_id,)).fetchone()
             if row is None:
                 raise NotFound(f"no session {session_id}")
             lineage = row["lineage_id"]
-            spent = await self._window_sum(db, lineage, window_start_ms)
             state = SessionState(revoked=row["revoked_at"] is not None,
-                                 expires_at_ms=row["expires_at"], spent_in_window=spent)
+                                 expires_at_ms=row["expires_at"],
+                                 spent_in_window=_window_sum(db, lineage, window_start_ms))
             decision = evaluate(state)
             reservation: Reservation | None = None
             signed: T | None = None
             if decision.allowed:
-                picked = await self._pick_nonce(db, nonce) if nonce is not None else None
+                picked = _pick_nonce(db, nonce) if nonce is not None else None
                 signed, tx_hash = sign(picked, row["sealed_key"])
                 reservation = Reservation(id=new_id(), session_id=session_id,
                                           amount=decision.cost, nonce=picked,
                                           chain_id=nonce.chain_id if nonce else 0)
                 minute = now_ms // MINUTE_MS
-                await db.execute(
+                db.execute(
                     "INSERT INTO reservations VALUES (?, ?, ?, ?, ?, 'signed', ?, ?, ?, ?, ?, ?)",
                     (reservation.id, session_id, lineage, minute, str(decision.cost), method,
                      reservation.chain_id, picked, tx_hash, now_ms, now_ms))
-                await self._add_to_bucket(db, lineage, minute, decision.cost)
-            await db.execute(
+                _add_to_bucket(db, lineage, minute, decision.cost)
+            db.execute(
                 "INSERT INTO decisions (session_id, at, method, allowed, reason, detail, cost,"
                 " reservation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (session_id, now_ms, method, int(decision.allowed),
                  None if decision.reason is None else decision.reason.value, decision.detail,
                  str(decision.cost), reservation.id if reservation else None))
-        return decision, reservation, signed
+            return decision, reservation, signed
 
-    @staticmethod
-    async def _window_sum(db: aiosqlite.Connection, lineage: str, window_start_ms: int) -> int:
-        # The minute that straddles the window's start counts whole: rounding that can only
-        # over-count keeps the cap exact in the direction that matters.
-        cur = await db.execute(
-            "SELECT amount FROM spend_buckets WHERE lineage_id = ? AND minute >= ?",
-            (lineage, window_start_ms // MINUTE_MS))
-        return sum(int(r[0]) for r in await cur.fetchall())
-
-    @staticmethod
-    async def _add_to_bucket(db: aiosqlite.Connection, lineage: str, minute: int,
-                             delta: int) -> None:
-        cur = await db.execute(
-            "SELECT amount FROM spend_buckets WHERE lineage_id = ? AND minute = ?",
-            (lineage, minute))
-        row = await cur.fetchone()
-        total = (int(row[0]) if row else 0) + delta
-        await db.execute("INSERT OR REPLACE INTO spend_buckets VALUES (?, ?, ?)",
-                         (lineage, minute, str(total)))
-
-    @staticmethod
-    async def _pick_nonce(db: aiosqlite.Connection, req: NonceRequest) -> int:
-        address = req.address.lower()
-        row = await (await db.execute(
-            "SELECT next_nonce FROM nonces WHERE chain_id = ? AND address = ?",
-            (req.chain_id, address))).fetchone()
-        stored = row[0] if row else 0
-        # Nonces below what the chain already counts can never be used again.
-        await db.execute("DELETE FROM released_nonces WHERE chain_id = ? AND address = ?"
-                         " AND nonce < ?", (req.chain_id, address, req.upstream_pending))
-        if req.explicit is not None:
-            picked = req.explicit
-            await db.execute("DELETE FROM released_nonces WHERE chain_id = ? AND address = ?"
-                             " AND nonce = ?", (req.chain_id, address, picked))
-        else:
-            gap = await (await db.execute(
-                "SELECT MIN(nonce) FROM released_nonces WHERE chain_id = ? AND address = ?",
-                (req.chain_id, address))).fetchone()
-            if gap is not None and gap[0] is not None and gap[0] < stored:
-                picked = gap[0]
-                await db.execute("DELETE FROM released_nonces WHERE chain_id = ? AND address = ?"
-                                 " AND nonce = ?", (req.chain_id, address, picked))
-            else:
-                picked = max(stored, req.upstream_pending)
-        await db.execute("INSERT OR REPLACE INTO nonces VALUES (?, ?, ?)",
-                         (req.chain_id, address, max(stored, picked + 1)))
-        return picked
+        return await self._transaction(reserve)
 
     async def release(self, reservation: Reservation, *, now_ms: int,
                       return_nonce: bool) -> None:
-        async with self._write() as db:
-            row = await (await db.execute(
+        def release(db: sqlite3.Connection) -> None:
+            row = db.execute(
                 "SELECT r.lineage_id, r.minute, r.amount, r.status, s.address_lower "
                 "FROM reservations r JOIN sessions s ON s.id = r.session_id WHERE r.id = ?",
-                (reservation.id,))).fetchone()
+                (reservation.id,)).fetchone()
             if row is None or row["status"] == ReservationStatus.RELEASED:
                 return
-            await db.execute("UPDATE reservations SET status = 'released', updated_at = ? "
-                             "WHERE id = ?", (now_ms, reservation.id))
-            await self._add_to_bucket(db, row["lineage_id"], row["minute"], -int(row["amount"]))
+            db.execute("UPDATE reservations SET status = 'released', updated_at = ? WHERE id = ?",
+                       (now_ms, reservation.id))
+            _add_to_bucket(db, row["lineage_id"], row["minute"], -int(row["amount"]))
             if return_nonce and reservation.nonce is not None:
-                await db.execute("INSERT OR IGNORE INTO released_nonces VALUES (?, ?, ?)",
-                                 (reservation.chain_id, row["address_lower"], reservation.nonce))
+                db.execute("INSERT OR IGNORE INTO released_nonces VALUES (?, ?, ?)",
+                           (reservation.chain_id, row["address_lower"], reservation.nonce))
+
+        await self._transaction(release)
 
     async def record_outcome(
         self, reservation: Reservation, *, status: ReservationStatus, now_ms: int
     ) -> None:
-        async with self._write() as db:
-            await db.execute("UPDATE reservations SET status = ?, updated_at = ? WHERE id = ?",
-                             (status.value, now_ms, reservation.id))
+        await self._transaction(lambda db: db.execute(
+            "UPDATE reservations SET status = ?, updated_at = ? WHERE id = ?",
+            (status.value, now_ms, reservation.id)))
 
     async def spent_in_window(self, lineage_id: str, *, window_start_ms: int) -> int:
         rows = await self._read_all(
@@ -464,19 +411,90 @@ class SqliteStore:
         return [(r["status"], int(r["amount"]), r["tx_hash"]) for r in rows]
 
 
+def _insert_session(db: sqlite3.Connection, s: Session, sealed_key: bytes,
+                    credential_hash: bytes | None) -> None:
+    db.execute(
+        "INSERT INTO sessions (id, workspace_id, type, label, agent_id, key_hash, address,"
+        " address_lower, sealed_key, permissions, chain_ids, tokens, limit_unit,"
+        " per_tx_limit, daily_limit, created_at, expires_at, revoked_at, lineage_id,"
+        " predecessor_id, credential_version) VALUES"
+        " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (s.id, s.workspace_id, s.type.value, s.label, s.agent_id, s.key_hash, s.address,
+         s.address.lower(), sealed_key, json.dumps([p.value for p in s.permissions]),
+         json.dumps(list(s.chain_ids)), json.dumps(list(s.tokens)), s.limit_unit,
+         str(s.per_tx_limit), str(s.daily_limit), s.created_at_ms, s.expires_at_ms,
+         s.revoked_at_ms, s.lineage_id, s.predecessor_id, s.credential_version))
+    if credential_hash is not None:
+        _insert_credential(db, credential_hash, s.workspace_id, "session", s.id,
+                           s.credential_version, s.created_at_ms)
+
+
+def _insert_credential(db: sqlite3.Connection, token_hash: bytes, workspace_id: str, kind: str,
+                       owner_id: str, version: int, now_ms: int) -> None:
+    db.execute("INSERT INTO credentials VALUES (?, ?, ?, ?, ?, ?, NULL)",
+               (token_hash, workspace_id, kind, owner_id, version, now_ms))
+
+
+def _revoke(db: sqlite3.Connection, session_id: str, now_ms: int) -> None:
+    cur = db.execute("UPDATE sessions SET revoked_at = ?, sealed_key = NULL "
+                     "WHERE id = ? AND revoked_at IS NULL", (now_ms, session_id))
+    if cur.rowcount != 1:
+        raise Conflict("session is already revoked or does not exist")
+    db.execute("UPDATE credentials SET revoked_at = ? WHERE owner_kind = 'session'"
+               " AND owner_id = ? AND revoked_at IS NULL", (now_ms, session_id))
+
+
+def _window_sum(db: sqlite3.Connection, lineage: str, window_start_ms: int) -> int:
+    # The minute that straddles the window's start counts whole: rounding that can only
+    # over-count keeps the cap exact in the direction that matters.
+    rows = db.execute("SELECT amount FROM spend_buckets WHERE lineage_id = ? AND minute >= ?",
+                      (lineage, window_start_ms // MINUTE_MS))
+    return sum(int(r[0]) for r in rows)
+
+
+def _add_to_bucket(db: sqlite3.Connection, lineage: str, minute: int, delta: int) -> None:
+    row = db.execute("SELECT amount FROM spend_buckets WHERE lineage_id = ? AND minute = ?",
+                     (lineage, minute)).fetchone()
+    total = (int(row[0]) if row else 0) + delta
+    db.execute("INSERT OR REPLACE INTO spend_buckets VALUES (?, ?, ?)",
+               (lineage, minute, str(total)))
+
+
+def _pick_nonce(db: sqlite3.Connection, req: NonceRequest) -> int:
+    address = req.address.lower()
+    key = (req.chain_id, address)
+    row = db.execute("SELECT next_nonce FROM nonces WHERE chain_id = ? AND address = ?",
+                     key).fetchone()
+    stored = row[0] if row else 0
+    # Nonces below what the chain already counts can never be used again.
+    db.execute("DELETE FROM released_nonces WHERE chain_id = ? AND address = ? AND nonce < ?",
+               (*key, req.upstream_pending))
+    if req.explicit is not None:
+        picked = req.explicit
+    else:
+        gap = db.execute("SELECT MIN(nonce) FROM released_nonces WHERE chain_id = ?"
+                         " AND address = ?", key).fetchone()[0]
+        picked = gap if gap is not None and gap < stored else max(stored, req.upstream_pending)
+    db.execute("DELETE FROM released_nonces WHERE chain_id = ? AND address = ? AND nonce = ?",
+               (*key, picked))
+    db.execute("INSERT OR REPLACE INTO nonces VALUES (?, ?, ?)",
+               (*key, max(stored, picked + 1)))
+    return picked
+
+
 def _split_sql(text: str) -> list[str]:
     """Split a migration file into statements (no semicolons inside our literals)."""
     lines = [ln for ln in text.splitlines() if not ln.strip().startswith("--")]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
-def _agent(row: aiosqlite.Row) -> Agent:
+def _agent(row: Any) -> Agent:
     return Agent(id=row["id"], workspace_id=row["workspace_id"], name=row["name"],
                  daily_budget=None if row["daily_budget"] is None else int(row["daily_budget"]),
                  credential_version=row["credential_version"], created_at_ms=row["created_at"])
 
 
-def _session(row: aiosqlite.Row) -> Session:
+def _session(row: Any) -> Session:
     return Session(
         id=row["id"], workspace_id=row["workspace_id"], type=SessionType(row["type"]),
         label=row["label"], agent_id=row["agent_id"], agent_name=row["agent_name"],
