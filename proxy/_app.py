@@ -26,8 +26,23 @@ log = logging.getLogger("session_studio.proxy")
 DEPS_KEY = web.AppKey("rpc_deps", RpcPlaneDeps)
 
 
+@web.middleware
+async def _fail_closed(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Last line: nothing leaves as aiohttp's 500 page; the client gets -32603 and an id."""
+    try:
+        response: web.StreamResponse = await handler(request)
+        return response
+    except web.HTTPException:
+        raise
+    except Exception:
+        request_id = uuid.uuid4().hex[:16]
+        log.exception("unhandled error", extra={"request_id": request_id})
+        return _json(error_response(InternalError("internal error", {"request_id": request_id}),
+                                    None))
+
+
 def create_rpc_app(deps: RpcPlaneDeps) -> web.Application:
-    app = web.Application(client_max_size=deps.max_body_bytes)
+    app = web.Application(client_max_size=deps.max_body_bytes, middlewares=[_fail_closed])
     app[DEPS_KEY] = deps
     methods = RpcMethods(deps)
 

@@ -29,6 +29,7 @@ from session_studio.store import (
 )
 
 from ._app import Studio, serve_forever
+from ._logging import configure_logging
 from ._service import InvalidSpec, SessionSpec
 from ._settings import ConfigError, Settings, default_config_path, load_settings
 
@@ -272,6 +273,7 @@ async def cmd_init(args: argparse.Namespace) -> None:
 
 
 async def cmd_serve(args: argparse.Namespace) -> None:
+    configure_logging()
     studio = await Studio.open(_settings(args))
     try:
         await serve_forever(studio)
