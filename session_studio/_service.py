@@ -234,19 +234,10 @@ class SessionService:
             credential = self._session_credential(session) or ""
         urls = {str(c): self.rpc_url(c) for c in session.chain_ids}
         return {
-            "key_hash": session.key_hash,
-            "address": session.address,
-            "type": session.type.value,
-            "label": session.label,
-            "agent": session.agent_name,
+            **_policy_fields(session),
             "credential": credential,
             "rpc_url": urls[str(session.chain_ids[0])],
             "rpc_urls": urls,
-            "chain_ids": list(session.chain_ids),
-            "permissions": [p.value for p in session.permissions],
-            "tokens": list(session.tokens),
-            "limits": _limits(session),
-            "expires_at": iso(session.expires_at_ms),
         }
 
     def rpc_url(self, chain_id: int) -> str:
@@ -264,23 +255,30 @@ class SessionService:
                                spent_in_window=spent, daily_limit=session.daily_limit,
                                active=status is SessionStatus.ACTIVE)
         return {
-            "key_hash": session.key_hash,
-            "address": session.address,
-            "type": session.type.value,
-            "label": session.label,
-            "agent": session.agent_name,
+            **_policy_fields(session),
             "status": status.value,
-            "permissions": [p.value for p in session.permissions],
-            "chain_ids": list(session.chain_ids),
-            "tokens": list(session.tokens),
-            "limits": _limits(session),
             "spent_in_window": format_amount(spent),
             "created_at": iso(session.created_at_ms),
-            "expires_at": iso(session.expires_at_ms),
             "last_used_at": iso(session.last_used_at_ms),
             "request_count": session.request_count,
             "health": [b.value for b in badges],
         }
+
+
+def _policy_fields(session: Session) -> dict[str, Any]:
+    """Who the session is and what it may do: shared by the artifact and the admin shape."""
+    return {
+        "key_hash": session.key_hash,
+        "address": session.address,
+        "type": session.type.value,
+        "label": session.label,
+        "agent": session.agent_name,
+        "permissions": [p.value for p in session.permissions],
+        "chain_ids": list(session.chain_ids),
+        "tokens": list(session.tokens),
+        "limits": _limits(session),
+        "expires_at": iso(session.expires_at_ms),
+    }
 
 
 def _limits(session: Session) -> Mapping[str, str]:
