@@ -19,6 +19,7 @@ from ._intents import (
     TransactionRequest,
     Undecodable,
 )
+from ._money import Asset
 
 TRANSFER = bytes.fromhex("a9059cbb")  # transfer(address,uint256)
 TRANSFER_FROM = bytes.fromhex("23b872dd")  # transferFrom(address,address,uint256)
@@ -57,17 +58,14 @@ def decode_transaction(tx: TransactionRequest, assets: ChainAssets) -> DecodedTr
         call = Intent(kind=IntentKind.CONTRACT_CALL, asset=None, amount=0, counterparty=tx.to,
                       selector="0x" + tx.data[:4].hex())
         return (call, *native_value, gas)
-    decoded = _decode_token_call(tx, token_address=tx.to, assets=assets)
+    decoded = _decode_token_call(tx, token=token)
     if isinstance(decoded, Undecodable):
         return decoded
     # Native value riding along a token call is spend too (POLICY.md, "Limits").
     return (*decoded, *native_value, gas)
 
 
-def _decode_token_call(
-    tx: TransactionRequest, *, token_address: str, assets: ChainAssets
-) -> tuple[Intent, ...] | Undecodable:
-    token = assets.tokens[token_address]
+def _decode_token_call(tx: TransactionRequest, *, token: Asset) -> tuple[Intent, ...] | Undecodable:
     selector, body = tx.data[:4], tx.data[4:]
     types = _TOKEN_ABIS.get(selector)
     if types is None:
@@ -89,7 +87,7 @@ def _decode_token_call(
             # Spending someone else's allowance is never a transfer of the session's own funds
             # (POLICY.md catalogue 2); the engine refuses this contract-call-shaped intent.
             return (Intent(kind=IntentKind.CONTRACT_CALL, asset=None, amount=0,
-                           counterparty=token_address, selector="0x" + selector.hex()),)
+                           counterparty=token.address, selector="0x" + selector.hex()),)
         return (Intent(kind=IntentKind.TOKEN_TRANSFER, asset=token, amount=amount,
                        counterparty=str(to).lower()),)
     if selector in (APPROVE, INCREASE_ALLOWANCE):

@@ -9,13 +9,14 @@ more expensive, never let one slip under a cap.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 ATOM_DECIMALS = 18
-ATOMS_PER_UNIT = 10**ATOM_DECIMALS
+ATOMS_PER_UNIT: int = 10**ATOM_DECIMALS
 USD = "USD"
+_PLAIN_DECIMAL = re.compile(r"([0-9]+)(?:\.([0-9]+))?", re.ASCII)
 
 
 class AmountError(ValueError):
@@ -42,19 +43,23 @@ def ceil_fraction(value: Fraction) -> int:
 
 
 def parse_amount(text: str) -> int:
-    """Parse a decimal string in the unit ("10", "0.25") into atoms; refuse more than 18 places."""
-    try:
-        value = Decimal(text.strip())
-    except (InvalidOperation, AttributeError) as exc:
-        raise AmountError(f"not a decimal amount: {text!r}") from exc
-    if not value.is_finite() or value < 0:
-        raise AmountError(f"amount must be a finite, non-negative decimal: {text!r}")
-    atoms = value * ATOMS_PER_UNIT
-    if atoms != atoms.to_integral_value():
+    """Parse a plain decimal string in the unit ("10", "0.25") into atoms, exactly.
+
+    Only ASCII digits with an optional fraction: no exponent ("1e2"), no "_" separators, no
+    other scripts' digits, no sign. Done on the digits themselves rather than through Decimal,
+    whose default 28-digit context would silently round large amounts.
+    """
+    match = _PLAIN_DECIMAL.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise AmountError(f'expected a plain decimal amount like "10" or "0.25", got {text!r}')
+    whole: str = match.group(1)
+    fraction: str = match.group(2) or ""
+    if len(fraction) > ATOM_DECIMALS:
         raise AmountError(f"amount has more than {ATOM_DECIMALS} decimal places: {text!r}")
+    atoms = int(whole) * ATOMS_PER_UNIT + int(fraction.ljust(ATOM_DECIMALS, "0") or "0")
     if atoms >= 2**256:
         raise AmountError(f"amount too large: {text!r}")
-    return int(atoms)
+    return atoms
 
 
 def format_amount(atoms: int) -> str:

@@ -21,6 +21,7 @@ from session_studio.policy import (
 )
 from session_studio.store import (
     Agent,
+    Conflict,
     NotFound,
     Session,
     SessionFilter,
@@ -171,8 +172,8 @@ class SessionService:
         return chain.native_symbol == symbol or self._settings.token(chain_id, symbol) is not None
 
     def _new_session(self, ws: Workspace, spec: SessionSpec, *, agent: Agent | None,
-                     lineage_id: str | None,
-                     predecessor_id: str | None) -> tuple[Session, bytes]:
+                     lineage_id: str | None, predecessor_id: str | None,
+                     expires_at_ms: int | None = None) -> tuple[Session, bytes]:
         session_id = new_id()
         key = self._keystore.generate(KeyContext(workspace_id=ws.id, session_id=session_id))
         now = self._clock()
@@ -182,7 +183,7 @@ class SessionService:
             key_hash=key.key_hash, address=key.address, permissions=spec.permissions,
             chain_ids=spec.chain_ids, tokens=spec.tokens, limit_unit=spec.limit_unit,
             per_tx_limit=spec.per_tx, daily_limit=spec.daily, created_at_ms=now,
-            expires_at_ms=now + spec.lifetime_s * 1000, revoked_at_ms=None,
+            expires_at_ms=expires_at_ms or now + spec.lifetime_s * 1000, revoked_at_ms=None,
             lineage_id=lineage_id or session_id, predecessor_id=predecessor_id,
             credential_version=1)
         return session, key.sealed
@@ -206,8 +207,16 @@ class SessionService:
         return await self._store.get_session(ws.id, key_hash)
 
     async def rotate(self, ws: Workspace, key_hash: str) -> dict[str, Any]:
-        """Replace a session's key: same policy and lifetime, same spend window (lineage)."""
+        """Replace a session's key: same policy, same expiry, same spend window (lineage).
+
+        Rotation changes the key, never the terms: the successor expires when the predecessor
+        would have, so rotating cannot extend a lifetime the operator set, and only an active
+        session can be rotated (an expired one stays expired).
+        """
         old = await self._store.get_session(ws.id, key_hash)
+        if old.status(self._clock()) is not SessionStatus.ACTIVE:
+            raise Conflict(f"session {key_hash} is {old.status(self._clock()).value}: "
+                           "only an active session can be rotated")
         agent = await self._store.get_agent(ws.id, old.agent_name) if old.agent_name else None
         spec = SessionSpec(
             type=old.type, label=old.label, agent=old.agent_name, chain_ids=old.chain_ids,
@@ -215,7 +224,8 @@ class SessionService:
             per_tx=old.per_tx_limit, daily=old.daily_limit,
             lifetime_s=max((old.expires_at_ms - old.created_at_ms) // 1000, 1))
         successor, sealed = self._new_session(ws, spec, agent=agent, lineage_id=old.lineage_id,
-                                              predecessor_id=old.id)
+                                              predecessor_id=old.id,
+                                              expires_at_ms=old.expires_at_ms)
         cred = self._session_credential(successor)
         await self._store.rotate_session(
             old, successor, sealed_key=sealed,

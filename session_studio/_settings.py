@@ -25,7 +25,7 @@ import tomllib
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Any, Final, Generic, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -345,7 +345,9 @@ def _gwei_to_wei(value: object, key: str) -> int:
         raise _fail(key, problem, value)
     if isinstance(value, str) and not _DECIMAL_SHAPE.fullmatch(value):
         raise _fail(key, problem, value)
-    wei = Decimal(value) * _WEI_PER_GWEI
+    with localcontext() as exact:
+        exact.prec = 200  # the default 28 digits would round large values silently
+        wei = Decimal(value) * _WEI_PER_GWEI
     if wei <= 0:
         raise _fail(key, problem, value)
     if wei != wei.to_integral_value():

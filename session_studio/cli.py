@@ -61,15 +61,28 @@ def _amount(text: str, flag: str) -> int:
         raise UsageError(f"{flag}: {exc}") from exc
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _common_options(*, top_level: bool) -> argparse.ArgumentParser:
+    """The options every command takes, before or after the subcommand.
+
+    Only the top-level parser sets defaults: subparsers use SUPPRESS, or their defaults would
+    overwrite a `--config` given before the subcommand.
+    """
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", type=Path, default=None,
+    default = (lambda value: value) if top_level else (lambda _value: argparse.SUPPRESS)
+    common.add_argument("--config", type=Path, default=default(None),
                         help="config file (default: $SESSION_STUDIO_CONFIG, "
                              "else ./session-studio.toml)")
-    common.add_argument("--workspace", default=None, help="workspace name (default: the first)")
-    common.add_argument("--json", action="store_true", help="print JSON")
+    common.add_argument("--workspace", default=default(None),
+                        help="workspace name (default: the first)")
+    common.add_argument("--json", action="store_true", default=default(False),
+                        help="print JSON")
+    return common
 
-    parser = argparse.ArgumentParser(prog="session-studio", parents=[common],
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_options(top_level=False)
+    parser = argparse.ArgumentParser(prog="session-studio",
+                                     parents=[_common_options(top_level=True)],
                                      description="Policy-enforcing signing sidecar")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("init", parents=[common], help="master key, database, first workspace")
@@ -161,17 +174,17 @@ async def cmd_sessions(args: argparse.Namespace, studio: Studio) -> None:
     ws = await svc.workspace(args.workspace)
     if args.action == "create":
         try:
-            permissions = tuple(Permission(p) for p in _csv(args.permissions))
+            permissions = tuple(dict.fromkeys(Permission(p) for p in _csv(args.permissions)))
         except ValueError as exc:
             raise UsageError(f"--permissions: {exc}") from exc
         try:
-            chains = tuple(int(c) for c in _csv(args.chains))
+            chains = tuple(dict.fromkeys(int(c) for c in _csv(args.chains)))
         except ValueError as exc:
             raise UsageError(f"--chains: expected comma-separated integers, got "
                              f"{args.chains!r}") from exc
         spec = SessionSpec(
             type=SessionType(args.type), label=args.label, agent=args.agent, chain_ids=chains,
-            permissions=permissions, tokens=tuple(_csv(args.tokens)),
+            permissions=permissions, tokens=tuple(dict.fromkeys(_csv(args.tokens))),
             limit_unit=args.limit_unit, per_tx=_amount(args.per_tx_limit, "--per-tx-limit"),
             daily=_amount(args.daily_limit, "--daily-limit"),
             lifetime_s=parse_duration(args.expires_in))
@@ -231,7 +244,7 @@ async def cmd_agents(args: argparse.Namespace, studio: Studio) -> None:
                                                                 "--daily-budget")
         agent, token = await svc.register_agent(ws, args.name, budget)
         payload = {"name": agent.name, "credential": token,
-                   "daily_budget": args.daily_budget}
+                   "daily_budget": None if budget is None else format_amount(budget)}
         _print(args, payload, f"registered agent {agent.name}\ncredential: {token}")
     else:
         agents = await svc.list_agents(ws)
@@ -302,9 +315,20 @@ native_price = { usd = "3000.00" }
 """
 
 
+def _join_sort_values(argv: Sequence[str]) -> list[str]:
+    """`--sort -created` would read `-created` as an option; pass it as `--sort=-created`."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] == "--sort" and arg.startswith("-"):
+            out[-1] = f"--sort={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_sort_values(sys.argv[1:] if argv is None else argv))
     try:
         if args.command == "init":
             asyncio.run(cmd_init(args))
