@@ -21,6 +21,7 @@ from ._context import Caller, RpcPlaneDeps
 from ._envelope import Call, answer_body, error_response, parse_body
 from ._errors import InternalError, InvalidRequest, ParseError, RpcError, Unauthorized
 from ._methods import RpcMethods
+from ._recovery import rebroadcast_unconfirmed
 
 log = logging.getLogger("session_studio.proxy")
 DEPS_KEY = web.AppKey("rpc_deps", RpcPlaneDeps)
@@ -119,6 +120,8 @@ def create_rpc_app(deps: RpcPlaneDeps) -> web.Application:
     async def start_upstreams(_app: web.Application) -> None:
         for chain in deps.chains.values():
             await chain.upstream.start()
+        # Before the first request: close nonce gaps a crash left behind.
+        await rebroadcast_unconfirmed(deps)
 
     async def close_upstreams(_app: web.Application) -> None:
         for chain in deps.chains.values():

@@ -8,6 +8,7 @@ answers nothing at all.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,8 +34,33 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+MAX_NESTING = 64  # a JSON-RPC request needs a handful of levels; typed data a few more
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]")
+
+
+def _nesting_exceeds(body: bytes, limit: int) -> bool:
+    """Whether arrays/objects nest deeper than `limit`, without recursing.
+
+    Why: py_ecc (imported through eth-account) raises Python's recursion limit to 100000, so
+    json.loads on `[[[[...` no longer raises RecursionError but overflows the C stack and kills
+    the process. Counting brackets is C-speed; the exact scan runs only for bodies with many.
+    """
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return False
+    brackets = _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", body))
+    depth = 0
+    for char in brackets:
+        depth += 1 if char in b"[{" else -1
+        if depth > limit:
+            return True
+    return False
+
+
 def parse_body(body: bytes) -> Any:
     """Strict JSON: NaN and Infinity are refused, duplicate keys keep the last (json's rule)."""
+    if _nesting_exceeds(body, MAX_NESTING):
+        raise ParseError(f"parse error: JSON nested deeper than {MAX_NESTING} levels")
     try:
         return json.loads(body, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
@@ -95,13 +121,11 @@ async def answer_one(entry: Any, dispatch: Dispatch) -> dict[str, Any] | None:
     """The response to one request object, or None for a notification."""
     parsed = parse_call(entry)
     if isinstance(parsed, RpcError):
-        call_id = getattr(parsed, "call_id", None)
-        notification = isinstance(entry, dict) and "id" not in entry and call_id is None
-        # A malformed notification still gets no answer only if it was a well-formed envelope;
-        # anything we could not read as a request is answered with id null (spec section 5).
-        if notification and isinstance(parsed, InvalidParams):
+        # A well-formed notification (jsonrpc 2.0, a method, no id) is never answered, even
+        # when its params are unusable; anything not readable as a request is (spec, section 5).
+        if isinstance(parsed, InvalidParams) and isinstance(entry, dict) and "id" not in entry:
             return None
-        return error_response(parsed, call_id)
+        return error_response(parsed, getattr(parsed, "call_id", None))
     try:
         result = await dispatch(parsed)
     except RpcError as error:

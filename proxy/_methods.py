@@ -120,8 +120,8 @@ class RpcMethods:
             return evaluate_message(policy=policy, state=state, chain_id=caller.chain_id,
                                     permission=Permission.SIGN_MESSAGE, now_ms=now)
 
-        def sign(_nonce: int | None, sealed: bytes | None) -> tuple[bytes, None]:
-            return deps.keystore.sign_personal_message(sealed, ctx, message), None
+        def sign(_nonce: int | None, sealed: bytes | None) -> tuple[bytes, None, None]:
+            return deps.keystore.sign_personal_message(sealed, ctx, message), None, None
 
         try:
             decision, _, signature = await deps.store.reserve_and_sign(

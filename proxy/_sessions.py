@@ -9,7 +9,7 @@ from ._errors import InvalidParams, Unauthorized
 from ._params import address
 
 
-def pick_session(caller: Caller, sender: str | None) -> Session:
+def pick_session(caller: Caller, sender: str | None, now_ms: int) -> Session:
     """The session named by `from`, else the credential's only active one on this chain.
 
     Addresses compare case-insensitively; an address that is not one of the credential's
@@ -21,10 +21,10 @@ def pick_session(caller: Caller, sender: str | None) -> Session:
             if session.address.lower() == sender:
                 return session
         raise Unauthorized(f"the account {sender} is not available to this credential")
-    # No `from`: only unambiguous if exactly one active session covers this chain.
-    # The clock check is coarse here; the reserving transaction re-checks expiry exactly.
-    active = [s for s in caller.sessions
-              if caller.chain_id in s.chain_ids and s.revoked_at_ms is None]
+    # No `from`: only unambiguous if exactly one active session covers this chain. The
+    # reserving transaction re-checks revocation and expiry authoritatively.
+    active = [s for s in caller.sessions if caller.chain_id in s.chain_ids
+              and s.status(now_ms) is SessionStatus.ACTIVE]
     if len(active) == 1:
         return active[0]
     if not active:
@@ -35,7 +35,7 @@ def pick_session(caller: Caller, sender: str | None) -> Session:
 
 
 def session_for_address(caller: Caller, value: object, name: str) -> Session:
-    return pick_session(caller, address(value, name))
+    return pick_session(caller, address(value, name), now_ms=0)  # `from` given: no clock needed
 
 
 def active_addresses(caller: Caller, now_ms: int) -> list[str]:

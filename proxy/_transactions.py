@@ -43,6 +43,8 @@ log = logging.getLogger("session_studio.proxy")
 
 # Upstream answers that mean "this very transaction is already in the pool": not a refusal.
 _ALREADY_KNOWN = ("already known", "known transaction", "already imported")
+# ... and answers that mean the nonce is already used on chain.
+_STALE_NONCE = ("nonce too low", "nonce is too low", "already used")
 _SUPPORTED_TYPES = (0, 1, 2, 4)
 
 
@@ -65,13 +67,17 @@ class NonceOracle:
     def counted(self, chain: ChainRuntime, session: Session) -> None:
         self._counted.add((chain.chain_id, session.address))
 
+    def doubt(self, chain: ChainRuntime, session: Session) -> None:
+        """The node refused a transaction: ask it for the pending nonce again next time."""
+        self._counted.discard((chain.chain_id, session.address))
+
 
 async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[Any], *,
                              method: str, broadcast: bool, nonces: NonceOracle) -> str:
     arity(params, 1, 1, method)
     tx = transaction(params[0])
     chain = _require_chain(caller)
-    session = pick_session(caller, tx.sender)
+    session = pick_session(caller, tx.sender, deps.clock())
     if tx.tx_type is not None and tx.tx_type not in _SUPPORTED_TYPES:
         raise InvalidParams(f"invalid params: transaction type {tx.tx_type} is not supported")
     provisional = _unfilled(tx, session, chain)
@@ -79,10 +85,10 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
     if early_refusal is not None:
         request, pending = provisional, 0
     elif tx.nonce is not None:
-        request, pending = await _fill(tx, session, chain), 0
+        (request, tx), pending = await _fill(tx, session, chain), 0
     else:
-        request, pending = await asyncio.gather(_fill(tx, session, chain),
-                                                nonces.pending(chain, session))
+        (request, tx), pending = await asyncio.gather(_fill(tx, session, chain),
+                                                       nonces.pending(chain, session))
     decoded = decode_transaction(request, chain.assets)
     prices = await deps.prices.price_book(chain.chain_id)
     now = deps.clock()
@@ -97,10 +103,11 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
 
     ctx = KeyContext(workspace_id=session.workspace_id, session_id=session.id)
 
-    def sign(nonce: int | None, sealed: bytes | None) -> tuple[SignedTransaction, str]:
+    def sign(nonce: int | None,
+             sealed: bytes | None) -> tuple[SignedTransaction, str, bytes]:
         assert nonce is not None
         signed = deps.keystore.sign_transaction(sealed, ctx, _to_eth_account(request, tx, nonce))
-        return signed, signed.tx_hash
+        return signed, signed.tx_hash, signed.raw
 
     try:
         decision, reservation, signed = await deps.store.reserve_and_sign(
@@ -124,8 +131,13 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
     try:
         await chain.upstream.call("eth_sendRawTransaction", [raw_hex])
     except UpstreamError as exc:
-        if not any(marker in exc.message.lower() for marker in _ALREADY_KNOWN):
-            await deps.store.release(reservation, now_ms=deps.clock(), return_nonce=True)
+        message = exc.message.lower()
+        if not any(marker in message for marker in _ALREADY_KNOWN):
+            # A nonce goes back to the pool only if it was ours to hand out and is still
+            # unused on chain: never the client's explicit one, never one the node calls stale.
+            reusable = tx.nonce is None and not any(m in message for m in _STALE_NONCE)
+            await deps.store.release(reservation, now_ms=deps.clock(), return_nonce=reusable)
+        nonces.doubt(chain, session)
         raise
     except UpstreamUnavailable as exc:
         await deps.store.record_outcome(reservation, status=ReservationStatus.UNKNOWN,
@@ -133,6 +145,8 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
         raise InternalError(
             "upstream did not answer: the transaction may or may not have been broadcast",
             {"tx_hash": signed.tx_hash, "request_id": caller.request_id}) from exc
+    await deps.store.record_outcome(reservation, status=ReservationStatus.BROADCAST,
+                                    now_ms=deps.clock())
     return signed.tx_hash
 
 
@@ -178,8 +192,12 @@ def _refusal_whatever_the_fill(deps: RpcPlaneDeps, session: Session,
     return decision
 
 
-async def _fill(tx: TransactionParams, session: Session, chain: ChainRuntime) -> TransactionRequest:
-    """Fill gas and fees as web3.py does (CONVENTIONS.md): estimate, priority + 2 x base fee."""
+async def _fill(tx: TransactionParams, session: Session,
+                chain: ChainRuntime) -> tuple[TransactionRequest, TransactionParams]:
+    """Fill gas and fees as web3.py does (CONVENTIONS.md): estimate, priority + 2 x base fee.
+
+    Returns the request the policy judges and the params with the fees that will be signed.
+    """
     legacy = tx.gas_price is not None or tx.tx_type in (0, 1)
     up = chain.upstream
     estimate_req: dict[str, Any] = {"from": checksum(session.address), "value": hex(tx.value),
@@ -208,16 +226,18 @@ async def _fill(tx: TransactionParams, session: Session, chain: ChainRuntime) ->
             max_fee = priority + 2 * base
         else:
             max_fee = tx.max_fee_per_gas or 0
-            priority = min(priority, max_fee)
+            if need_priority:
+                priority = min(priority, max_fee)
         if priority > max_fee:
             raise InvalidParams("invalid params: maxPriorityFeePerGas exceeds maxFeePerGas")
         tx = _with_fees(tx, max_fee=max_fee, priority=priority)
         tx_type = 2
-    return TransactionRequest(
+    request = TransactionRequest(
         chain_id=chain.chain_id, declared_chain_id=tx.chain_id, sender=session.address.lower(),
         to=tx.to, value=tx.value, data=tx.data, gas=_int(gas_hex, "eth_estimateGas"),
         max_fee_per_gas=max_fee, tx_type=tx_type,
         has_authorization_list=tx.has_authorization_list)
+    return request, tx
 
 
 async def _pending_nonce(chain: ChainRuntime, session: Session) -> int:

@@ -18,6 +18,7 @@ from ._records import (
     SessionFilter,
     SessionStatus,
     SessionType,
+    UnbroadcastSend,
     Workspace,
 )
 from ._sqlite import SqliteStore, new_id
@@ -48,6 +49,7 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreUnavailable",
+    "UnbroadcastSend",
     "Workspace",
     "new_id",
     "open_store",

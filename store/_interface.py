@@ -20,14 +20,15 @@ from ._records import (
     ReservationStatus,
     Session,
     SessionFilter,
+    UnbroadcastSend,
     Workspace,
 )
 
 Evaluate = Callable[[SessionState], Decision]
 T = TypeVar("T")
 # Called inside the reserving transaction with the picked nonce and the sealed key; returns the
-# signed artefact and its transaction hash (None for message signatures).
-Sign = Callable[[int | None, bytes | None], tuple[T, str | None]]
+# signed artefact, its transaction hash and raw bytes (both None for message signatures).
+Sign = Callable[[int | None, bytes | None], tuple[T, str | None, bytes | None]]
 
 
 class Store(Protocol):
@@ -87,6 +88,8 @@ class Store(Protocol):
     async def record_outcome(
         self, reservation: Reservation, *, status: ReservationStatus, now_ms: int
     ) -> None: ...
+    async def unbroadcast_sends(self) -> list[UnbroadcastSend]:
+        """Sends signed (or sent without an answer) but not known to be broadcast, by nonce."""
     async def spent_in_window(self, lineage_id: str, *, window_start_ms: int) -> int: ...
     async def reservations(self, session_id: str) -> Sequence[tuple[str, int, str | None]]:
         """(status, amount, tx_hash) of every reservation of a session, oldest first."""

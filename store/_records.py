@@ -132,3 +132,12 @@ class Reservation:
     amount: int
     nonce: int | None
     chain_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnbroadcastSend:
+    """A signed send whose broadcast is not confirmed: what crash recovery re-sends."""
+
+    reservation: Reservation
+    address: str
+    raw_tx: bytes

@@ -42,6 +42,7 @@ from ._records import (
     SessionFilter,
     SessionStatus,
     SessionType,
+    UnbroadcastSend,
     Workspace,
 )
 
@@ -72,6 +73,9 @@ class SqliteStore:
         self._writer: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._reader: aiosqlite.Connection | None = None
+        # A revoke's sealed key may still sit in the WAL until a TRUNCATE checkpoint succeeds;
+        # only the writer thread reads or writes this flag.
+        self._shred_pending = False
 
     # -- lifecycle -------------------------------------------------------------------------
     async def open(self) -> None:
@@ -159,7 +163,26 @@ class SqliteStore:
             with contextlib.suppress(sqlite3.Error):
                 db.execute("ROLLBACK")
             raise StoreUnavailable(f"commit failed: {exc}") from exc
+        if self._shred_pending:
+            self._try_shred(db)
         return result
+
+    def _try_shred(self, db: sqlite3.Connection) -> None:
+        """Crypto-shredding, WAL side: rewrite the WAL away so a revoked key's old page goes.
+
+        `secure_delete` zeroes the page in the main file, but the WAL still holds the frame
+        written before the revoke until a TRUNCATE checkpoint succeeds, which any open read
+        snapshot prevents. So it is tried with a short busy timeout (never stalling the
+        writer) and again after every later write until it succeeds.
+        """
+        db.execute("PRAGMA busy_timeout=50")
+        try:
+            busy, _log, _done = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            self._shred_pending = busy != 0
+        except sqlite3.Error:
+            self._shred_pending = True
+        finally:
+            db.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
 
     async def _read_one(self, sql: str, args: Sequence[Any]) -> aiosqlite.Row | None:
         if self._reader is None:
@@ -299,9 +322,8 @@ class SqliteStore:
         writer = self._writer
         if writer is not None:
             def checkpoint() -> None:
-                # Best effort: a busy reader can block it; the next checkpoint does it then.
-                with contextlib.suppress(sqlite3.Error):
-                    writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._shred_pending = True
+                self._try_shred(writer)
 
             await self._in_writer(checkpoint)
 
@@ -353,15 +375,17 @@ class SqliteStore:
             signed: T | None = None
             if decision.allowed:
                 picked = _pick_nonce(db, nonce) if nonce is not None else None
-                signed, tx_hash = sign(picked, row["sealed_key"])
+                signed, tx_hash, raw_tx = sign(picked, row["sealed_key"])
                 reservation = Reservation(id=new_id(), session_id=session_id,
                                           amount=decision.cost, nonce=picked,
                                           chain_id=nonce.chain_id if nonce else 0)
                 minute = now_ms // MINUTE_MS
                 db.execute(
-                    "INSERT INTO reservations VALUES (?, ?, ?, ?, ?, 'signed', ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO reservations (id, session_id, lineage_id, minute, amount, status,"
+                    " method, chain_id, nonce, tx_hash, created_at, updated_at, raw_tx)"
+                    " VALUES (?, ?, ?, ?, ?, 'signed', ?, ?, ?, ?, ?, ?, ?)",
                     (reservation.id, session_id, lineage, minute, str(decision.cost), method,
-                     reservation.chain_id, picked, tx_hash, now_ms, now_ms))
+                     reservation.chain_id, picked, tx_hash, now_ms, now_ms, raw_tx))
                 _add_to_bucket(db, lineage, minute, decision.cost)
             db.execute(
                 "INSERT INTO decisions (session_id, at, method, allowed, reason, detail, cost,"
@@ -397,6 +421,18 @@ class SqliteStore:
         await self._transaction(lambda db: db.execute(
             "UPDATE reservations SET status = ?, updated_at = ? WHERE id = ?",
             (status.value, now_ms, reservation.id)))
+
+    async def unbroadcast_sends(self) -> list[UnbroadcastSend]:
+        rows = await self._read_all(
+            "SELECT r.id, r.session_id, r.amount, r.nonce, r.chain_id, r.raw_tx, s.address "
+            "FROM reservations r JOIN sessions s ON s.id = r.session_id "
+            "WHERE r.status IN ('signed', 'unknown') AND r.method = 'eth_sendTransaction' "
+            "AND r.raw_tx IS NOT NULL ORDER BY r.chain_id, s.address, r.nonce", ())
+        return [UnbroadcastSend(
+            reservation=Reservation(id=r["id"], session_id=r["session_id"],
+                                    amount=int(r["amount"]), nonce=r["nonce"],
+                                    chain_id=r["chain_id"]),
+            address=r["address"], raw_tx=r["raw_tx"]) for r in rows]
 
     async def spent_in_window(self, lineage_id: str, *, window_start_ms: int) -> int:
         rows = await self._read_all(

@@ -369,11 +369,6 @@ def test_ledger_after_kill_9_has_one_reservation_per_nonce(kill_in_flight: KillI
     assert sorted(nonces) == list(range(len(nonces)))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a nonce consumed by a transaction that was signed (and committed to the ledger) but "
-    "never broadcast, because serve was killed in between, is never reclaimed: no startup "
-    "recovery or nonce check exists, and the store hands out max(stored next, pending), so "
-    "every later transaction of the session sits behind a nonce gap and never lands"))
 def test_sends_after_restart_land_although_signed_transactions_were_never_broadcast(
         studio: Studio, kill_in_flight: KillInFlight) -> None:
     port = free_port()

@@ -17,7 +17,6 @@ import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
-import pytest
 from eth_account import Account
 
 from session_studio._devchain import free_port
@@ -176,10 +175,6 @@ def test_notifications_get_no_response(studio: Studio) -> None:
         assert (status, raw) == (200, b""), (payload, raw)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a notification whose params are an object (valid "
-                   "JSON-RPC: params by name) is answered with a -32602 error, id null; "
-                   "_envelope.answer_one tests `call_id is None` but gets the _MISSING "
-                   "sentinel, so its no-answer branch for notifications is dead code")
 def test_notification_with_params_by_name_gets_no_response(studio: Studio) -> None:
     session = studio.create_session(type_="app", fund=False)
     payload = {"jsonrpc": "2.0", "method": "eth_getBalance",
@@ -374,10 +369,6 @@ def test_server_keeps_serving_after_abuse(studio: Studio) -> None:
     assert studio.chain_web3().eth.get_balance(to) == 3
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: py_ecc (imported through eth_account) raises "
-                   "the recursion limit to 100000 at import, so json.loads in "
-                   "_envelope.parse_body recurses on the C stack and serve dies with SIGSEGV "
-                   "on ~80000 nested brackets (a 200 KB body from any credential holder)")
 def test_deeply_nested_json_is_a_parse_error_and_the_server_survives(studio: Studio) -> None:
     # A server of its own (same database), so that the crash cannot take the module's down.
     port = free_port()

@@ -91,9 +91,6 @@ def test_send_without_from_uses_the_credentials_only_session(studio: Studio) -> 
     assert studio.chain_web3().eth.get_balance(to) == 12_345
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: without `from`, proxy._sessions.pick_session "
-                   "counts expired sessions as active (it checks only revoked_at), so an agent "
-                   "with one expired and one active session gets -32602 'from is required'")
 def test_send_without_from_ignores_the_agents_expired_sessions(studio: Studio) -> None:
     expired = studio.create_session(expires_in="1", fund=False)
     active = studio.create_session(agent=expired["agent"])
@@ -250,10 +247,6 @@ def test_personal_sign_with_sign_message_permission_recovers_to_the_session(
     assert signer == session["address"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an explicit stale nonce that the node refuses "
-                   "('nonce too low') is put back into released_nonces; the next auto-nonce "
-                   "send reuses it (NonceOracle no longer asks the node, so it is never "
-                   "purged) and every later send of the session fails until serve restarts")
 def test_send_after_a_refused_stale_explicit_nonce_still_lands(studio: Studio) -> None:
     session = studio.create_session(type_="app")
     w3, chain = studio.web3(session), studio.chain_web3()
@@ -267,10 +260,6 @@ def test_send_after_a_refused_stale_explicit_nonce_still_lands(studio: Studio) -
     assert chain.eth.get_transaction_count(session["address"]) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: when the client leaves out maxPriorityFeePerGas "
-                   "(ethers' JsonRpcSigner always does), the proxy fills it from the node but "
-                   "_to_eth_account signs the client's original value `or 0`: every such "
-                   "transaction tips 0")
 def test_filled_priority_fee_is_the_one_signed(studio: Studio) -> None:
     session = studio.create_session(type_="app")
     w3, chain = studio.web3(session), studio.chain_web3()

@@ -58,8 +58,8 @@ _ASSETS = ChainAssets(chain_id=CHAIN_ID, native=_ETH, tokens={})
 _PRICES = PriceBook({(CHAIN_ID, "ETH"): Fraction(3000)})
 
 
-def fake_sign(nonce: int | None, sealed: bytes | None) -> tuple[bytes, str]:
-    return b"sig", FAKE_TX_HASH
+def fake_sign(nonce: int | None, sealed: bytes | None) -> tuple[bytes, str, bytes]:
+    return b"sig", FAKE_TX_HASH, b"raw"
 
 
 def transfer_evaluate(session: Session, value_wei: int,

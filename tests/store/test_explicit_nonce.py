@@ -11,7 +11,7 @@ async def test_explicit_nonce_is_honoured(store: SqliteStore, workspace: Workspa
     session = await insert_session(store, workspace)
     signed_with: list[int | None] = []
 
-    def sign(nonce: int | None, sealed: bytes | None) -> tuple[bytes, str]:
+    def sign(nonce: int | None, sealed: bytes | None) -> tuple[bytes, str, bytes]:
         signed_with.append(nonce)
         return fake_sign(nonce, sealed)
 

@@ -99,9 +99,9 @@ async def test_reserve_after_revoke_is_refused_without_signing(store: SqliteStor
     session, _, _ = await _revoked(store, workspace)
     signed: list[int | None] = []
 
-    def sign(nonce: int | None, sealed_key: bytes | None) -> tuple[bytes, str]:
+    def sign(nonce: int | None, sealed_key: bytes | None) -> tuple[bytes, str, bytes]:
         signed.append(nonce)
-        return b"sig", "0x" + "ab" * 32
+        return b"sig", "0x" + "ab" * 32, b"raw"
 
     decision, reservation = await reserve(store, session, ETHER, now_ms=REVOKED_AT + 1,
                                           sign=sign)
@@ -115,10 +115,6 @@ async def test_revoking_a_revoked_session_is_a_conflict(store: SqliteStore,
         await store.revoke_session(session.id, now_ms=REVOKED_AT + 1)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: revoke's WAL checkpoint is best effort; if any connection holds a read snapshot "
-    "while revoke runs, the checkpoint gives up and the pre-revoke page with the sealed key "
-    "stays in the -wal file after revoke returns, and nothing checkpoints again later"))
 async def test_revoked_sealed_key_bytes_are_gone_even_if_a_reader_was_active_during_revoke(
         workspace: Workspace, db_path: Path) -> None:
     # A short busy timeout only to keep the test fast; the default (30 s) ends the same way.

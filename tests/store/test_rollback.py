@@ -23,7 +23,7 @@ class Boom(RuntimeError):
     pass
 
 
-def _raising_sign(nonce: int | None, sealed: bytes | None) -> tuple[bytes, str]:
+def _raising_sign(nonce: int | None, sealed: bytes | None) -> tuple[bytes, str, bytes]:
     raise Boom("the keystore failed")
 
 
