@@ -20,12 +20,14 @@ from __future__ import annotations
 import copy
 import hashlib
 from collections.abc import Mapping
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from eth_account import Account
-from eth_account.messages import SignableMessage, encode_defunct, encode_typed_data
 from eth_keys.backends.coincurve import CoinCurveECCBackend
 from eth_keys.datatypes import PrivateKey
+
+if TYPE_CHECKING:
+    from eth_account import Account
+    from eth_account.messages import SignableMessage
 from eth_utils.crypto import keccak
 
 from ._cache import UnsealedKeyCache
@@ -83,12 +85,22 @@ class LocalKeystore:
         """`cache_size` bounds how many unsealed keys stay in memory; 0 disables the cache."""
         self._envelope = KeyEnvelope(master)
         self._backend = CoinCurveECCBackend()
-        self._account = Account()
-        self._account.set_key_backend(self._backend)
+        self._account: Account | None = None
         self._cache: UnsealedKeyCache[_UnsealedKey] = UnsealedKeyCache(cache_size)
 
     def __repr__(self) -> str:
         return f"LocalKeystore({self._cache!r})"
+
+    def _signer(self) -> Account:
+        """eth-account, imported on first signature: importing it loads py_ecc's BLS tables
+        (0.4 s), which the CLI and key generation never need."""
+        if self._account is None:
+            from eth_account import Account
+
+            account = Account()
+            account.set_key_backend(self._backend)
+            self._account = account
+        return self._account
 
     def __reduce_ex__(self, protocol: object) -> NoReturn:
         raise TypeError("LocalKeystore cannot be pickled")
@@ -121,7 +133,7 @@ class LocalKeystore:
         take_sender(unsigned, key.address)
         failure: str
         try:
-            signed = self._account.sign_transaction(unsigned, key.private_key)
+            signed = self._signer().sign_transaction(unsigned, key.private_key)
         except Exception as exc:  # eth-account raises a zoo of types for malformed fields
             failure = key.describe_failure(exc)
         else:
@@ -140,6 +152,8 @@ class LocalKeystore:
         """
         if not isinstance(message, bytes):
             raise SigningRefusedError("message must be bytes")
+        from eth_account.messages import encode_defunct
+
         return self._sign_message(sealed, ctx, encode_defunct(primitive=message))
 
     def sign_typed_data(
@@ -155,6 +169,8 @@ class LocalKeystore:
         try:
             # Deep copy: the encoder may normalise nested values in place, and the caller's
             # request must stay exactly what the policy engine saw.
+            from eth_account.messages import encode_typed_data
+
             signable = encode_typed_data(full_message=copy.deepcopy(dict(typed_data)))
         except Exception as exc:  # eth-account raises many types for malformed EIP-712 data
             detail = f"{type(exc).__name__}: {exc}"[:_MAX_DETAIL_LENGTH]
@@ -169,7 +185,7 @@ class LocalKeystore:
         self, sealed: bytes | None, ctx: KeyContext, signable: SignableMessage
     ) -> bytes:
         key = self._unseal(sealed, ctx)
-        signed = self._account.sign_message(signable, key.private_key)
+        signed = self._signer().sign_message(signable, key.private_key)
         return bytes(signed.signature)
 
     def _unseal(self, sealed: bytes | None, ctx: KeyContext) -> _UnsealedKey:
