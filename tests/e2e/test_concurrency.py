@@ -220,11 +220,11 @@ def batch(studio: Studio) -> Run:
     calls = [{"jsonrpc": "2.0", "id": i, "method": "eth_sendTransaction",
               "params": [_jsonable(_usdc_transfer(studio, session, recipient, USDC))]}
              for i in range(BATCH)]
-    request = urllib.request.Request(  # noqa: S310 (the sidecar on loopback)
+    request = urllib.request.Request(
         studio.rpc_url(), data=json.dumps(calls).encode(), method="POST",
         headers={"Content-Type": "application/json",
                  "Authorization": f"Bearer {session['credential']}"})
-    with urllib.request.urlopen(request, timeout=120) as response:  # noqa: S310
+    with urllib.request.urlopen(request, timeout=120) as response:
         answers = sorted(json.loads(response.read()), key=lambda a: a["id"])
     assert [a["id"] for a in answers] == list(range(BATCH))
     outcomes = [Outcome(tx_hash=a["result"]) if "result" in a else

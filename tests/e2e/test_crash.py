@@ -267,10 +267,10 @@ class _RelayHandler(BaseHTTPRequestHandler):
             if nonce >= FORWARDED_NONCES:
                 self.server.shutdown_held.wait()
                 return  # dropped: it never reaches the chain
-        request = urllib.request.Request(  # noqa: S310 (anvil on loopback)
+        request = urllib.request.Request(
             self.server.upstream, data=body, method="POST",
             headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30) as response:
             answer = response.read()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

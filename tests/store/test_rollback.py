@@ -15,7 +15,7 @@ from session_studio.store import Session, SqliteStore, Workspace
 
 from .conftest import ETHER, insert_session, query, reserve
 
-_LEDGER_SNAPSHOT = tuple(f"SELECT * FROM {table}" for table in (  # noqa: S608 (constants)
+_LEDGER_SNAPSHOT = tuple(f"SELECT * FROM {table}" for table in (
     "reservations", "spend_buckets", "nonces", "released_nonces", "decisions"))
 
 
