@@ -21,7 +21,10 @@ install: $(STAMP) node_modules/.installed
 dev: install
 	$(BIN)/session-studio dev
 
+# Lint and strict types are part of the test: CI runs only `make test`.
 test: install
+	$(BIN)/ruff check .
+	$(MAKE) --no-print-directory typecheck
 	$(BIN)/pytest -n 2 --dist loadfile -q -p no:cacheprovider
 
 lint: install
