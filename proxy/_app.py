@@ -14,13 +14,13 @@ import uuid
 from typing import Any
 
 from aiohttp import web
-from session_studio.store import StoreError
+from session_studio.store import Session, StoreError
 
 from .._credentials import credential_hash, looks_like_credential
 from ._context import Caller, RpcPlaneDeps
 from ._envelope import Call, answer_body, error_response, parse_body
 from ._errors import InternalError, InvalidRequest, ParseError, RpcError, Unauthorized
-from ._methods import RpcMethods
+from ._methods import SESSION_METHODS, RpcMethods
 from ._recovery import rebroadcast_unconfirmed
 
 log = logging.getLogger("session_studio.proxy")
@@ -76,13 +76,20 @@ def create_rpc_app(deps: RpcPlaneDeps) -> web.Application:
         if chain_id is None:
             return _json(error_response(InvalidRequest("invalid request: the URL's chain id "
                                                        "must be a decimal number"), None))
-        sessions = tuple(await deps.store.sessions_of(owner))
-        caller = Caller(owner=owner, sessions=sessions, chain=deps.chains.get(chain_id),
-                        chain_id=chain_id, request_id=request_id)
+        loaded: list[tuple[Session, ...]] = []
+
+        async def caller_for(call: Call) -> Caller:
+            # The session list is read once per HTTP request, and only if a method needs it;
+            # methods outside SESSION_METHODS see none, so a mistake there fails closed.
+            if call.method in SESSION_METHODS and not loaded:
+                loaded.append(tuple(await deps.store.sessions_of(owner)))
+            return Caller(owner=owner, sessions=loaded[0] if loaded else (),
+                          chain=deps.chains.get(chain_id), chain_id=chain_id,
+                          request_id=request_id)
 
         async def dispatch(call: Call) -> Any:
             try:
-                return await methods.dispatch(caller, call)
+                return await methods.dispatch(await caller_for(call), call)
             except RpcError:
                 raise
             except Exception as exc:

@@ -47,6 +47,12 @@ READ_METHODS = frozenset({
     "eth_createAccessList", "eth_getUncleCountByBlockHash", "eth_getUncleCountByBlockNumber",
     "net_listening", "web3_clientVersion", "eth_protocolVersion",
 })
+# Methods that act for one of the credential's sessions: only these load the session list
+# (a read or eth_chainId needs the credential checked, not its sessions).
+SESSION_METHODS = frozenset({
+    "eth_accounts", "eth_requestAccounts", "eth_sendTransaction", "wallet_sendTransaction",
+    "eth_signTransaction", "personal_sign", "eth_signTypedData_v4",
+})
 _HEX_MESSAGE = re.compile(r"0x([0-9a-fA-F]{2})*")
 
 Handler = Callable[[Caller, list[Any]], Awaitable[Any]]
