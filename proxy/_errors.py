@@ -85,9 +85,22 @@ class ChainNotConfigured(RpcError):
 class UpstreamError(RpcError):
     """The upstream node answered with an error object: hand it to the client as it is."""
 
+    # Answers to eth_sendRawTransaction that are not refusals: the transaction is in the pool.
+    _ALREADY_KNOWN = ("already known", "known transaction", "already imported")
+    # Refusals that say the nonce is used on chain already, so it must never be handed out again.
+    _STALE_NONCE = ("nonce too low", "nonce is too low", "already used")
+
     def __init__(self, error: dict[str, Any]) -> None:
         super().__init__(str(error.get("message", "upstream error")), error.get("data"))
         self.error = error
+
+    @property
+    def already_known(self) -> bool:
+        return any(marker in self.message.lower() for marker in self._ALREADY_KNOWN)
+
+    @property
+    def stale_nonce(self) -> bool:
+        return any(marker in self.message.lower() for marker in self._STALE_NONCE)
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.error)

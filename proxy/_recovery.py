@@ -23,7 +23,6 @@ from ._errors import UpstreamError, UpstreamUnavailable
 from ._upstream import Upstream
 
 log = logging.getLogger("session_studio.recovery")
-_ALREADY_KNOWN = ("already known", "known transaction", "already imported")
 
 
 async def rebroadcast_unconfirmed(deps: RpcPlaneDeps) -> int:
@@ -60,7 +59,7 @@ async def _rebroadcast_one(deps: RpcPlaneDeps, upstream: Upstream, item: Unbroad
     try:
         await upstream.call("eth_sendRawTransaction", ["0x" + item.raw_tx.hex()])
     except UpstreamError as exc:
-        if any(marker in exc.message.lower() for marker in _ALREADY_KNOWN):
+        if exc.already_known:
             await deps.store.record_outcome(reservation, status=ReservationStatus.BROADCAST,
                                             now_ms=deps.clock())
         else:

@@ -41,10 +41,6 @@ from ._sessions import pick_session
 
 log = logging.getLogger("session_studio.proxy")
 
-# Upstream answers that mean "this very transaction is already in the pool": not a refusal.
-_ALREADY_KNOWN = ("already known", "known transaction", "already imported")
-# ... and answers that mean the nonce is already used on chain.
-_STALE_NONCE = ("nonce too low", "nonce is too low", "already used")
 _SUPPORTED_TYPES = (0, 1, 2, 4)
 
 
@@ -94,7 +90,7 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
     now = deps.clock()
     policy = session.policy()
 
-    def evaluate(state: Any) -> Decision:
+    def evaluate(state: SessionState) -> Decision:
         decision = evaluate_transaction(policy=policy, state=state, tx=request, decoded=decoded,
                                         prices=prices, now_ms=now,
                                         chain_max_fee_per_gas=chain.max_fee_per_gas)
@@ -131,11 +127,10 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
     try:
         await chain.upstream.call("eth_sendRawTransaction", [raw_hex])
     except UpstreamError as exc:
-        message = exc.message.lower()
-        if not any(marker in message for marker in _ALREADY_KNOWN):
+        if not exc.already_known:
             # A nonce goes back to the pool only if it was ours to hand out and is still
             # unused on chain: never the client's explicit one, never one the node calls stale.
-            reusable = tx.nonce is None and not any(m in message for m in _STALE_NONCE)
+            reusable = tx.nonce is None and not exc.stale_nonce
             await deps.store.release(reservation, now_ms=deps.clock(), return_nonce=reusable)
         nonces.doubt(chain, session)
         raise

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -218,7 +219,11 @@ async def _revoke(args: argparse.Namespace, studio: Studio) -> None:
             ws, SessionFilter(type=query.type, status=SessionStatus.ACTIVE,
                               chain_id=query.chain_id, agent_name=query.agent_name,
                               label_contains=query.label_contains, limit=query.limit))
-        revoked = [await svc.revoke(ws, s.key_hash) for s in matching]
+        revoked = []
+        for session in matching:
+            # Revoked by someone else since the listing: already where we want it.
+            with contextlib.suppress(Conflict):
+                revoked.append(await svc.revoke(ws, session.key_hash))
     key_hashes = [s.key_hash for s in revoked]
     _print(args, {"count": len(key_hashes), "key_hashes": key_hashes},
            f"revoked {len(key_hashes)} session(s)" + "".join(f"\n  {k}" for k in key_hashes))
