@@ -25,6 +25,7 @@ from session_studio.policy import Asset, ChainAssets
 from session_studio.proxy import ChainRuntime, RpcPlaneDeps, Upstream, create_rpc_app
 from session_studio.store import Store, open_store
 
+from . import __version__
 from ._credentials import CredentialIssuer
 from ._prices import StaticPriceOracle
 from ._service import SessionService
@@ -133,8 +134,6 @@ class RunningServer:
 
 
 async def start_server(studio: Studio) -> RunningServer:
-    from session_studio import __version__
-
     s = studio.settings.server
     runners: list[web.AppRunner] = []
     ports: list[int] = []
