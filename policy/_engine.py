@@ -31,6 +31,11 @@ class SessionPolicy:
     per_tx: int  # atoms of `unit`
     daily: int  # atoms of `unit`, over the spend window
     max_fee_per_gas: int | None = None  # wei; None = no cap beyond the chain's
+    # Transfers and approvals only to these (lower-case) addresses; None = any address.
+    recipients: frozenset[str] | None = None
+    # contract_call allowlist: lower-case address -> allowed "0x"-selectors (None = any).
+    contracts: Mapping[str, frozenset[str] | None] = field(default_factory=dict)
+    rate_limit_per_minute: int | None = None  # signing requests; None = unlimited
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,6 +45,7 @@ class SessionState:
     revoked: bool
     expires_at_ms: int
     spent_in_window: int  # atoms of the policy's unit, lineage-wide (rotation keeps the window)
+    requests_last_minute: int = 0  # signing decisions of this session in the last 60 s
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

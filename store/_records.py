@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from session_studio.policy import Permission, SessionPolicy
@@ -71,6 +72,10 @@ class Session:
     credential_version: int
     last_used_at_ms: int | None = None
     request_count: int = 0
+    recipients: tuple[str, ...] | None = None  # lower-case; None = any
+    contracts: Mapping[str, tuple[str, ...] | None] = field(default_factory=dict)
+    rate_limit_per_minute: int | None = None
+    max_fee_per_gas: int | None = None
 
     def status(self, now_ms: int) -> SessionStatus:
         """Derived, never stored: an expired session reads `expired` without anyone touching it."""
@@ -88,6 +93,11 @@ class Session:
             unit=self.limit_unit,
             per_tx=self.per_tx_limit,
             daily=self.daily_limit,
+            max_fee_per_gas=self.max_fee_per_gas,
+            recipients=None if self.recipients is None else frozenset(self.recipients),
+            contracts={address: None if selectors is None else frozenset(selectors)
+                       for address, selectors in self.contracts.items()},
+            rate_limit_per_minute=self.rate_limit_per_minute,
         )
 
 

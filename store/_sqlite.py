@@ -52,7 +52,8 @@ _SESSION_COLUMNS = """
     s.id, s.workspace_id, s.type, s.label, s.agent_id, a.name AS agent_name, s.key_hash,
     s.address, s.permissions, s.chain_ids, s.tokens, s.limit_unit, s.per_tx_limit,
     s.daily_limit, s.created_at, s.expires_at, s.revoked_at, s.lineage_id, s.predecessor_id,
-    s.credential_version, s.last_used_at, s.request_count
+    s.credential_version, s.last_used_at, s.request_count, s.recipients, s.contracts,
+    s.rate_limit_per_minute, s.max_fee_per_gas
 """
 _SESSION_FROM = "FROM sessions s LEFT JOIN agents a ON a.id = s.agent_id"
 _SORTS = {"created": "s.created_at", "last_used": "COALESCE(s.last_used_at, 0)",
@@ -367,9 +368,13 @@ class SqliteStore:
             if row is None:
                 raise NotFound(f"no session {session_id}")
             lineage = row["lineage_id"]
+            recent = db.execute(
+                "SELECT COUNT(*) FROM decisions WHERE session_id = ? AND at > ?",
+                (session_id, now_ms - MINUTE_MS)).fetchone()[0]
             state = SessionState(revoked=row["revoked_at"] is not None,
                                  expires_at_ms=row["expires_at"],
-                                 spent_in_window=_window_sum(db, lineage, window_start_ms))
+                                 spent_in_window=_window_sum(db, lineage, window_start_ms),
+                                 requests_last_minute=recent)
             decision = evaluate(state)
             reservation: Reservation | None = None
             signed: T | None = None
@@ -453,13 +458,18 @@ def _insert_session(db: sqlite3.Connection, s: Session, sealed_key: bytes,
         "INSERT INTO sessions (id, workspace_id, type, label, agent_id, key_hash, address,"
         " address_lower, sealed_key, permissions, chain_ids, tokens, limit_unit,"
         " per_tx_limit, daily_limit, created_at, expires_at, revoked_at, lineage_id,"
-        " predecessor_id, credential_version) VALUES"
-        " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " predecessor_id, credential_version, recipients, contracts, rate_limit_per_minute,"
+        " max_fee_per_gas) VALUES"
+        " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (s.id, s.workspace_id, s.type.value, s.label, s.agent_id, s.key_hash, s.address,
          s.address.lower(), sealed_key, json.dumps([p.value for p in s.permissions]),
          json.dumps(list(s.chain_ids)), json.dumps(list(s.tokens)), s.limit_unit,
          str(s.per_tx_limit), str(s.daily_limit), s.created_at_ms, s.expires_at_ms,
-         s.revoked_at_ms, s.lineage_id, s.predecessor_id, s.credential_version))
+         s.revoked_at_ms, s.lineage_id, s.predecessor_id, s.credential_version,
+         None if s.recipients is None else json.dumps(list(s.recipients)),
+         json.dumps({a: None if sel is None else list(sel) for a, sel in s.contracts.items()}),
+         s.rate_limit_per_minute,
+         None if s.max_fee_per_gas is None else str(s.max_fee_per_gas)))
     if credential_hash is not None:
         _insert_credential(db, credential_hash, s.workspace_id, "session", s.id,
                            s.credential_version, s.created_at_ms)
@@ -519,8 +529,12 @@ def _pick_nonce(db: sqlite3.Connection, req: NonceRequest) -> int:
 
 
 def _split_sql(text: str) -> list[str]:
-    """Split a migration file into statements (no semicolons inside our literals)."""
-    lines = [ln for ln in text.splitlines() if not ln.strip().startswith("--")]
+    """Split a migration file into statements.
+
+    Our migrations hold no string literal containing "--" or ";", so comments can be cut at
+    "--" and statements at ";" without a SQL parser.
+    """
+    lines = [ln.split("--", 1)[0] for ln in text.splitlines()]
     return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
@@ -542,4 +556,9 @@ def _session(row: Any) -> Session:
         created_at_ms=row["created_at"], expires_at_ms=row["expires_at"],
         revoked_at_ms=row["revoked_at"], lineage_id=row["lineage_id"],
         predecessor_id=row["predecessor_id"], credential_version=row["credential_version"],
-        last_used_at_ms=row["last_used_at"], request_count=row["request_count"])
+        last_used_at_ms=row["last_used_at"], request_count=row["request_count"],
+        recipients=None if row["recipients"] is None else tuple(json.loads(row["recipients"])),
+        contracts={a: None if sel is None else tuple(sel)
+                   for a, sel in json.loads(row["contracts"]).items()},
+        rate_limit_per_minute=row["rate_limit_per_minute"],
+        max_fee_per_gas=None if row["max_fee_per_gas"] is None else int(row["max_fee_per_gas"]))
