@@ -56,6 +56,7 @@ class Decision:
     reason: ReasonCode | None
     detail: str
     cost: int = 0
+    gas_cost: int = 0  # the worst-case gas part of `cost`, which settlement corrects later
     figures: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -154,7 +155,7 @@ def _check_intent(intent: Intent, policy: SessionPolicy) -> Decision | None:
 def _check_limits(
     policy: SessionPolicy, state: SessionState, intents: tuple[Intent, ...], prices: PriceBook
 ) -> Decision:
-    cost = 0
+    cost = gas_cost = 0
     for intent in intents:
         if intent.asset is None or intent.amount == 0:
             continue
@@ -163,6 +164,8 @@ def _check_limits(
             return Decision.deny(ReasonCode.UNPRICEABLE_ASSET,
                                  f"no usable price for {intent.asset.symbol} in {policy.unit}")
         cost += value
+        if intent.kind is IntentKind.GAS:
+            gas_cost += value
     figures = {
         "unit": policy.unit,
         "cost": format_amount(cost),
@@ -180,7 +183,8 @@ def _check_limits(
                         detail=f"costs {figures['cost']} {policy.unit} with "
                                f"{figures['spent_in_window']} already spent in the window, over "
                                f"the daily limit of {figures['daily_limit']}", figures=figures)
-    return Decision(allowed=True, reason=None, detail="allowed", cost=cost, figures=figures)
+    return Decision(allowed=True, reason=None, detail="allowed", cost=cost, gas_cost=gas_cost,
+                    figures=figures)
 
 
 def evaluate_message(
