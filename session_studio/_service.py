@@ -6,8 +6,9 @@ every entry point applies the same validation and the same crypto-shredding.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +37,8 @@ from ._credentials import CredentialIssuer, credential_hash
 from ._settings import Settings
 
 MAX_LIFETIME_S = 366 * 24 * 3600
+_ADDRESS = re.compile(r"0x[0-9a-f]{40}")
+_SELECTOR = re.compile(r"0x[0-9a-f]{8}")
 
 
 class InvalidSpec(ValueError):
@@ -61,6 +64,10 @@ class SessionSpec:
     per_tx: int  # unit atoms
     daily: int  # unit atoms
     lifetime_s: int
+    recipients: tuple[str, ...] | None = None  # None = any address
+    contracts: Mapping[str, tuple[str, ...] | None] = field(default_factory=dict)
+    rate_limit_per_minute: int | None = None
+    max_fee_per_gas: int | None = None  # wei
 
 
 def iso(ms: int | None) -> str | None:
@@ -156,6 +163,21 @@ class SessionService:
             raise InvalidSpec("per_tx_limit", "must not exceed the daily limit")
         if not 0 < spec.lifetime_s <= MAX_LIFETIME_S:
             raise InvalidSpec("expires_in", "must be between 1 second and 366 days")
+        if spec.recipients is not None:
+            if not spec.recipients:
+                raise InvalidSpec("recipients", "an empty allowlist would refuse every transfer; "
+                                                "leave it out to allow any recipient")
+            _check_addresses("recipients", spec.recipients)
+        _check_addresses("contracts", tuple(spec.contracts))
+        for selectors in spec.contracts.values():
+            for selector in selectors or ():
+                if not _SELECTOR.fullmatch(selector):
+                    raise InvalidSpec("contracts", f"selector {selector!r} is not 0x + 8 hex "
+                                                   "digits")
+        if spec.rate_limit_per_minute is not None and not 0 < spec.rate_limit_per_minute <= 10**6:
+            raise InvalidSpec("rate_limit", "must be between 1 and 1000000 per minute")
+        if spec.max_fee_per_gas is not None and spec.max_fee_per_gas <= 0:
+            raise InvalidSpec("max_fee_per_gas", "must be positive")
         if spec.type is SessionType.AGENT:
             if spec.agent is None:
                 raise InvalidSpec("agent", "agent sessions need --agent NAME "
@@ -185,7 +207,9 @@ class SessionService:
             per_tx_limit=spec.per_tx, daily_limit=spec.daily, created_at_ms=now,
             expires_at_ms=expires_at_ms or now + spec.lifetime_s * 1000, revoked_at_ms=None,
             lineage_id=lineage_id or session_id, predecessor_id=predecessor_id,
-            credential_version=1)
+            credential_version=1, recipients=spec.recipients, contracts=spec.contracts,
+            rate_limit_per_minute=spec.rate_limit_per_minute,
+            max_fee_per_gas=spec.max_fee_per_gas)
         return session, key.sealed
 
     def _session_credential(self, session: Session) -> str | None:
@@ -222,7 +246,10 @@ class SessionService:
             type=old.type, label=old.label, agent=old.agent_name, chain_ids=old.chain_ids,
             permissions=old.permissions, tokens=old.tokens, limit_unit=old.limit_unit,
             per_tx=old.per_tx_limit, daily=old.daily_limit,
-            lifetime_s=max((old.expires_at_ms - old.created_at_ms) // 1000, 1))
+            lifetime_s=max((old.expires_at_ms - old.created_at_ms) // 1000, 1),
+            recipients=old.recipients, contracts=old.contracts,
+            rate_limit_per_minute=old.rate_limit_per_minute,
+            max_fee_per_gas=old.max_fee_per_gas)
         successor, sealed = self._new_session(ws, spec, agent=agent, lineage_id=old.lineage_id,
                                               predecessor_id=old.id,
                                               expires_at_ms=old.expires_at_ms)
@@ -275,6 +302,12 @@ class SessionService:
         }
 
 
+def _check_addresses(name: str, addresses: tuple[str, ...]) -> None:
+    for address in addresses:
+        if not _ADDRESS.fullmatch(address):
+            raise InvalidSpec(name, f"{address!r} is not a lower-case 0x address of 20 bytes")
+
+
 def _policy_fields(session: Session) -> dict[str, Any]:
     """Who the session is and what it may do: shared by the artifact and the admin shape."""
     return {
@@ -288,6 +321,12 @@ def _policy_fields(session: Session) -> dict[str, Any]:
         "tokens": list(session.tokens),
         "limits": _limits(session),
         "expires_at": iso(session.expires_at_ms),
+        "recipients": None if session.recipients is None else list(session.recipients),
+        "contracts": {a: None if sel is None else list(sel)
+                      for a, sel in session.contracts.items()},
+        "rate_limit_per_minute": session.rate_limit_per_minute,
+        "max_fee_per_gas": None if session.max_fee_per_gas is None
+        else str(session.max_fee_per_gas),
     }
 
 

@@ -80,6 +80,24 @@ def _common_options(*, top_level: bool) -> argparse.ArgumentParser:
     return common
 
 
+def _contracts(text: str | None) -> dict[str, tuple[str, ...] | None]:
+    """`0xA,0xB:0xa9059cbb+0x095ea7b3` -> {0xa: None, 0xb: (selectors)} (lower-case)."""
+    contracts: dict[str, tuple[str, ...] | None] = {}
+    for entry in _csv(text or ""):
+        address, _, selectors = entry.partition(":")
+        contracts[address.lower()] = (tuple(sel.lower() for sel in selectors.split("+") if sel)
+                                      if selectors else None)
+    return contracts
+
+
+def _gwei(text: str) -> int:
+    """Gwei as a plain decimal -> wei, exactly (1 gwei = 10**9 wei)."""
+    atoms = _amount(text, "--max-fee-per-gas-gwei")  # 10**18 atoms per gwei
+    if atoms % 10**9:
+        raise UsageError("--max-fee-per-gas-gwei: at most 9 decimal places (1 wei)")
+    return atoms // 10**9
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common_options(top_level=False)
     parser = argparse.ArgumentParser(prog="session-studio",
@@ -106,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--daily-limit", required=True)
     create.add_argument("--limit-unit", default=USD)
     create.add_argument("--expires-in", required=True, help="3600, 45m, 1h, 7d")
+    create.add_argument("--recipients", help="comma-separated addresses transfers and approvals "
+                                             "may go to (default: any)")
+    create.add_argument("--contracts", help="comma-separated contract_call allowlist, each "
+                                            "ADDRESS or ADDRESS:SELECTOR+SELECTOR")
+    create.add_argument("--rate-limit", type=int, help="signing requests per minute")
+    create.add_argument("--max-fee-per-gas-gwei", help="refuse transactions paying more per gas")
 
     def add_filters(p: argparse.ArgumentParser) -> None:
         p.add_argument("--type", choices=["agent", "app"])
@@ -188,7 +212,13 @@ async def cmd_sessions(args: argparse.Namespace, studio: Studio) -> None:
             permissions=permissions, tokens=tuple(dict.fromkeys(_csv(args.tokens))),
             limit_unit=args.limit_unit, per_tx=_amount(args.per_tx_limit, "--per-tx-limit"),
             daily=_amount(args.daily_limit, "--daily-limit"),
-            lifetime_s=parse_duration(args.expires_in))
+            lifetime_s=parse_duration(args.expires_in),
+            recipients=None if args.recipients is None
+            else tuple(dict.fromkeys(a.lower() for a in _csv(args.recipients))),
+            contracts=_contracts(args.contracts),
+            rate_limit_per_minute=args.rate_limit,
+            max_fee_per_gas=None if args.max_fee_per_gas_gwei is None
+            else _gwei(args.max_fee_per_gas_gwei))
         _print(args, await svc.create_session(ws, spec))
     elif args.action == "list":
         described = [await svc.describe(s) for s in await svc.list_sessions(ws, _filter(args))]

@@ -14,6 +14,8 @@ SESSION_KEYS = {
     "tokens", "limits", "spent_in_window", "created_at", "expires_at", "last_used_at",
     "request_count", "health",
 }
+# The full policy surface (issue 3) adds the session's allowlists, rate limit and gas cap.
+POLICY_EXTENSION_KEYS = {"recipients", "contracts", "rate_limit_per_minute", "max_fee_per_gas"}
 ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 
@@ -23,8 +25,9 @@ def shown(inventory: Inventory) -> dict[str, Any]:
     return session
 
 
-def test_show_has_exactly_the_contract_keys(shown: dict[str, Any]) -> None:
-    assert set(shown) == SESSION_KEYS
+def test_show_has_exactly_the_contract_keys_and_the_policy_extensions(
+        shown: dict[str, Any]) -> None:
+    assert set(shown) == SESSION_KEYS | POLICY_EXTENSION_KEYS
 
 
 def test_show_of_a_new_session_says_active(shown: dict[str, Any]) -> None:
