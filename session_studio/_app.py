@@ -27,7 +27,7 @@ from session_studio.store import Store, open_store
 
 from . import __version__
 from ._credentials import CredentialIssuer
-from ._prices import StaticPriceOracle
+from ._prices import ChainPriceOracle
 from ._service import SessionService
 from ._settings import ListenAddress, Settings
 
@@ -71,9 +71,12 @@ class Studio:
             )
             for chain_id, chain in s.chains.items()
         }
+        # Feeds are read through each chain's own upstream, the client started with the plane.
+        prices = ChainPriceOracle(
+            s, upstreams={chain_id: chain.upstream for chain_id, chain in chains.items()})
         return RpcPlaneDeps(
             store=self.store, keystore=self.keystore, chains=MappingProxyType(chains),
-            prices=StaticPriceOracle(s), clock=now_ms, window_mode=s.policy.window,
+            prices=prices, clock=now_ms, window_mode=s.policy.window,
             max_body_bytes=s.server.max_body_bytes, max_batch_size=s.server.max_batch_size,
             allow_raw_transactions=s.server.allow_raw_transactions)
 

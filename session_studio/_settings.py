@@ -42,6 +42,7 @@ __all__ = [
     "ListenAddress",
     "PolicySettings",
     "PriceSource",
+    "PricesSettings",
     "ServerSettings",
     "Setting",
     "Settings",
@@ -141,6 +142,11 @@ class PolicySettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PricesSettings:
+    cache_s: float = 15.0  # how long one feed reading is reused; 0 reads the feed every time
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     config_path: Path  # absolute
     server: ServerSettings
@@ -150,6 +156,7 @@ class Settings:
     policy: PolicySettings
     chains: Mapping[int, ChainSettings]  # a MappingProxyType: read-only
     tokens: tuple[TokenSettings, ...]
+    prices: PricesSettings = field(default_factory=PricesSettings)
 
     def token(self, chain_id: int, symbol_or_address: str) -> TokenSettings | None:
         """The token on ``chain_id`` with this symbol (case-sensitive) or address (any case)."""
@@ -243,6 +250,15 @@ def _positive_seconds(value: object, key: str) -> float:
     seconds = float(value)
     if not math.isfinite(seconds) or seconds <= 0:
         raise _fail(key, "expected a number of seconds > 0", value)
+    return seconds
+
+
+def _seconds_or_zero(value: object, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _fail(key, "expected a number of seconds >= 0", value)
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise _fail(key, "expected a number of seconds >= 0", value)
     return seconds
 
 
@@ -558,6 +574,14 @@ WINDOW = Setting(
     help="daily limits count spend over the last 24 hours or since 00:00 UTC",
 )
 
+PRICES_CACHE_S = Setting(
+    table="prices",
+    name="cache_s",
+    parse=_seconds_or_zero,
+    default=15,
+    help="seconds one price feed reading is reused (its age still counts against max_age_s)",
+)
+
 CHAIN_NAME = Setting(
     table="chains.<chain_id>",
     name="name",
@@ -674,6 +698,7 @@ SETTINGS: Final[tuple[Setting[Any], ...]] = (
     RP_ID,
     ORIGIN,
     WINDOW,
+    PRICES_CACHE_S,
     CHAIN_NAME,
     CHAIN_RPC_URL,
     NATIVE_SYMBOL,
@@ -690,7 +715,7 @@ SETTINGS: Final[tuple[Setting[Any], ...]] = (
     PRICE_MAX_AGE_S,
 )
 
-_SECTIONS: Final = ("server", "database", "keystore", "admin", "policy")
+_SECTIONS: Final = ("server", "database", "keystore", "admin", "policy", "prices")
 _TOP_LEVEL: Final = frozenset((*_SECTIONS, "chains", "tokens"))
 
 
@@ -795,6 +820,10 @@ def _policy(raw: object) -> PolicySettings:
     return PolicySettings(window=_Table(raw, "policy", "policy").value(WINDOW))
 
 
+def _prices(raw: object) -> PricesSettings:
+    return PricesSettings(cache_s=_Table(raw, "prices", "prices").value(PRICES_CACHE_S))
+
+
 def _admin(raw: object) -> AdminSettings:
     table = _Table(raw, "admin", "admin")
     rp_id, origin = table.value(RP_ID), table.value(ORIGIN)
@@ -895,6 +924,7 @@ def parse_settings(text: str, *, config_path: Path) -> Settings:
     keystore = _keystore(document.get("keystore", {}), config_dir)
     admin = _admin(document.get("admin", {}))
     policy = _policy(document.get("policy", {}))
+    prices = _prices(document.get("prices", {}))
     if "chains" not in document:
         raise ConfigError("chains: at least one [chains.<chain_id>] table is required")
     chains = _chains(document["chains"])
@@ -908,6 +938,7 @@ def parse_settings(text: str, *, config_path: Path) -> Settings:
         policy=policy,
         chains=types.MappingProxyType(chains),
         tokens=tokens,
+        prices=prices,
     )
 
 
