@@ -87,6 +87,10 @@ class PriceSource:
     max_age_s: int | None = None  # a feed answer older than this makes the asset unpriceable
 
 
+# Uniswap's Permit2, deployed at the same address on every chain that has it.
+PERMIT2_CANONICAL: Final = "0x000000000022D473030F116dDEE9F6B43aC78BA3"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChainSettings:
     chain_id: int
@@ -96,6 +100,8 @@ class ChainSettings:
     native_decimals: int = 18
     native_price: PriceSource
     max_fee_per_gas_wei: int | None = None
+    routers: tuple[str, ...] = ()  # checksum addresses the `swap` permission may call
+    permit2: str = PERMIT2_CANONICAL  # Permit2's address: typed data and approve() to it
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -329,6 +335,12 @@ def _listen(value: object, key: str) -> ListenAddress:
         except ValueError:
             raise _fail(key, problem, value) from None
     return ListenAddress(host=host, port=int(port_text))
+
+
+def _address_list(value: object, key: str) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        raise _fail(key, "expected a list of 0x addresses", value)
+    return tuple(_address(item, f"{key}[{i}]") for i, item in enumerate(value))
 
 
 def _address(value: object, key: str) -> str:
@@ -624,6 +636,20 @@ MAX_FEE_PER_GAS_GWEI = Setting(
     default=ABSENT,
     help="refuse transactions paying more per gas than this (gwei)",
 )
+ROUTERS = Setting(
+    table="chains.<chain_id>",
+    name="routers",
+    parse=_address_list,
+    default=[],
+    help="swap router contracts the `swap` permission may call (any function)",
+)
+PERMIT2 = Setting(
+    table="chains.<chain_id>",
+    name="permit2",
+    parse=_address,
+    default=PERMIT2_CANONICAL,
+    help="Permit2 contract: its typed data and approve() are valued as approvals",
+)
 
 TOKEN_CHAIN_ID = Setting(
     table="tokens[]",
@@ -705,6 +731,8 @@ SETTINGS: Final[tuple[Setting[Any], ...]] = (
     NATIVE_DECIMALS,
     NATIVE_PRICE,
     MAX_FEE_PER_GAS_GWEI,
+    ROUTERS,
+    PERMIT2,
     TOKEN_CHAIN_ID,
     TOKEN_SYMBOL,
     TOKEN_ADDRESS,
@@ -855,6 +883,8 @@ def _chains(raw: object) -> dict[int, ChainSettings]:
             native_decimals=table.value(NATIVE_DECIMALS),
             native_price=table.value(NATIVE_PRICE),
             max_fee_per_gas_wei=table.optional(MAX_FEE_PER_GAS_GWEI),
+            routers=table.value(ROUTERS),
+            permit2=table.value(PERMIT2),
         )
     return chains
 
