@@ -22,6 +22,7 @@ from ._envelope import Call, answer_body, error_response, parse_body
 from ._errors import InternalError, InvalidRequest, ParseError, RpcError, Unauthorized
 from ._methods import SESSION_METHODS, RpcMethods
 from ._recovery import rebroadcast_unconfirmed
+from ._settlement import Settlement
 
 log = logging.getLogger("session_studio.proxy")
 DEPS_KEY = web.AppKey("rpc_deps", RpcPlaneDeps)
@@ -134,7 +135,12 @@ def create_rpc_app(deps: RpcPlaneDeps) -> web.Application:
         for chain in deps.chains.values():
             await chain.upstream.close()
 
+    # Settlement starts after recovery (which runs in start_upstreams) and stops before the
+    # upstream clients close.
+    settlement = Settlement(deps)
     app.on_startup.append(start_upstreams)
+    app.on_startup.append(settlement.start)
+    app.on_cleanup.append(settlement.stop)
     app.on_cleanup.append(close_upstreams)
     app.router.add_post("/rpc/{chain_id}", rpc)
     app.router.add_post("/rpc/{chain_id}/{credential}", rpc)

@@ -111,7 +111,7 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
             window_start_ms=window_start_ms(now, deps.window_mode), evaluate=evaluate,
             nonce=NonceRequest(chain_id=chain.chain_id, address=session.address,
                                upstream_pending=pending, explicit=tx.nonce),
-            sign=sign)
+            sign=sign, gas_wei=request.worst_case_gas_cost)
     except KeystoreError as exc:
         log.error("signing failed", extra={"request_id": caller.request_id,
                                            "error": type(exc).__name__})

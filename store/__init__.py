@@ -19,6 +19,7 @@ from ._records import (
     SessionStatus,
     SessionType,
     UnbroadcastSend,
+    UnsettledSend,
     Workspace,
 )
 from ._sqlite import SqliteStore, new_id
@@ -50,6 +51,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailable",
     "UnbroadcastSend",
+    "UnsettledSend",
     "Workspace",
     "new_id",
     "open_store",

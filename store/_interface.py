@@ -21,6 +21,7 @@ from ._records import (
     Session,
     SessionFilter,
     UnbroadcastSend,
+    UnsettledSend,
     Workspace,
 )
 
@@ -77,11 +78,16 @@ class Store(Protocol):
     async def reserve_and_sign(
         self, *, session_id: str, method: str, now_ms: int, window_start_ms: int,
         evaluate: Evaluate, nonce: NonceRequest | None, sign: Sign[T],
+        gas_wei: int | None = None,
     ) -> tuple[Decision, Reservation | None, T | None]:
         """Read the session's state and window usage, evaluate, and on allow reserve the cost,
         pick a nonce and sign: all in one transaction. No concurrent request sees stale usage,
         and a revoke (which needs the same write lock) cannot return while a signature for the
-        session is still being made. If `sign` raises, nothing is reserved."""
+        session is still being made. If `sign` raises, nothing is reserved.
+
+        The reservation records `Decision.gas_cost` (the worst-case gas part of the cost, in
+        unit atoms) and `gas_wei` (the same worst case in wei, gas * maxFeePerGas), which
+        settlement needs to scale the gas part down to the receipt's real cost."""
     async def release(self, reservation: Reservation, *, now_ms: int,
                       return_nonce: bool) -> None:
         """The request provably never reached the chain: give back its spend (and nonce)."""
@@ -90,6 +96,23 @@ class Store(Protocol):
     ) -> None: ...
     async def unbroadcast_sends(self) -> list[UnbroadcastSend]:
         """Sends signed (or sent without an answer) but not known to be broadcast, by nonce."""
+    async def unsettled(self, *, limit: int = 200,
+                        after: tuple[int, str] | None = None) -> list[UnsettledSend]:
+        """`eth_sendTransaction` reservations still `broadcast` or `unknown` and not settled,
+        oldest first, at most `limit`, starting after the cursor (`UnsettledSend.cursor`)."""
+    async def settle(
+        self, reservation_id: str, *, amount: int, status: ReservationStatus, now_ms: int,
+        gas_wei_used: int | None = None, receipt_status: int | None = None,
+    ) -> bool:
+        """Correct an unsettled reservation to what it really spent, in one transaction.
+
+        `status` SETTLED: the reservation now counts `amount` (unit atoms) and its minute
+        bucket moves by exactly `amount` minus what it held. `status` RELEASED: it never
+        reached the chain; `amount` must be 0, its whole amount leaves the bucket, the row
+        keeps the amount it had reserved (as `release` does) and its nonce is not returned.
+        The real gas (`gas_wei_used`, wei) and the receipt's status are recorded. Returns
+        False, changing nothing, if the reservation is already settled or released, or is not
+        `broadcast`/`unknown`: settling twice (two processes, a repeated round) is a no-op."""
     async def spent_in_window(self, lineage_id: str, *, window_start_ms: int) -> int: ...
     async def reservations(self, session_id: str) -> Sequence[tuple[str, int, str | None]]:
         """(status, amount, tx_hash) of every reservation of a session, oldest first."""

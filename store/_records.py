@@ -151,3 +151,21 @@ class UnbroadcastSend:
     reservation: Reservation
     address: str
     raw_tx: bytes
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnsettledSend:
+    """A broadcast (or unknown) send whose receipt has not been settled yet."""
+
+    reservation: Reservation
+    address: str  # the signer, EIP-55
+    tx_hash: str
+    status: ReservationStatus  # BROADCAST or UNKNOWN
+    gas_reserved: int | None  # limit-unit atoms; None for rows reserved before settlement
+    gas_wei_reserved: int | None  # worst-case gas in wei; None when not known
+    created_at_ms: int
+
+    @property
+    def cursor(self) -> tuple[int, str]:
+        """Where the next page of `Store.unsettled` starts."""
+        return (self.created_at_ms, self.reservation.id)

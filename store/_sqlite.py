@@ -43,6 +43,7 @@ from ._records import (
     SessionStatus,
     SessionType,
     UnbroadcastSend,
+    UnsettledSend,
     Workspace,
 )
 
@@ -360,6 +361,7 @@ class SqliteStore:
     async def reserve_and_sign(
         self, *, session_id: str, method: str, now_ms: int, window_start_ms: int,
         evaluate: Evaluate, nonce: NonceRequest | None, sign: Sign[T],
+        gas_wei: int | None = None,
     ) -> tuple[Decision, Reservation | None, T | None]:
         def reserve(db: sqlite3.Connection) -> tuple[Decision, Reservation | None, T | None]:
             row = db.execute(
@@ -387,10 +389,12 @@ class SqliteStore:
                 minute = now_ms // MINUTE_MS
                 db.execute(
                     "INSERT INTO reservations (id, session_id, lineage_id, minute, amount, status,"
-                    " method, chain_id, nonce, tx_hash, created_at, updated_at, raw_tx)"
-                    " VALUES (?, ?, ?, ?, ?, 'signed', ?, ?, ?, ?, ?, ?, ?)",
+                    " method, chain_id, nonce, tx_hash, created_at, updated_at, raw_tx,"
+                    " gas_reserved, gas_wei_reserved)"
+                    " VALUES (?, ?, ?, ?, ?, 'signed', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (reservation.id, session_id, lineage, minute, str(decision.cost), method,
-                     reservation.chain_id, picked, tx_hash, now_ms, now_ms, raw_tx))
+                     reservation.chain_id, picked, tx_hash, now_ms, now_ms, raw_tx,
+                     str(decision.gas_cost), None if gas_wei is None else str(gas_wei)))
                 _add_to_bucket(db, lineage, minute, decision.cost)
             db.execute(
                 "INSERT INTO decisions (session_id, at, method, allowed, reason, detail, cost,"
@@ -438,6 +442,61 @@ class SqliteStore:
                                     amount=int(r["amount"]), nonce=r["nonce"],
                                     chain_id=r["chain_id"]),
             address=r["address"], raw_tx=r["raw_tx"]) for r in rows]
+
+    async def unsettled(self, *, limit: int = 200,
+                        after: tuple[int, str] | None = None) -> list[UnsettledSend]:
+        created, last_id = after if after is not None else (-1, "")
+        # The WHERE repeats the partial index's terms, so the page is a range of that index.
+        rows = await self._read_all(
+            "SELECT r.id, r.session_id, r.amount, r.nonce, r.chain_id, r.tx_hash, r.status,"
+            " r.gas_reserved, r.gas_wei_reserved, r.created_at, s.address "
+            "FROM reservations r JOIN sessions s ON s.id = r.session_id "
+            "WHERE r.status IN ('broadcast', 'unknown') AND r.method = 'eth_sendTransaction'"
+            " AND r.settled_at IS NULL AND (r.created_at, r.id) > (?, ?)"
+            " AND r.tx_hash IS NOT NULL ORDER BY r.created_at, r.id LIMIT ?",
+            (created, last_id, limit))
+        return [UnsettledSend(
+            reservation=Reservation(id=r["id"], session_id=r["session_id"],
+                                    amount=int(r["amount"]), nonce=r["nonce"],
+                                    chain_id=r["chain_id"]),
+            address=r["address"], tx_hash=r["tx_hash"], status=ReservationStatus(r["status"]),
+            gas_reserved=_optional_int(r["gas_reserved"]),
+            gas_wei_reserved=_optional_int(r["gas_wei_reserved"]),
+            created_at_ms=r["created_at"]) for r in rows]
+
+    async def settle(
+        self, reservation_id: str, *, amount: int, status: ReservationStatus, now_ms: int,
+        gas_wei_used: int | None = None, receipt_status: int | None = None,
+    ) -> bool:
+        if status not in (ReservationStatus.SETTLED, ReservationStatus.RELEASED):
+            raise ValueError(f"settle ends in 'settled' or 'released', not {status.value!r}")
+        if amount < 0 or (status is ReservationStatus.RELEASED and amount != 0):
+            raise ValueError("a settled amount is >= 0, and 0 for a release")
+
+        def settle(db: sqlite3.Connection) -> bool:
+            row = db.execute(
+                "SELECT lineage_id, minute, amount, status, settled_at FROM reservations"
+                " WHERE id = ?", (reservation_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no reservation {reservation_id}")
+            if row["settled_at"] is not None or row["status"] not in (
+                    ReservationStatus.BROADCAST, ReservationStatus.UNKNOWN):
+                return False
+            held = int(row["amount"])
+            if amount > held:
+                raise ValueError("settlement only lowers a reservation, never raises it")
+            # A release keeps the reserved amount on the row for the record, as `release` does.
+            kept = held if status is ReservationStatus.RELEASED else amount
+            db.execute(
+                "UPDATE reservations SET status = ?, amount = ?, gas_wei_used = ?,"
+                " receipt_status = ?, settled_at = ?, updated_at = ? WHERE id = ?",
+                (status.value, str(kept), None if gas_wei_used is None else str(gas_wei_used),
+                 receipt_status, now_ms, now_ms, reservation_id))
+            if amount != held:
+                _add_to_bucket(db, row["lineage_id"], row["minute"], amount - held)
+            return True
+
+        return await self._transaction(settle)
 
     async def spent_in_window(self, lineage_id: str, *, window_start_ms: int) -> int:
         rows = await self._read_all(
@@ -526,6 +585,10 @@ def _pick_nonce(db: sqlite3.Connection, req: NonceRequest) -> int:
     db.execute("INSERT OR REPLACE INTO nonces VALUES (?, ?, ?)",
                (*key, max(stored, picked + 1)))
     return picked
+
+
+def _optional_int(text: str | None) -> int | None:
+    return None if text is None else int(text)
 
 
 def _split_sql(text: str) -> list[str]:
