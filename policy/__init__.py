@@ -12,15 +12,19 @@ from ._engine import (
     check_session_usable,
     evaluate_message,
     evaluate_transaction,
+    evaluate_typed_data,
     window_start_ms,
 )
 from ._health import HealthBadge, health_badges
 from ._intents import (
+    CANONICAL_PERMIT2,
     ChainAssets,
     DecodedTransaction,
+    DecodedTypedData,
     Intent,
     IntentKind,
     TransactionRequest,
+    TypedDataIntents,
     Undecodable,
 )
 from ._money import (
@@ -34,15 +38,18 @@ from ._money import (
     value_in_unit,
 )
 from ._reasons import Permission, ReasonCode
+from ._typed_data import decode_typed_data
 
 __all__ = [
     "ATOMS_PER_UNIT",
+    "CANONICAL_PERMIT2",
     "USD",
     "AmountError",
     "Asset",
     "ChainAssets",
     "Decision",
     "DecodedTransaction",
+    "DecodedTypedData",
     "HealthBadge",
     "Intent",
     "IntentKind",
@@ -52,11 +59,14 @@ __all__ = [
     "SessionPolicy",
     "SessionState",
     "TransactionRequest",
+    "TypedDataIntents",
     "Undecodable",
     "check_session_usable",
     "decode_transaction",
+    "decode_typed_data",
     "evaluate_message",
     "evaluate_transaction",
+    "evaluate_typed_data",
     "format_amount",
     "health_badges",
     "parse_amount",

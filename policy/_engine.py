@@ -13,7 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from ._intents import DecodedTransaction, Intent, IntentKind, TransactionRequest, Undecodable
+from ._intents import (
+    DecodedTransaction,
+    DecodedTypedData,
+    Intent,
+    IntentKind,
+    TransactionRequest,
+    Undecodable,
+)
 from ._money import PriceBook, format_amount, value_in_unit
 from ._reasons import Permission, ReasonCode
 
@@ -82,6 +89,21 @@ def check_session_usable(state: SessionState, now_ms: int) -> Decision | None:
     return None
 
 
+def _admit(policy: SessionPolicy, state: SessionState, now_ms: int) -> Decision | None:
+    """Usable, then under its rate limit: the checks every signing request starts with."""
+    unusable = check_session_usable(state, now_ms)
+    if unusable is not None:
+        return unusable
+    limit = policy.rate_limit_per_minute
+    if limit is not None and state.requests_last_minute >= limit:
+        return Decision.deny(ReasonCode.RATE_LIMITED,
+                             f"{state.requests_last_minute} signing requests in the last minute; "
+                             f"the limit is {limit}",
+                             requests_last_minute=str(state.requests_last_minute),
+                             rate_limit_per_minute=str(limit))
+    return None
+
+
 def evaluate_transaction(
     *,
     policy: SessionPolicy,
@@ -93,9 +115,9 @@ def evaluate_transaction(
     chain_max_fee_per_gas: int | None = None,
 ) -> Decision:
     """Decide whether `tx` may be signed for this session, and what it costs."""
-    unusable = check_session_usable(state, now_ms)
-    if unusable is not None:
-        return unusable
+    refusal = _admit(policy, state, now_ms)
+    if refusal is not None:
+        return refusal
     if tx.declared_chain_id is not None and tx.declared_chain_id != tx.chain_id:
         return Decision.deny(
             ReasonCode.CHAIN_NOT_IN_SCOPE,
@@ -135,21 +157,99 @@ def _check_intent(intent: Intent, policy: SessionPolicy) -> Decision | None:
     if kind is IntentKind.APPROVAL_FOR_ALL:
         return Decision.deny(ReasonCode.PERMISSION_DENIED,
                              "setApprovalForAll grants every token and is never signed")
-    if kind is IntentKind.CONTRACT_CALL:
-        # No contract or router allowlists exist yet, so every opaque call is refused.
-        return Decision.deny(ReasonCode.CONTRACT_NOT_ALLOWED,
-                             f"call {intent.selector} to {intent.counterparty} is not allowlisted")
-    needed = Permission.APPROVE if kind is IntentKind.TOKEN_APPROVAL else Permission.TRANSFER
+    if kind is IntentKind.FOREIGN_FUNDS:
+        # A call spending another owner's allowance keeps the reason it had before allowlists
+        # existed, `contract_not_allowed` (no allowlist can cover it); a signed permit for
+        # another owner's tokens is `permission_denied`.
+        if intent.selector is not None:
+            return Decision.deny(ReasonCode.CONTRACT_NOT_ALLOWED,
+                                 f"{intent.selector} spending another owner's tokens is never "
+                                 f"signed, allowlisted or not")
+        return Decision.deny(ReasonCode.PERMISSION_DENIED,
+                             "a permit for another owner's tokens is never signed")
+    if kind in (IntentKind.SWAP, IntentKind.CONTRACT_CALL):
+        refusal = _check_call(intent, policy)
+        if refusal is not None or intent.amount == 0:
+            return refusal
+        # The native value sent with an allowed call is spend in the native coin.
+        return _check_token(intent, policy)
+    needed = _SPEND_PERMISSIONS.get(kind)
+    if needed is None:  # a kind this engine does not know: default deny
+        return Decision.deny(ReasonCode.PERMISSION_DENIED, f"{kind} is never signed")
     if needed not in policy.permissions:
         return Decision.deny(ReasonCode.PERMISSION_DENIED,
                              f"the session lacks the '{needed}' permission")
     if intent.unlimited:
         return Decision.deny(ReasonCode.PERMISSION_DENIED, "unlimited approvals are never signed")
-    assert intent.asset is not None  # transfers and approvals always name their asset
+    refusal = _check_token(intent, policy)
+    return refusal if refusal is not None else _check_recipient(intent, policy)
+
+
+_SPEND_PERMISSIONS: Mapping[IntentKind, Permission] = {
+    IntentKind.NATIVE_TRANSFER: Permission.TRANSFER,
+    IntentKind.TOKEN_TRANSFER: Permission.TRANSFER,
+    IntentKind.TOKEN_APPROVAL: Permission.APPROVE,
+}
+
+
+def _check_token(intent: Intent, policy: SessionPolicy) -> Decision | None:
+    assert intent.asset is not None  # transfers, approvals and valued calls name their asset
     if intent.asset.symbol not in policy.tokens:
         return Decision.deny(ReasonCode.TOKEN_NOT_ALLOWED,
                              f"{intent.asset.symbol} is not among the session's tokens")
     return None
+
+
+def _check_recipient(intent: Intent, policy: SessionPolicy) -> Decision | None:
+    """Transfers go, and allowances are granted, only to listed addresses (when listed)."""
+    if policy.recipients is None:
+        return None
+    listed = {address.lower() for address in policy.recipients}
+    if intent.counterparty is None or intent.counterparty.lower() not in listed:
+        role = "spender" if intent.kind is IntentKind.TOKEN_APPROVAL else "recipient"
+        return Decision.deny(ReasonCode.RECIPIENT_NOT_ALLOWED,
+                             f"{role} {intent.counterparty} is not among the session's "
+                             f"recipients")
+    return None
+
+
+def _contract_listed(policy: SessionPolicy, address: str | None) -> bool:
+    """Whether `address` is on the session's contract allowlist, whatever its selectors."""
+    return address is not None and any(
+        listed.lower() == address.lower() for listed in policy.contracts)
+
+
+def _contract_allows(policy: SessionPolicy, address: str | None, selector: str | None) -> bool:
+    """Whether the session's contract allowlist covers this call (address and selector)."""
+    if address is None:
+        return False
+    for listed, selectors in policy.contracts.items():
+        if listed.lower() == address.lower():
+            return selectors is None or (
+                selector is not None and selector.lower() in {s.lower() for s in selectors})
+    return False
+
+
+def _check_call(intent: Intent, policy: SessionPolicy) -> Decision | None:
+    """A router call needs `swap`; any call the allowlist covers needs `contract_call`.
+
+    An operator who lists a router among the session's contracts has allowed it as a contract
+    call, so that also covers it without `swap`.
+    """
+    if intent.kind is IntentKind.SWAP and Permission.SWAP in policy.permissions:
+        return None
+    listed = _contract_allows(policy, intent.counterparty, intent.selector)
+    if listed and Permission.CONTRACT_CALL in policy.permissions:
+        return None
+    if intent.kind is IntentKind.SWAP:
+        return Decision.deny(ReasonCode.PERMISSION_DENIED,
+                             f"calling router {intent.counterparty} needs the 'swap' permission")
+    if not listed:
+        return Decision.deny(ReasonCode.CONTRACT_NOT_ALLOWED,
+                             f"call {intent.selector} to {intent.counterparty} is not "
+                             f"allowlisted")
+    return Decision.deny(ReasonCode.PERMISSION_DENIED,
+                         f"calling {intent.counterparty} needs the 'contract_call' permission")
 
 
 def _check_limits(
@@ -192,9 +292,9 @@ def evaluate_message(
     now_ms: int,
 ) -> Decision:
     """Decide an off-chain signature that spends nothing (`personal_sign`)."""
-    unusable = check_session_usable(state, now_ms)
-    if unusable is not None:
-        return unusable
+    refusal = _admit(policy, state, now_ms)
+    if refusal is not None:
+        return refusal
     if chain_id not in policy.chain_ids:
         return Decision.deny(ReasonCode.CHAIN_NOT_IN_SCOPE,
                              f"chain {chain_id} is not in the session's scope")
@@ -202,3 +302,66 @@ def evaluate_message(
         return Decision.deny(ReasonCode.PERMISSION_DENIED,
                              f"the session lacks the '{permission}' permission")
     return Decision(allowed=True, reason=None, detail="allowed", cost=0)
+
+
+def evaluate_typed_data(
+    *,
+    policy: SessionPolicy,
+    state: SessionState,
+    chain_id: int,
+    decoded: DecodedTypedData,
+    prices: PriceBook,
+    now_ms: int,
+) -> Decision:
+    """Decide an EIP-712 signature (`eth_signTypedData_v4`) for the chain of the URL.
+
+    A permit is an approval: it needs `approve` and is judged and charged like one (tokens,
+    recipients, unlimited, both limits), without gas. Any other message needs `sign_typed_data`
+    and an allowlisted `verifyingContract`, and costs nothing. Either way the domain must name
+    the URL's chain: a signature without `domain.chainId` is valid on every chain.
+    """
+    refusal = _admit(policy, state, now_ms)
+    if refusal is not None:
+        return refusal
+    if chain_id not in policy.chain_ids:
+        return Decision.deny(ReasonCode.CHAIN_NOT_IN_SCOPE,
+                             f"chain {chain_id} is not in the session's scope")
+    if isinstance(decoded, Undecodable):
+        return Decision.deny(ReasonCode.UNDECODABLE_REQUEST, decoded.detail)
+    if decoded.domain_chain_id is None:
+        return Decision.deny(ReasonCode.CHAIN_NOT_IN_SCOPE,
+                             "typed data without domain.chainId could be replayed on any chain")
+    if decoded.domain_chain_id != chain_id:
+        return Decision.deny(
+            ReasonCode.CHAIN_NOT_IN_SCOPE,
+            f"domain.chainId {decoded.domain_chain_id} differs from the chain of the URL "
+            f"({chain_id})")
+    if decoded.opaque:
+        if decoded.verifying_contract is None:
+            return Decision.deny(ReasonCode.CONTRACT_NOT_ALLOWED,
+                                 f"{decoded.primary_type} names no domain.verifyingContract, "
+                                 f"so no allowlist can cover it")
+        if not _contract_listed(policy, decoded.verifying_contract):
+            return Decision.deny(ReasonCode.CONTRACT_NOT_ALLOWED,
+                                 f"{decoded.primary_type} for {decoded.verifying_contract} is "
+                                 f"not allowlisted")
+        if Permission.SIGN_TYPED_DATA not in policy.permissions:
+            return Decision.deny(ReasonCode.PERMISSION_DENIED,
+                                 "the session lacks the 'sign_typed_data' permission")
+        return Decision(allowed=True, reason=None, detail="allowed", cost=0)
+    if Permission.APPROVE not in policy.permissions:
+        return Decision.deny(ReasonCode.PERMISSION_DENIED,
+                             f"{decoded.primary_type} grants an allowance and needs the "
+                             f"'approve' permission")
+    if not decoded.intents:
+        return Decision.deny(ReasonCode.UNDECODABLE_REQUEST,
+                             f"{decoded.primary_type} names nothing to value")
+    for intent in decoded.intents:
+        if intent.kind not in (IntentKind.TOKEN_APPROVAL, IntentKind.FOREIGN_FUNDS):
+            # A signature grants allowances; it cannot send value or call anything itself.
+            return Decision.deny(ReasonCode.UNDECODABLE_REQUEST,
+                                 f"{decoded.primary_type} cannot carry a {intent.kind} intent")
+        refusal = _check_intent(intent, policy)
+        if refusal is not None:
+            return refusal
+    return _check_limits(policy, state, decoded.intents, prices)

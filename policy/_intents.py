@@ -2,7 +2,8 @@
 
 A transaction is turned into a tuple of intents (a native transfer, a token transfer, an approval,
 gas, ...) or into `Undecodable`; nothing in between. Anything the decoder does not recognise
-becomes an intent the engine refuses (contract call, contract creation), never a guess.
+becomes an intent the engine refuses (contract call, contract creation), never a guess. Typed data
+(EIP-712) is turned into the same intents, wrapped in `TypedDataIntents` with its domain.
 """
 
 from __future__ import annotations
@@ -19,7 +20,11 @@ class IntentKind(StrEnum):
     TOKEN_TRANSFER = "token_transfer"
     TOKEN_APPROVAL = "token_approval"
     APPROVAL_FOR_ALL = "approval_for_all"
-    CONTRACT_CALL = "contract_call"
+    # Acts on tokens of an owner other than the session: `transferFrom(other, ...)` spending
+    # someone's allowance, a permit naming another owner (POLICY.md catalogue 2). Never signed.
+    FOREIGN_FUNDS = "foreign_funds"
+    SWAP = "swap"  # a call to one of the chain's routers; `amount` is the native value sent
+    CONTRACT_CALL = "contract_call"  # any other call; `amount` is the native value sent
     CONTRACT_CREATION = "contract_creation"
     GAS = "gas"
 
@@ -33,11 +38,18 @@ class Intent:
     amount: int
     counterparty: str | None = None  # recipient, spender or called contract (lower-case hex)
     selector: str | None = None  # 4-byte selector of a contract call, "0x" + 8 hex
+    # Width of the on-chain allowance field: 256 for ERC-20, 160 for Permit2's uint160 amounts.
+    amount_bits: int = 256
 
     @property
     def unlimited(self) -> bool:
-        """An allowance of 2**256-1 (or anything near it) is a blank cheque, whatever the cap."""
-        return self.kind is IntentKind.TOKEN_APPROVAL and self.amount >= 2**255
+        """An allowance with its field's top bit set is a blank cheque, whatever the cap.
+
+        That is 2**255 and up for a uint256 allowance (max-uint approvals and anything near
+        them), 2**159 and up for Permit2's uint160 ones (type(uint160).max never decreases).
+        """
+        return (self.kind is IntentKind.TOKEN_APPROVAL
+                and self.amount >= 2 ** (self.amount_bits - 1))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,6 +59,10 @@ class Undecodable:
     detail: str
 
 
+# Uniswap's Permit2, deployed at the same address on every chain it supports.
+CANONICAL_PERMIT2 = "0x000000000022d473030f116ddee9f6b43ac78ba3"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChainAssets:
     """The assets the operator configured on one chain: what can be valued there at all."""
@@ -54,6 +70,15 @@ class ChainAssets:
     chain_id: int
     native: Asset
     tokens: Mapping[str, Asset]  # lower-case address -> token
+    routers: frozenset[str] = frozenset()  # lower-case swap router addresses (the swap permission)
+    permit2: str | None = CANONICAL_PERMIT2  # lower-case; None: Permit2 is not deployed here
+
+    def is_permit2(self, address: str | None) -> bool:
+        return self.permit2 is not None and address is not None and (
+            address.lower() == self.permit2.lower())
+
+    def is_router(self, address: str) -> bool:
+        return address.lower() in {router.lower() for router in self.routers}
 
     def token_at(self, address: str) -> Asset | None:
         return self.tokens.get(address.lower())
@@ -85,3 +110,21 @@ class TransactionRequest:
 
 
 DecodedTransaction = tuple[Intent, ...] | Undecodable
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TypedDataIntents:
+    """What an EIP-712 signature would authorise, as far as its domain and message tell.
+
+    `opaque` is True for any message that is not a known spend type (a permit): it has no
+    intents, and only an allowlisted `verifying_contract` may have it signed.
+    """
+
+    domain_chain_id: int | None  # `domain.chainId`; None when the domain has none
+    verifying_contract: str | None  # lower-case hex; None when the domain has none
+    primary_type: str
+    intents: tuple[Intent, ...]
+    opaque: bool
+
+
+DecodedTypedData = TypedDataIntents | Undecodable

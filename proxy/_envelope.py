@@ -39,7 +39,7 @@ _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(rb"[^\[\]{}]")
 
 
-def _nesting_exceeds(body: bytes, limit: int) -> bool:
+def nesting_exceeds(body: bytes, limit: int) -> bool:
     """Whether arrays/objects nest deeper than `limit`, without recursing.
 
     Why: py_ecc (imported through eth-account) raises Python's recursion limit to 100000, so
@@ -59,7 +59,7 @@ def _nesting_exceeds(body: bytes, limit: int) -> bool:
 
 def parse_body(body: bytes) -> Any:
     """Strict JSON: NaN and Infinity are refused, duplicate keys keep the last (json's rule)."""
-    if _nesting_exceeds(body, MAX_NESTING):
+    if nesting_exceeds(body, MAX_NESTING):
         raise ParseError(f"parse error: JSON nested deeper than {MAX_NESTING} levels")
     try:
         return json.loads(body, parse_constant=_reject_constant)

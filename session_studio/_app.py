@@ -89,7 +89,9 @@ def _chain_assets(settings: Settings, chain_id: int) -> ChainAssets:
                                  address=t.address.lower())
         for t in settings.tokens if t.chain_id == chain_id
     }
-    return ChainAssets(chain_id=chain_id, native=native, tokens=MappingProxyType(tokens))
+    return ChainAssets(chain_id=chain_id, native=native, tokens=MappingProxyType(tokens),
+                       routers=frozenset(r.lower() for r in chain.routers),
+                       permit2=chain.permit2.lower())
 
 
 def _admin_app() -> web.Application:

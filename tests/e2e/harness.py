@@ -81,11 +81,18 @@ class Studio:
                        tokens: str = "USDC,ETH", per_tx: str = "50", daily: str = "200",
                        unit: str = "USD", expires_in: str = "1h", type_: str = "agent",
                        agent: str | None = None, label: str = "e2e",
-                       fund: bool = True) -> dict[str, Any]:
+                       fund: bool = True, recipients: str | None = None,
+                       contracts: str | None = None, rate_limit: int | None = None,
+                       max_fee_gwei: str | None = None) -> dict[str, Any]:
         """A session created through the CLI, funded on the primary chain."""
         args = ["sessions", "create", "--type", type_, "--label", label, "--chains", chains,
                 "--permissions", permissions, "--tokens", tokens, "--per-tx-limit", per_tx,
                 "--daily-limit", daily, "--limit-unit", unit, "--expires-in", expires_in]
+        for flag, value in (("--recipients", recipients), ("--contracts", contracts),
+                            ("--rate-limit", rate_limit),
+                            ("--max-fee-per-gas-gwei", max_fee_gwei)):
+            if value is not None:
+                args += [flag, str(value)]
         if type_ == "agent":
             args += ["--agent", agent or self.new_agent()]
         artifact: dict[str, Any] = self.cli(*args)

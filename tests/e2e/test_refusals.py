@@ -16,6 +16,7 @@ from typing import Any
 import rlp
 from eth_abi.abi import encode as abi_encode
 from eth_account import Account
+from eth_account.messages import encode_typed_data
 from web3 import Web3
 
 from session_studio._devchain import bind_contract, fund_native, send_contract_transaction
@@ -419,14 +420,45 @@ MAIL_TYPED_DATA = {
 }
 
 
-def test_typed_data_signing_is_refused(studio: Studio) -> None:
+def test_opaque_typed_data_without_an_allowlisted_verifying_contract_is_refused(
+        studio: Studio) -> None:
     session = studio.create_session(
         type_="app", permissions="transfer,approve,sign_message,sign_typed_data", fund=False)
     # As ethers and viem send it (a JSON string), and as dapp code often does (an object).
     for typed in (json.dumps(MAIL_TYPED_DATA), MAIL_TYPED_DATA):
         answer = rpc(studio, session["credential"], "eth_signTypedData_v4",
                      [session["address"], typed])
-        assert_policy_denied(answer, "permission_denied")
+        assert_policy_denied(answer, "contract_not_allowed")
+
+
+MAIL_APP = "0x00000000000000000000000000000000000a11ce"
+
+
+def _mail_to(contract: str) -> dict[str, object]:
+    typed = json.loads(json.dumps(MAIL_TYPED_DATA))
+    typed["types"]["EIP712Domain"].append({"name": "verifyingContract", "type": "address"})
+    typed["domain"]["verifyingContract"] = contract
+    return typed
+
+
+def test_opaque_typed_data_without_the_sign_typed_data_permission_is_refused(
+        studio: Studio) -> None:
+    session = studio.create_session(type_="app", permissions="transfer,sign_message",
+                                    contracts=MAIL_APP, fund=False)
+    answer = rpc(studio, session["credential"], "eth_signTypedData_v4",
+                 [session["address"], json.dumps(_mail_to(MAIL_APP))])
+    assert_policy_denied(answer, "permission_denied")
+
+
+def test_opaque_typed_data_to_an_allowlisted_contract_is_signed_by_the_session(
+        studio: Studio) -> None:
+    session = studio.create_session(type_="app", permissions="sign_typed_data",
+                                    contracts=MAIL_APP, fund=False)
+    typed = _mail_to(MAIL_APP)
+    answer = rpc(studio, session["credential"], "eth_signTypedData_v4",
+                 [session["address"], json.dumps(typed)])
+    signable = encode_typed_data(full_message=typed)
+    assert Account.recover_message(signable, signature=answer["result"]) == session["address"]
 
 
 def test_personal_sign_without_the_sign_message_permission_is_refused(studio: Studio) -> None:

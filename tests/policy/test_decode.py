@@ -80,10 +80,10 @@ def test_erc20_transfer_from_the_sender_in_checksum_case_is_a_token_transfer() -
     assert intents_of(tx)[0].kind is IntentKind.TOKEN_TRANSFER
 
 
-def test_erc20_transfer_from_another_owner_is_a_contract_call() -> None:
+def test_erc20_transfer_from_another_owner_is_a_foreign_funds_intent() -> None:
     tx = token_call(USDC, transfer_from_data(STRANGER, SENDER, 7))
     assert intents_of(tx) == (
-        Intent(kind=IntentKind.CONTRACT_CALL, asset=None, amount=0, counterparty=USDC_ADDRESS,
+        Intent(kind=IntentKind.FOREIGN_FUNDS, asset=USDC, amount=7, counterparty=SENDER,
                selector="0x23b872dd"),
         gas_of(tx),
     )
@@ -164,10 +164,13 @@ def test_calldata_to_a_non_token_is_a_contract_call_with_its_selector() -> None:
     )
 
 
-def test_value_with_calldata_to_a_non_token_adds_a_native_transfer() -> None:
+def test_value_with_calldata_to_a_non_token_is_carried_by_the_contract_call() -> None:
     tx = make_tx(to=CONTRACT, value=10**18, data=bytes.fromhex("deadbeef"))
-    assert [i.kind for i in intents_of(tx)] == [
-        IntentKind.CONTRACT_CALL, IntentKind.NATIVE_TRANSFER, IntentKind.GAS]
+    assert intents_of(tx) == (
+        Intent(kind=IntentKind.CONTRACT_CALL, asset=ETH, amount=10**18, counterparty=CONTRACT,
+               selector="0xdeadbeef"),
+        gas_of(tx),
+    )
 
 
 def test_transfer_calldata_to_a_non_token_is_a_contract_call() -> None:
