@@ -8,10 +8,8 @@ would strip or rewrite (authorizationList, a foreign chainId, odd calldata) reac
 
 from __future__ import annotations
 
-import http.client
 import json
 import time
-from typing import Any
 
 import rlp
 from eth_abi.abi import encode as abi_encode
@@ -19,107 +17,32 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from web3 import Web3
 
-from session_studio._devchain import bind_contract, fund_native, send_contract_transaction
+from session_studio._devchain import fund_native, send_contract_transaction
 
 from .harness import PRIMARY_CHAIN, SECOND_CHAIN, Studio
+from .rpc_client import (
+    BOTH_CHAINS,
+    ETH_FEES,
+    GWEI,
+    TOKEN_FEES,
+    UINT256_MAX,
+    allowance,
+    assert_error,
+    assert_policy_denied,
+    calldata,
+    eth_transfer,
+    fresh_address,
+    post,
+    rpc,
+    send,
+    snapshot,
+    token_call,
+)
 
-GWEI = 10**9
-ETH_FEES = {"gas": hex(21_000), "maxFeePerGas": hex(2 * GWEI),
-            "maxPriorityFeePerGas": hex(GWEI)}
-TOKEN_FEES = {"gas": hex(100_000), "maxFeePerGas": hex(2 * GWEI),
-              "maxPriorityFeePerGas": hex(GWEI)}
-BOTH_CHAINS = f"{PRIMARY_CHAIN},{SECOND_CHAIN}"
-UINT256_MAX = 2**256 - 1
 # A tiny init code (returns a contract whose code answers 42): creation, whatever it deploys.
 INIT_CODE = "0x600a600c600039600a6000f3602a60005260206000f3"
 
 
-# -- helpers ---------------------------------------------------------------------------------
-def post(studio: Studio, credential: str, method: str, params: list[Any], *,
-         chain_id: int = PRIMARY_CHAIN) -> tuple[int, dict[str, Any]]:
-    """One JSON-RPC call with the bearer credential: (HTTP status, answer)."""
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
-    conn = http.client.HTTPConnection("127.0.0.1", studio.rpc_port, timeout=60)
-    try:
-        conn.request("POST", f"/rpc/{chain_id}", body=body,
-                     headers={"Authorization": f"Bearer {credential}",
-                              "Content-Type": "application/json"})
-        response = conn.getresponse()
-        status, text = response.status, response.read()
-    finally:
-        conn.close()
-    answer: dict[str, Any] = json.loads(text)
-    assert answer["jsonrpc"] == "2.0"
-    return status, answer
-
-
-def rpc(studio: Studio, credential: str, method: str, params: list[Any], *,
-        chain_id: int = PRIMARY_CHAIN) -> dict[str, Any]:
-    """A call whose answer must be HTTP 200 (every JSON-RPC answer but a bad credential)."""
-    status, answer = post(studio, credential, method, params, chain_id=chain_id)
-    assert status == 200, answer
-    assert answer["id"] == 1
-    return answer
-
-
-def send(studio: Studio, session: dict[str, Any], tx: dict[str, Any], *,
-         chain_id: int = PRIMARY_CHAIN, method: str = "eth_sendTransaction") -> dict[str, Any]:
-    return rpc(studio, session["credential"], method, [tx], chain_id=chain_id)
-
-
-def assert_policy_denied(answer: dict[str, Any], reason: str) -> None:
-    assert "result" not in answer, answer
-    error = answer["error"]
-    assert error["code"] == 4001, error
-    assert error["message"].startswith("User denied"), error
-    assert error["data"]["reason"] == reason, error
-
-
-def assert_error(answer: dict[str, Any], code: int) -> dict[str, Any]:
-    assert "result" not in answer, answer
-    error: dict[str, Any] = answer["error"]
-    assert error["code"] == code, error
-    return error
-
-
-def snapshot(studio: Studio, *addresses: str) -> dict[tuple[int, str, str], int]:
-    """Nonce, ETH and USDC of each address on every chain: what an attack must not move."""
-    state: dict[tuple[int, str, str], int] = {}
-    for chain_id in studio.chains:
-        w3 = studio.chain_web3(chain_id)
-        for address in addresses:
-            state[chain_id, address, "nonce"] = w3.eth.get_transaction_count(address, "pending")
-            state[chain_id, address, "eth"] = w3.eth.get_balance(address)
-            state[chain_id, address, "usdc"] = studio.usdc_balance(address, chain_id)
-    return state
-
-
-def usdc(studio: Studio, chain_id: int = PRIMARY_CHAIN) -> Any:
-    return bind_contract(studio.chain_web3(chain_id), "DemoUSDC", studio.usdc[chain_id])
-
-
-def calldata(studio: Studio, function: str, *args: Any) -> str:
-    return str(usdc(studio).encode_abi(function, args))
-
-
-def allowance(studio: Studio, owner: str, spender: str) -> int:
-    return int(usdc(studio).functions.allowance(owner, spender).call())
-
-
-def eth_transfer(session: dict[str, Any], to: str, value: int = 10**15) -> dict[str, Any]:
-    return {"from": session["address"], "to": to, "value": hex(value), **ETH_FEES}
-
-
-def token_call(studio: Studio, session: dict[str, Any], data: str, **extra: Any) -> dict[str, Any]:
-    return {"from": session["address"], "to": studio.usdc[PRIMARY_CHAIN], "data": data,
-            **TOKEN_FEES, **extra}
-
-
-def fresh_address() -> str:
-    return str(Account.create().address)
-
-
-# -- chain scope -----------------------------------------------------------------------------
 def test_transfer_outside_chain_scope_is_refused(studio: Studio) -> None:
     session = studio.create_session(type_="app", chains=str(PRIMARY_CHAIN))
     to = fresh_address()
