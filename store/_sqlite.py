@@ -20,6 +20,7 @@ import contextlib
 import functools
 import json
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -96,10 +97,23 @@ class SqliteStore:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
-        conn.execute("PRAGMA journal_mode=WAL")
+        self._enable_wal(conn)
         for pragma in _PRAGMAS:
             conn.execute(pragma)
         self._writer = conn
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch to WAL, retrying: the switch can fail with "database is locked" without
+        consulting the busy handler when another process opens the same new file at once."""
+        deadline = time.monotonic() + self._busy_timeout_ms / 1000
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     async def close(self) -> None:
         if self._reader is not None:
