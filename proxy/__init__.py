@@ -2,14 +2,18 @@
 
 from ._app import create_rpc_app
 from ._context import Caller, ChainRuntime, PriceOracle, RpcPlaneDeps
-from ._methods import READ_METHODS
+from ._methods import READ_METHODS, SIGNING_AND_LOCAL_METHODS
+from ._observer import NullObserver, RpcObserver
 from ._upstream import Upstream
 
 __all__ = [
     "READ_METHODS",
+    "SIGNING_AND_LOCAL_METHODS",
     "Caller",
     "ChainRuntime",
+    "NullObserver",
     "PriceOracle",
+    "RpcObserver",
     "RpcPlaneDeps",
     "Upstream",
     "create_rpc_app",

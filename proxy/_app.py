@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -19,8 +20,15 @@ from session_studio.store import Session, StoreError
 from .._credentials import credential_hash, looks_like_credential
 from ._context import Caller, RpcPlaneDeps
 from ._envelope import Call, answer_body, error_response, parse_body
-from ._errors import InternalError, InvalidRequest, ParseError, RpcError, Unauthorized
-from ._methods import SESSION_METHODS, RpcMethods
+from ._errors import (
+    InternalError,
+    InvalidRequest,
+    ParseError,
+    PolicyDenied,
+    RpcError,
+    Unauthorized,
+)
+from ._methods import DECIDING_METHODS, SESSION_METHODS, RpcMethods
 from ._recovery import rebroadcast_unconfirmed
 from ._settlement import Settlement
 
@@ -89,15 +97,30 @@ def create_rpc_app(deps: RpcPlaneDeps) -> web.Application:
                           request_id=request_id)
 
         async def dispatch(call: Call) -> Any:
+            started = time.perf_counter()
+            outcome = "internal"
             try:
-                return await methods.dispatch(await caller_for(call), call)
+                result = await methods.dispatch(await caller_for(call), call)
+                outcome = "ok"
+                if call.method in DECIDING_METHODS:
+                    deps.observer.decision("allowed")
+                return result
+            except PolicyDenied as denied:
+                outcome = "denied"
+                deps.observer.decision(str(denied.data["reason"]))
+                raise
+            except InternalError:
+                raise
             except RpcError:
+                outcome = "error"
                 raise
             except Exception as exc:
                 # Fail closed: whatever broke, nothing was signed that the ledger does not hold.
                 log.exception("request failed", extra={"request_id": request_id,
                                                        "method": call.method})
                 raise InternalError("internal error", {"request_id": request_id}) from exc
+            finally:
+                deps.observer.request(call.method, outcome, time.perf_counter() - started)
 
         answer = await answer_body(payload, dispatch, max_batch=deps.max_batch_size)
         if answer is None:

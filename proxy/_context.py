@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from session_studio.keystore import LocalKeystore
 from session_studio.policy import ChainAssets, PriceBook
 from session_studio.store import CredentialOwner, Session, Store
 
+from ._observer import NullObserver, RpcObserver
 from ._upstream import Upstream
 
 
@@ -38,6 +39,7 @@ class RpcPlaneDeps:
     max_body_bytes: int
     max_batch_size: int
     allow_raw_transactions: bool
+    observer: RpcObserver = field(default_factory=NullObserver)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -58,6 +59,18 @@ SESSION_METHODS = frozenset({
 })
 _HEX_MESSAGE = re.compile(r"0x([0-9a-fA-F]{2})*")
 
+# Answered or decided here rather than passed through (also the metrics' method label set).
+SIGNING_AND_LOCAL_METHODS = frozenset({
+    "eth_chainId", "net_version", "eth_accounts", "eth_requestAccounts", "eth_sendTransaction",
+    "wallet_sendTransaction", "eth_signTransaction", "personal_sign", "eth_signTypedData_v4",
+    "eth_sign", "eth_sendRawTransaction",
+})
+# Methods whose answer is a signing decision (counted by reason).
+DECIDING_METHODS = frozenset({
+    "eth_sendTransaction", "wallet_sendTransaction", "eth_signTransaction", "personal_sign",
+    "eth_signTypedData_v4",
+})
+
 Handler = Callable[[Caller, list[Any]], Awaitable[Any]]
 
 
@@ -78,6 +91,7 @@ class RpcMethods:
             "eth_sign": self._refuse_eth_sign,
             "eth_sendRawTransaction": self._send_raw_transaction,
         }
+        assert set(self._local) == SIGNING_AND_LOCAL_METHODS
 
     async def dispatch(self, caller: Caller, call: Call) -> Any:
         handler = self._local.get(call.method)
@@ -134,7 +148,10 @@ class RpcMethods:
                                     permission=Permission.SIGN_MESSAGE, now_ms=now)
 
         def sign(_nonce: int | None, sealed: bytes | None) -> tuple[bytes, None, None]:
-            return deps.keystore.sign_personal_message(sealed, ctx, message), None, None
+            started = time.perf_counter()
+            signature = deps.keystore.sign_personal_message(sealed, ctx, message)
+            deps.observer.signed(time.perf_counter() - started)
+            return signature, None, None
 
         return await self._sign_off_chain(caller, session.id, "personal_sign", now, evaluate,
                                           sign)
@@ -157,7 +174,10 @@ class RpcMethods:
                                        decoded=decoded, prices=prices, now_ms=now)
 
         def sign(_nonce: int | None, sealed: bytes | None) -> tuple[bytes, None, None]:
-            return deps.keystore.sign_typed_data(sealed, ctx, typed), None, None
+            started = time.perf_counter()
+            signature = deps.keystore.sign_typed_data(sealed, ctx, typed)
+            deps.observer.signed(time.perf_counter() - started)
+            return signature, None, None
 
         return await self._sign_off_chain(caller, session.id, "eth_signTypedData_v4", now,
                                           evaluate, sign)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -102,7 +103,9 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
     def sign(nonce: int | None,
              sealed: bytes | None) -> tuple[SignedTransaction, str, bytes]:
         assert nonce is not None
+        started = time.perf_counter()
         signed = deps.keystore.sign_transaction(sealed, ctx, _to_eth_account(request, tx, nonce))
+        deps.observer.signed(time.perf_counter() - started)
         return signed, signed.tx_hash, signed.raw
 
     try:

@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import itertools
 import json
+import time
 from typing import Any
 
 import aiohttp
 
 from ._errors import UpstreamError, UpstreamUnavailable
+from ._observer import NullObserver, RpcObserver
 
 
 class Upstream:
-    def __init__(self, url: str, *, timeout_s: float) -> None:
+    def __init__(self, url: str, *, timeout_s: float, chain_id: int = 0,
+                 observer: RpcObserver | None = None) -> None:
         self.url = url
+        self._chain_id = chain_id
+        self._observer = observer or NullObserver()
         self._timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._session: aiohttp.ClientSession | None = None
         self._ids = itertools.count(1)
@@ -37,6 +42,16 @@ class Upstream:
 
     async def call(self, method: str, params: list[Any]) -> Any:
         """The result, or UpstreamError (node's error object) / UpstreamUnavailable."""
+        started = time.perf_counter()
+        ok = False
+        try:
+            result = await self._call(method, params)
+            ok = True
+            return result
+        finally:
+            self._observer.upstream(self._chain_id, method, time.perf_counter() - started, ok)
+
+    async def _call(self, method: str, params: list[Any]) -> Any:
         if self._session is None:
             raise UpstreamUnavailable("upstream client is not started")
         body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Info, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from session_studio.keystore import LocalKeystore, load_master_key
@@ -27,6 +27,7 @@ from session_studio.store import Store, open_store
 
 from . import __version__
 from ._credentials import CredentialIssuer
+from ._metrics import PrometheusObserver
 from ._prices import ChainPriceOracle
 from ._service import SessionService
 from ._settings import ListenAddress, Settings
@@ -44,6 +45,8 @@ class Studio:
     store: Store
     keystore: LocalKeystore
     service: SessionService
+    registry: CollectorRegistry
+    observer: PrometheusObserver
 
     @classmethod
     async def open(cls, settings: Settings, env: Mapping[str, str] | None = None) -> Studio:
@@ -55,7 +58,10 @@ class Studio:
         issuer = CredentialIssuer(master.derive("credentials/v1"))
         service = SessionService(store=store, keystore=keystore, issuer=issuer,
                                  settings=settings, clock=now_ms)
-        return cls(settings=settings, store=store, keystore=keystore, service=service)
+        registry = CollectorRegistry(auto_describe=True)
+        return cls(settings=settings, store=store, keystore=keystore, service=service,
+                   registry=registry,
+                   observer=PrometheusObserver(registry, version=__version__))
 
     async def close(self) -> None:
         await self.store.close()
@@ -66,7 +72,8 @@ class Studio:
             chain_id: ChainRuntime(
                 chain_id=chain_id,
                 assets=_chain_assets(s, chain_id),
-                upstream=Upstream(chain.rpc_url, timeout_s=s.server.upstream_timeout_s),
+                upstream=Upstream(chain.rpc_url, timeout_s=s.server.upstream_timeout_s,
+                                  chain_id=chain_id, observer=self.observer),
                 max_fee_per_gas=chain.max_fee_per_gas_wei,
             )
             for chain_id, chain in s.chains.items()
@@ -78,7 +85,7 @@ class Studio:
             store=self.store, keystore=self.keystore, chains=MappingProxyType(chains),
             prices=prices, clock=now_ms, window_mode=s.policy.window,
             max_body_bytes=s.server.max_body_bytes, max_batch_size=s.server.max_batch_size,
-            allow_raw_transactions=s.server.allow_raw_transactions)
+            allow_raw_transactions=s.server.allow_raw_transactions, observer=self.observer)
 
 
 def _chain_assets(settings: Settings, chain_id: int) -> ChainAssets:
@@ -111,9 +118,7 @@ def _admin_app() -> web.Application:
     return app
 
 
-def _metrics_app(version: str) -> web.Application:
-    registry = CollectorRegistry(auto_describe=True)
-    Info("session_studio_build", "Build information", registry=registry).info({"version": version})
+def _metrics_app(registry: CollectorRegistry) -> web.Application:
     app = web.Application()
 
     async def metrics(_request: web.Request) -> web.Response:
@@ -144,7 +149,7 @@ async def start_server(studio: Studio) -> RunningServer:
     ports: list[int] = []
     for app, listen in ((create_rpc_app(studio.rpc_deps()), s.rpc_listen),
                         (_admin_app(), s.admin_listen),
-                        (_metrics_app(__version__), s.metrics_listen)):
+                        (_metrics_app(studio.registry), s.metrics_listen)):
         # access_log=None: the credential can be part of an RPC URL path, and paths end up
         # in access logs.
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
