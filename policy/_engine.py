@@ -287,17 +287,26 @@ def _check_limits(
                     figures=figures)
 
 
-def evaluate_message(
-    *, policy: SessionPolicy, state: SessionState, chain_id: int, permission: Permission,
-    now_ms: int,
-) -> Decision:
-    """Decide an off-chain signature that spends nothing (`personal_sign`)."""
+def _admit_on_chain(policy: SessionPolicy, state: SessionState, now_ms: int,
+                    chain_id: int) -> Decision | None:
+    """Usable session (revocation, expiry, rate) signing for a chain in its scope."""
     refusal = _admit(policy, state, now_ms)
     if refusal is not None:
         return refusal
     if chain_id not in policy.chain_ids:
         return Decision.deny(ReasonCode.CHAIN_NOT_IN_SCOPE,
                              f"chain {chain_id} is not in the session's scope")
+    return None
+
+
+def evaluate_message(
+    *, policy: SessionPolicy, state: SessionState, chain_id: int, permission: Permission,
+    now_ms: int,
+) -> Decision:
+    """Decide an off-chain signature that spends nothing (`personal_sign`)."""
+    refusal = _admit_on_chain(policy, state, now_ms, chain_id)
+    if refusal is not None:
+        return refusal
     if permission not in policy.permissions:
         return Decision.deny(ReasonCode.PERMISSION_DENIED,
                              f"the session lacks the '{permission}' permission")
@@ -320,12 +329,9 @@ def evaluate_typed_data(
     and an allowlisted `verifyingContract`, and costs nothing. Either way the domain must name
     the URL's chain: a signature without `domain.chainId` is valid on every chain.
     """
-    refusal = _admit(policy, state, now_ms)
+    refusal = _admit_on_chain(policy, state, now_ms, chain_id)
     if refusal is not None:
         return refusal
-    if chain_id not in policy.chain_ids:
-        return Decision.deny(ReasonCode.CHAIN_NOT_IN_SCOPE,
-                             f"chain {chain_id} is not in the session's scope")
     if isinstance(decoded, Undecodable):
         return Decision.deny(ReasonCode.UNDECODABLE_REQUEST, decoded.detail)
     if decoded.domain_chain_id is None:
