@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck install clean bench
+.PHONY: dev test lint typecheck install clean bench system-packages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +16,19 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch node_modules/.installed
 
-install: $(STAMP) node_modules/.installed
+# Debian packages the real-component tests drive: Chromium (passkeys through a real browser),
+# Prometheus (promtool and a real scraping server) and PostgreSQL (replicas on one ledger).
+# Checked by command, so a machine that has them needs neither root nor the network.
+SYSTEM_PACKAGES := chromium:/usr/bin/chromium prometheus:/usr/bin/promtool postgresql:/usr/bin/pg_ctlcluster
+system-packages:
+	@missing=""; for entry in $(SYSTEM_PACKAGES); do \
+	  pkg=$${entry%%:*}; bin=$${entry#*:}; [ -x "$$bin" ] || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+install: $(STAMP) node_modules/.installed system-packages
 
 dev: install
 	$(BIN)/session-studio dev
