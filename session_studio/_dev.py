@@ -55,14 +55,13 @@ def run_dev(args: argparse.Namespace) -> int:
         w3 = node.web3()
         token = deploy_demo_usdc(w3)
         assert token == DEMO_USDC_DEV_ADDRESS, "config/dev.toml names another USDC address"
-        from .cli import main as cli_main
+        from .cli import initialise
 
-        if cli_main(["init", "--config", str(config_path)]) != 0:
-            return 1
+        setup_link = asyncio.run(initialise(config_path))
         artifact = asyncio.run(_provision(config_path))
         fund_native(w3, artifact["address"], 10 * 10**18)
         mint_usdc(w3, token, artifact["address"], 1_000 * 10**6)
-        print(_banner(settings.admin.origin, config_path, artifact, token), flush=True)
+        print(_banner(setup_link, config_path, artifact, token), flush=True)
         if args.no_serve:
             return 0
         asyncio.run(_serve(config_path))
@@ -116,7 +115,7 @@ except Exception as refused:
 '''
 
 
-def _banner(admin_origin: str, config_path: Path, artifact: dict[str, Any], token: str) -> str:
+def _banner(setup_link: str | None, config_path: Path, artifact: dict[str, Any], token: str) -> str:
     line = "-" * 72
     return (f"{line}\nSession Studio dev is ready (config: {config_path})\n"
             f"  RPC URL:    {artifact['rpc_url']}\n"
@@ -124,6 +123,7 @@ def _banner(admin_origin: str, config_path: Path, artifact: dict[str, Any], toke
             f"  session:    {artifact['address']}  (agent {artifact['agent']}, "
             f"per tx {artifact['limits']['per_tx']} / daily {artifact['limits']['daily']} "
             f"{artifact['limits']['unit']}, funded with 10 ETH and 1000 USDC)\n"
-            f"  admin:      {admin_origin} (the Studio page arrives with the admin plane)\n"
+            f"  admin:      {setup_link}\n"
+            f"              (one-time setup link: register your passkey, then manage sessions)\n"
             f"{line}\nPaste into python (web3.py):\n\n"
             f"{web3_snippet(artifact['rpc_url'], artifact['credential'], token)}{line}")

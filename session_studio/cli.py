@@ -23,6 +23,7 @@ from session_studio.policy import USD, AmountError, Permission, format_amount, p
 from session_studio.store import (
     Conflict,
     NotFound,
+    Scope,
     SessionFilter,
     SessionStatus,
     SessionType,
@@ -31,7 +32,7 @@ from session_studio.store import (
 
 from ._app import Studio, serve_forever
 from ._logging import configure_logging
-from ._service import InvalidSpec, SessionSpec
+from ._service import InvalidSpec, SessionSpec, iso
 from ._settings import ConfigError, Settings, default_config_path, load_settings
 
 EXIT_REFUSED = 1
@@ -157,6 +158,23 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument("name")
     register.add_argument("--daily-budget", help="USD across all the agent's sessions")
     asub.add_parser("list", parents=[common])
+
+    tokens = sub.add_parser("tokens", parents=[common], help="admin API tokens")
+    tsub = tokens.add_subparsers(dest="action", required=True)
+    tcreate = tsub.add_parser("create", parents=[common])
+    tcreate.add_argument("--scope", required=True,
+                         help=f"comma-separated: {', '.join(s.value for s in Scope)}")
+    tcreate.add_argument("--name", default="cli")
+    tcreate.add_argument("--expires-in", default="30d", help="3600, 45m, 12h, 30d or never")
+    tsub.add_parser("list", parents=[common])
+    tsub.add_parser("revoke", parents=[common]).add_argument("token_id")
+
+    admins = sub.add_parser("admins", parents=[common], help="admins of the Studio page")
+    adsub = admins.add_subparsers(dest="action", required=True)
+    invite = adsub.add_parser("invite", parents=[common],
+                              help="print a one-time setup link to register a passkey")
+    invite.add_argument("--name", default="admin")
+    adsub.add_parser("list", parents=[common])
 
     workspaces = sub.add_parser("workspaces", parents=[common], help="manage workspaces")
     wsub = workspaces.add_subparsers(dest="action", required=True)
@@ -288,6 +306,48 @@ async def cmd_agents(args: argparse.Namespace, studio: Studio) -> None:
         _print(args, listed, "\n".join(a.name for a in agents) or "no agents")
 
 
+async def cmd_tokens(args: argparse.Namespace, studio: Studio) -> None:
+    accounts = studio.admin.accounts
+    ws = await studio.service.workspace(args.workspace)
+    if args.action == "create":
+        try:
+            scopes = frozenset(Scope(s) for s in _csv(args.scope))
+        except ValueError as exc:
+            raise UsageError(f"--scope: {exc}") from exc
+        if not scopes:
+            raise UsageError("--scope: give at least one scope")
+        lifetime = None if args.expires_in == "never" else parse_duration(args.expires_in)
+        token, secret = await accounts.create_api_token(
+            ws, name=args.name, scopes=scopes, expires_in_s=lifetime, created_by=None)
+        _print(args, {"id": token.id, "token": secret,
+                      "scopes": [s.value for s in token.scopes],
+                      "expires_at": iso(token.expires_at_ms)},
+               f"admin API token {token.id} ({', '.join(s.value for s in token.scopes)}):\n"
+               f"{secret}")
+    elif args.action == "list":
+        tokens = await accounts.list_api_tokens(ws.id)
+        listed = [{"id": t.id, "name": t.name, "scopes": [s.value for s in t.scopes],
+                   "expires_at": iso(t.expires_at_ms), "revoked_at": iso(t.revoked_at_ms)}
+                  for t in tokens]
+        _print(args, listed, "\n".join(f"{t.id} {t.name} {','.join(t.scopes)}"
+                                       for t in tokens) or "no tokens")
+    else:
+        token = await accounts.revoke_api_token(ws.id, args.token_id)
+        _print(args, {"id": token.id, "revoked_at": iso(token.revoked_at_ms)},
+               f"revoked token {token.id}")
+
+
+async def cmd_admins(args: argparse.Namespace, studio: Studio) -> None:
+    ws = await studio.service.workspace(args.workspace)
+    if args.action == "invite":
+        link = await studio.admin.accounts.issue_setup_link(ws, admin_name=args.name)
+        _print(args, {"setup_link": link}, f"one-time setup link (valid 24 h):\n  {link}")
+    else:
+        admins = await studio.store.list_admins(ws.id)
+        listed = [{"name": a.name, "created_at": iso(a.created_at_ms)} for a in admins]
+        _print(args, listed, "\n".join(a.name for a in admins) or "no admins yet")
+
+
 async def cmd_workspaces(args: argparse.Namespace, studio: Studio) -> None:
     svc = studio.service
     if args.action == "create":
@@ -299,11 +359,20 @@ async def cmd_workspaces(args: argparse.Namespace, studio: Studio) -> None:
 
 
 async def cmd_init(args: argparse.Namespace) -> None:
-    path = args.config or default_config_path(os.environ, Path.cwd())
+    await initialise(args.config or default_config_path(os.environ, Path.cwd()))
+
+
+def _write_starter_config(path: Path) -> None:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(STARTER_CONFIG)
         print(f"wrote a starter config to {path}: add your chains and tokens")
+
+
+async def initialise(path: Path) -> str | None:
+    """Config, master key, database, first workspace; returns (and prints) the one-time setup
+    link while the workspace has no admin yet, so the first person can register a passkey."""
+    _write_starter_config(path)
     settings = load_settings(path)
     key_file = settings.keystore.master_key_file
     if "SESSION_STUDIO_MASTER_KEY" not in os.environ and not key_file.exists():
@@ -316,6 +385,13 @@ async def cmd_init(args: argparse.Namespace) -> None:
             await studio.service.create_workspace("default")
             print("created workspace 'default'")
         print(f"database ready at {settings.database.path}")
+        ws = await studio.service.workspace(None)
+        if await studio.store.list_admins(ws.id):
+            return None
+        link = await studio.admin.accounts.issue_setup_link(ws)
+        print(f"open this one-time setup link to register the first admin passkey "
+              f"(valid 24 h):\n  {link}")
+        return link
     finally:
         await studio.close()
 
@@ -374,8 +450,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_dev(args)
         else:
-            handler = {"sessions": cmd_sessions, "agents": cmd_agents,
-                       "workspaces": cmd_workspaces}[args.command]
+            handler = {"sessions": cmd_sessions, "agents": cmd_agents, "tokens": cmd_tokens,
+                       "admins": cmd_admins, "workspaces": cmd_workspaces}[args.command]
             asyncio.run(_with_studio(args, lambda studio: handler(args, studio)))
     except (UsageError, InvalidSpec) as exc:
         print(f"session-studio: {exc}", file=sys.stderr)
