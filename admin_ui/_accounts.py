@@ -18,6 +18,7 @@ from session_studio.store import (
     Admin,
     AdminLogin,
     ApiToken,
+    AuditEvent,
     Scope,
     SetupLink,
     Store,
@@ -39,6 +40,11 @@ def _secret(prefix: str) -> str:
     return prefix + base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
 
 
+def passkey_label(credential_id: bytes) -> str:
+    """A passkey as the audit trail names it: a prefix of its credential id (not a secret)."""
+    return "passkey:" + credential_id.hex()[:16]
+
+
 def secret_hash(secret: str) -> bytes:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
 
@@ -57,7 +63,8 @@ class AdminAccounts:
         return "AdminAccounts(<redacted>)"
 
     # -- setup links -----------------------------------------------------------------------
-    async def issue_setup_link(self, ws: Workspace, *, admin_name: str = "admin") -> str:
+    async def issue_setup_link(self, ws: Workspace, *, actor: str,
+                               admin_name: str = "admin") -> str:
         """A one-time URL that lets one person register a passkey as an admin of `ws`.
 
         The secret rides in the fragment: browsers never send it to the server in the request
@@ -68,6 +75,9 @@ class AdminAccounts:
         await self._store.create_setup_link(SetupLink(
             token_hash=secret_hash(token), workspace_id=ws.id, admin_name=admin_name,
             created_at_ms=now, expires_at_ms=now + SETUP_TTL_MS))
+        await self._store.append_audit(AuditEvent(
+            workspace_id=ws.id, actor=actor, action="admin.invite", subject=admin_name),
+            now_ms=now)
         return f"{self._origin}/setup#{token}"
 
     # -- browser logins --------------------------------------------------------------------
@@ -78,8 +88,11 @@ class AdminAccounts:
         await self._store.create_login(
             AdminLogin(token_hash=secret_hash(cookie), admin_id=admin.id,
                        workspace_id=admin.workspace_id, created_at_ms=now,
-                       expires_at_ms=now + LOGIN_TTL_MS, last_assertion_at_ms=now),
-            passkey_id=passkey_id)
+                       expires_at_ms=now + LOGIN_TTL_MS, last_assertion_at_ms=now,
+                       passkey_id=passkey_id),
+            audit=AuditEvent(workspace_id=admin.workspace_id,
+                             actor=f"admin:{admin.name}/{passkey_label(passkey_id)}",
+                             action="admin.login", subject=admin.name))
         return cookie
 
     async def resolve_cookie(self, cookie: str) -> Principal | None:
@@ -102,6 +115,7 @@ class AdminAccounts:
         admin = await self._store.get_admin(login.admin_id)
         return Principal(workspace_id=login.workspace_id, kind=ActorKind.ADMIN,
                          actor_id=admin.id, actor_name=admin.name, scopes=frozenset(Scope),
+                         via="" if login.passkey_id is None else passkey_label(login.passkey_id),
                          login_hash=login.token_hash,
                          last_assertion_at_ms=login.last_assertion_at_ms)
 
@@ -112,7 +126,10 @@ class AdminAccounts:
 
     async def logout(self, principal: Principal) -> None:
         if principal.login_hash is not None:
-            await self._store.end_login(principal.login_hash, now_ms=self._clock())
+            await self._store.end_login(
+                principal.login_hash, now_ms=self._clock(),
+                audit=AuditEvent(workspace_id=principal.workspace_id, actor=principal.actor,
+                                 action="admin.logout", subject=principal.actor_name))
 
     def csrf_token(self, principal: Principal) -> str:
         assert principal.login_hash is not None
@@ -125,8 +142,8 @@ class AdminAccounts:
 
     # -- admin API tokens ------------------------------------------------------------------
     async def create_api_token(self, ws: Workspace, *, name: str, scopes: frozenset[Scope],
-                               expires_in_s: int | None,
-                               created_by: str | None) -> tuple[ApiToken, str]:
+                               expires_in_s: int | None, created_by: str | None,
+                               actor: str) -> tuple[ApiToken, str]:
         secret = _secret(TOKEN_PREFIX)
         now = self._clock()
         token = ApiToken(
@@ -134,7 +151,12 @@ class AdminAccounts:
             scopes=tuple(s for s in Scope if s in scopes), created_by=created_by,
             created_at_ms=now,
             expires_at_ms=None if expires_in_s is None else now + expires_in_s * 1000)
-        await self._store.create_api_token(token, token_hash=secret_hash(secret))
+        await self._store.create_api_token(
+            token, token_hash=secret_hash(secret),
+            audit=AuditEvent(workspace_id=ws.id, actor=actor, action="token.create",
+                             subject=token.id,
+                             detail={"name": name, "scopes": [s.value for s in token.scopes],
+                                     "expires_at_ms": token.expires_at_ms}))
         return token, secret
 
     async def resolve_bearer(self, secret: str) -> Principal | None:
@@ -144,11 +166,14 @@ class AdminAccounts:
         if token is None:
             return None
         return Principal(workspace_id=token.workspace_id, kind=ActorKind.TOKEN,
-                         actor_id=token.id, actor_name=token.name,
+                         actor_id=token.id, actor_name=token.name, via=token.id,
                          scopes=frozenset(token.scopes))
 
     async def list_api_tokens(self, ws_id: str) -> list[ApiToken]:
         return await self._store.list_api_tokens(ws_id)
 
-    async def revoke_api_token(self, ws_id: str, token_id: str) -> ApiToken:
-        return await self._store.revoke_api_token(ws_id, token_id, now_ms=self._clock())
+    async def revoke_api_token(self, ws_id: str, token_id: str, *, actor: str) -> ApiToken:
+        return await self._store.revoke_api_token(
+            ws_id, token_id, now_ms=self._clock(),
+            audit=AuditEvent(workspace_id=ws_id, actor=actor, action="token.revoke",
+                             subject=token_id))

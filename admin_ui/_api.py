@@ -173,7 +173,7 @@ class AdminApi:
             rate_limit_per_minute=body.rate_limit_per_minute, max_fee_per_gas=max_fee)
         ws = await self._ws(call.who)
         try:
-            artifact = await self._d.service.create_session(ws, spec)
+            artifact = await self._d.service.create_session(ws, spec, actor=call.who.actor)
         except InvalidSpec as exc:
             field = _SPEC_FIELDS.get(exc.field, exc.field)
             raise ValidationFailed(field, f"{field}: {exc.problem}") from exc
@@ -214,16 +214,18 @@ class AdminApi:
 
     async def revoke(self, call: Call) -> BaseModel:
         ws, session = await self._session(call)
-        revoked = await self._d.service.revoke(ws, session.key_hash)
+        revoked = await self._d.service.revoke(ws, session.key_hash, actor=call.who.actor)
         return SessionOut.model_validate(await self._d.service.describe(revoked))
 
     async def rotate(self, call: Call) -> BaseModel:
         ws, session = await self._session(call)
-        return Artifact.model_validate(await self._d.service.rotate(ws, session.key_hash))
+        return Artifact.model_validate(
+            await self._d.service.rotate(ws, session.key_hash, actor=call.who.actor))
 
     async def export(self, call: Call) -> BaseModel:
         ws, session = await self._session(call)
-        return Artifact.model_validate(await self._d.service.export(ws, session.key_hash))
+        return Artifact.model_validate(
+            await self._d.service.export(ws, session.key_hash, actor=call.who.actor))
 
     async def snippet(self, call: Call) -> BaseModel:
         _, session = await self._session(call)
@@ -245,7 +247,8 @@ class AdminApi:
         for session in matching:
             # Revoked by someone else since the listing: already where we want it.
             with contextlib.suppress(Conflict):
-                revoked.append((await self._d.service.revoke(ws, session.key_hash)).key_hash)
+                revoked.append((await self._d.service.revoke(
+                    ws, session.key_hash, actor=call.who.actor)).key_hash)
         return BulkRevokeResult(count=len(revoked), key_hashes=revoked, dry_run=False)
 
     # -- agents ----------------------------------------------------------------------------
@@ -268,7 +271,8 @@ class AdminApi:
         budget = None if body.daily_budget is None else _amount(body.daily_budget,
                                                                 "daily_budget")
         try:
-            agent, credential = await self._d.service.register_agent(ws, body.name, budget)
+            agent, credential = await self._d.service.register_agent(
+                ws, body.name, budget, actor=call.who.actor)
         except InvalidSpec as exc:
             raise ValidationFailed(exc.field, str(exc)) from exc
         out = await self._agent_out(ws, agent.name)
@@ -295,12 +299,12 @@ class AdminApi:
         lifetime = None if body.expires_in is None else seconds(body.expires_in)
         token, secret = await self._d.accounts.create_api_token(
             ws, name=body.name, scopes=frozenset(body.scopes), expires_in_s=lifetime,
-            created_by=call.who.actor_id)
+            created_by=call.who.actor_id, actor=call.who.actor)
         return TokenCreated(**self._token_out(token).model_dump(), token=secret)
 
     async def revoke_token(self, call: Call) -> BaseModel:
-        token = await self._d.accounts.revoke_api_token(call.who.workspace_id,
-                                                         call.path["token_id"])
+        token = await self._d.accounts.revoke_api_token(
+            call.who.workspace_id, call.path["token_id"], actor=call.who.actor)
         return self._token_out(token)
 
     # -- passkey auth ----------------------------------------------------------------------
@@ -376,7 +380,8 @@ class AdminApi:
         ws = await self._ws(call.who)
         if any(a.name == body.name for a in await self._d.store.list_admins(ws.id)):
             raise ApiError(409, "conflict", f"an admin named {body.name!r} already exists")
-        link = await self._d.accounts.issue_setup_link(ws, admin_name=body.name)
+        link = await self._d.accounts.issue_setup_link(ws, admin_name=body.name,
+                                                        actor=call.who.actor)
         return InviteLink(setup_link=link)
 
     async def logout(self, call: Call) -> web.StreamResponse:

@@ -17,6 +17,7 @@ from typing import Any
 
 from session_studio.store import (
     Admin,
+    AuditEvent,
     Challenge,
     ChallengePurpose,
     Conflict,
@@ -39,7 +40,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from ._accounts import secret_hash
+from ._accounts import passkey_label, secret_hash
 from ._errors import ApiError
 
 CHALLENGE_TTL_MS = 2 * 60_000
@@ -94,9 +95,12 @@ class PasskeyCeremonies:
                       name=challenge.admin_name or "admin", user_handle=challenge.user_handle,
                       created_at_ms=now)
         try:
+            passkey = self._passkey(admin.id, verified)
             await self._store.register_admin(
-                admin, self._passkey(admin.id, verified), setup_hash=challenge.setup_hash,
-                now_ms=now)
+                admin, passkey, setup_hash=challenge.setup_hash, now_ms=now,
+                audit=AuditEvent(workspace_id=admin.workspace_id,
+                                 actor=f"admin:{admin.name}/{passkey_label(passkey.credential_id)}",
+                                 action="admin.register", subject=admin.name))
         except Conflict as exc:
             raise PasskeyRejected(str(exc)) from exc
         return admin
@@ -120,7 +124,10 @@ class PasskeyCeremonies:
             raise PasskeyRejected("this challenge was issued to another admin")
         verified = self._verify_registration(challenge, credential)
         try:
-            await self._store.add_passkey(self._passkey(admin.id, verified))
+            passkey = self._passkey(admin.id, verified)
+            await self._store.add_passkey(passkey, audit=AuditEvent(
+                workspace_id=admin.workspace_id, actor=f"admin:{admin.name}",
+                action="passkey.add", subject=passkey_label(passkey.credential_id)))
         except Conflict as exc:
             raise PasskeyRejected(str(exc)) from exc
 

@@ -22,6 +22,7 @@ class Principal:
     actor_id: str  # admin id or token id
     actor_name: str
     scopes: frozenset[Scope]
+    via: str = ""  # which passkey or token: the audit trail names it
     login_hash: bytes | None = None  # the cookie's hash, for CSRF, step-up and logout
     last_assertion_at_ms: int | None = None
 
@@ -42,4 +43,4 @@ class Principal:
     @property
     def actor(self) -> str:
         """How the audit trail names this caller."""
-        return f"{self.kind.value}:{self.actor_name}"
+        return f"{self.kind.value}:{self.actor_name}" + (f"/{self.via}" if self.via else "")

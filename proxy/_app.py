@@ -87,6 +87,9 @@ def create_rpc_app(deps: RpcPlaneDeps) -> web.Application:
                                                        "must be a decimal number"), None))
         loaded: list[tuple[Session, ...]] = []
 
+        def agent_session_picked(session: Session) -> None:
+            deps.observer.session_used(session.id, deps.clock())
+
         async def caller_for(call: Call) -> Caller:
             # The session list is read once per HTTP request, and only if a method needs it;
             # methods outside SESSION_METHODS see none, so a mistake there fails closed.
@@ -94,11 +97,17 @@ def create_rpc_app(deps: RpcPlaneDeps) -> web.Application:
                 loaded.append(tuple(await deps.store.sessions_of(owner)))
             return Caller(owner=owner, sessions=loaded[0] if loaded else (),
                           chain=deps.chains.get(chain_id), chain_id=chain_id,
-                          request_id=request_id)
+                          request_id=request_id,
+                          session_picked=agent_session_picked if owner.kind == "agent"
+                          else _ignore_pick)
 
         async def dispatch(call: Call) -> Any:
             started = time.perf_counter()
             outcome = "internal"
+            # Usage: every call an app credential makes is its session's, reads included; an
+            # agent credential's call counts for the session it picks (agent_session_picked).
+            if owner.kind == "session":
+                deps.observer.session_used(owner.owner_id, deps.clock())
             try:
                 result = await methods.dispatch(await caller_for(call), call)
                 outcome = "ok"
@@ -170,6 +179,10 @@ def create_rpc_app(deps: RpcPlaneDeps) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     return app
+
+
+def _ignore_pick(_session: Session) -> None:
+    """An app credential's calls were counted already, whatever session the method picks."""
 
 
 def _credential(request: web.Request) -> str | None:

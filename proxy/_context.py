@@ -51,3 +51,6 @@ class Caller:
     chain: ChainRuntime | None  # None: the URL named a chain that is not configured
     chain_id: int
     request_id: str
+    # Told which session a method picked for the call (`pick_session`): agent credentials'
+    # usage is counted against the session actually used, not against every session they reach.
+    session_picked: Callable[[Session], None] = field(default=lambda _session: None)

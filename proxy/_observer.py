@@ -1,7 +1,8 @@
 """What the RPC plane reports about itself, as a narrow protocol.
 
-The plane never imports prometheus-client: the composition root hands it an observer
-(`session_studio._metrics.PrometheusObserver`), and tests or embedders may hand it none.
+The plane never imports prometheus-client or the usage recorder: the composition root hands it
+an observer (`session_studio._metrics.PrometheusObserver`, which also feeds the usage recorder),
+and tests or embedders may hand it none.
 """
 
 from __future__ import annotations
@@ -22,6 +23,11 @@ class RpcObserver(Protocol):
     def upstream(self, chain_id: int, method: str, seconds: float, ok: bool) -> None:
         """One call to a chain's upstream node."""
 
+    def session_used(self, session_id: str, now_ms: int) -> None:
+        """One JSON-RPC call served for this session (its usage: last used, request count).
+
+        Called on the request path, so it must not block or touch the database."""
+
 
 class NullObserver:
     def request(self, method: str, outcome: str, seconds: float) -> None:
@@ -34,4 +40,7 @@ class NullObserver:
         pass
 
     def upstream(self, chain_id: int, method: str, seconds: float, ok: bool) -> None:
+        pass
+
+    def session_used(self, session_id: str, now_ms: int) -> None:
         pass

@@ -19,6 +19,7 @@ def pick_session(caller: Caller, sender: str | None, now_ms: int) -> Session:
     if sender is not None:
         for session in caller.sessions:
             if session.address.lower() == sender:
+                caller.session_picked(session)
                 return session
         raise Unauthorized(f"the account {sender} is not available to this credential")
     # No `from`: only unambiguous if exactly one active session covers this chain. The
@@ -26,6 +27,7 @@ def pick_session(caller: Caller, sender: str | None, now_ms: int) -> Session:
     active = [s for s in caller.sessions if caller.chain_id in s.chain_ids
               and s.status(now_ms) is SessionStatus.ACTIVE]
     if len(active) == 1:
+        caller.session_picked(active[0])
         return active[0]
     if not active:
         raise InvalidParams(f"invalid params: this credential has no active session for chain "

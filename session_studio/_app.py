@@ -20,6 +20,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from session_studio.admin_ui import AdminAccounts, AdminDeps, PasskeyCeremonies, create_admin_app
 from session_studio.keystore import LocalKeystore, load_master_key
 from session_studio.policy import Asset, ChainAssets
 from session_studio.proxy import ChainRuntime, RpcPlaneDeps, Upstream, create_rpc_app
@@ -27,10 +28,12 @@ from session_studio.store import Store, open_store
 
 from . import __version__
 from ._credentials import CredentialIssuer
-from ._metrics import PrometheusObserver
+from ._fleet import FleetView
+from ._metrics import FleetCollector, PrometheusObserver
 from ._prices import ChainPriceOracle
 from ._service import SessionService
 from ._settings import ListenAddress, Settings
+from ._usage import UsageRecorder
 
 log = logging.getLogger("session_studio")
 
@@ -47,6 +50,9 @@ class Studio:
     service: SessionService
     registry: CollectorRegistry
     observer: PrometheusObserver
+    usage: UsageRecorder  # started by `start_server`, flushed by `RunningServer.stop`
+    fleet: FleetView  # the snapshot behind the session and agent series, refreshed likewise
+    admin: AdminDeps  # what the admin plane (and the CLI's setup links and tokens) uses
 
     @classmethod
     async def open(cls, settings: Settings, env: Mapping[str, str] | None = None) -> Studio:
@@ -58,10 +64,23 @@ class Studio:
         issuer = CredentialIssuer(master.derive("credentials/v1"))
         service = SessionService(store=store, keystore=keystore, issuer=issuer,
                                  settings=settings, clock=now_ms)
+        admin = AdminDeps(
+            service=service, store=store, clock=now_ms,
+            accounts=AdminAccounts(store=store, origin=settings.admin.origin,
+                                   csrf_key=master.derive("admin-csrf/v1"), clock=now_ms),
+            passkeys=PasskeyCeremonies(store=store, rp_id=settings.admin.rp_id,
+                                       origin=settings.admin.origin, clock=now_ms),
+            secure_cookies=settings.admin.origin.startswith("https://"))
         registry = CollectorRegistry(auto_describe=True)
+        usage = UsageRecorder(store, flush_interval_s=settings.metrics.usage_flush_interval_s)
+        fleet = FleetView(store, interval_s=settings.metrics.snapshot_interval_s,
+                          per_session=settings.metrics.per_session,
+                          window_mode=settings.policy.window, clock=now_ms)
+        registry.register(FleetCollector(fleet))
         return cls(settings=settings, store=store, keystore=keystore, service=service,
                    registry=registry,
-                   observer=PrometheusObserver(registry, version=__version__))
+                   observer=PrometheusObserver(registry, version=__version__, usage=usage),
+                   usage=usage, fleet=fleet, admin=admin)
 
     async def close(self) -> None:
         await self.store.close()
@@ -101,23 +120,6 @@ def _chain_assets(settings: Settings, chain_id: int) -> ChainAssets:
                        permit2=chain.permit2.lower())
 
 
-def _admin_app() -> web.Application:
-    """Placeholder admin plane: its own listener from day one, the Studio page comes later."""
-    app = web.Application()
-
-    async def index(_request: web.Request) -> web.Response:
-        return web.Response(
-            text="Session Studio admin plane: the web page is not built yet. "
-                 "Use the `session-studio sessions ...` CLI.\n", content_type="text/plain")
-
-    async def healthz(_request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    app.router.add_get("/", index)
-    app.router.add_get("/healthz", healthz)
-    return app
-
-
 def _metrics_app(registry: CollectorRegistry) -> web.Application:
     app = web.Application()
 
@@ -137,18 +139,26 @@ class RunningServer:
     rpc_port: int
     admin_port: int
     metrics_port: int
+    studio: Studio | None = None  # whose background work (usage, fleet snapshot) stops too
 
     async def stop(self) -> None:
         for runner in reversed(self.runners):
             await runner.cleanup()
+        if self.studio is not None:
+            # After the listeners: no call can be counted once the last usage flush ran.
+            await self.studio.fleet.stop()
+            await self.studio.usage.stop()
 
 
 async def start_server(studio: Studio) -> RunningServer:
     s = studio.settings.server
+    # Before the listeners: the first scrape already finds a fleet snapshot.
+    await studio.usage.start()
+    await studio.fleet.start()
     runners: list[web.AppRunner] = []
     ports: list[int] = []
     for app, listen in ((create_rpc_app(studio.rpc_deps()), s.rpc_listen),
-                        (_admin_app(), s.admin_listen),
+                        (create_admin_app(studio.admin, version=__version__), s.admin_listen),
                         (_metrics_app(studio.registry), s.metrics_listen)):
         # access_log=None: the credential can be part of an RPC URL path, and paths end up
         # in access logs.
@@ -159,7 +169,7 @@ async def start_server(studio: Studio) -> RunningServer:
         runners.append(runner)
         ports.append(_bound_port(site, listen))
     return RunningServer(runners=runners, rpc_port=ports[0], admin_port=ports[1],
-                         metrics_port=ports[2])
+                         metrics_port=ports[2], studio=studio)
 
 
 def _bound_port(site: web.TCPSite, listen: ListenAddress) -> int:

@@ -73,12 +73,12 @@ async def _provision(config_path: Path) -> dict[str, Any]:
     try:
         svc = studio.service
         ws = await svc.workspace(None)
-        await svc.register_agent(ws, DEMO_AGENT, parse_amount("500"))
+        await svc.register_agent(ws, DEMO_AGENT, parse_amount("500"), actor="dev")
         return await svc.create_session(ws, SessionSpec(
             type=SessionType.AGENT, label="demo payments", agent=DEMO_AGENT,
             chain_ids=(DEV_CHAIN_ID,), permissions=(Permission.TRANSFER,),
             tokens=("USDC", "ETH"), limit_unit="USD", per_tx=parse_amount("50"),
-            daily=parse_amount("200"), lifetime_s=7 * 86400))
+            daily=parse_amount("200"), lifetime_s=7 * 86400), actor="dev")
     finally:
         await studio.close()
 

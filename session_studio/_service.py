@@ -22,6 +22,7 @@ from session_studio.policy import (
 )
 from session_studio.store import (
     Agent,
+    AuditEvent,
     Conflict,
     NotFound,
     Session,
@@ -98,24 +99,36 @@ class SessionService:
             raise NotFound("no workspace yet: run `session-studio init`")
         return workspaces[0]
 
-    async def create_workspace(self, name: str) -> Workspace:
+    async def workspace_by_id(self, workspace_id: str) -> Workspace:
+        for ws in await self._store.list_workspaces():
+            if ws.id == workspace_id:
+                return ws
+        raise NotFound(f"no workspace {workspace_id}")
+
+    async def create_workspace(self, name: str, *, actor: str) -> Workspace:
         if not name.strip() or len(name) > 100:
             raise InvalidSpec("name", "must be 1 to 100 characters")
-        return await self._store.create_workspace(name.strip(), now_ms=self._clock())
+        ws = await self._store.create_workspace(name.strip(), now_ms=self._clock())
+        await self._store.append_audit(
+            AuditEvent(workspace_id=ws.id, actor=actor, action="workspace.create",
+                       subject=ws.name), now_ms=self._clock())
+        return ws
 
     async def list_workspaces(self) -> list[Workspace]:
         return await self._store.list_workspaces()
 
     # -- agents ----------------------------------------------------------------------------
-    async def register_agent(self, ws: Workspace, name: str,
-                             daily_budget: int | None) -> tuple[Agent, str]:
+    async def register_agent(self, ws: Workspace, name: str, daily_budget: int | None, *,
+                             actor: str) -> tuple[Agent, str]:
         if not name or len(name) > 100 or not all(c.isalnum() or c in "-_." for c in name):
             raise InvalidSpec("name", "use 1 to 100 letters, digits, '-', '_' or '.'")
         agent_id = new_id()
         token = self._issuer.token_for("agent", agent_id, 1)
         agent = await self._store.create_agent(
             ws.id, name, daily_budget=daily_budget, now_ms=self._clock(),
-            credential_hash=credential_hash(token), agent_id=agent_id)
+            credential_hash=credential_hash(token), agent_id=agent_id,
+            audit=AuditEvent(workspace_id=ws.id, actor=actor, action="agent.register",
+                             subject=name, detail={"daily_budget": daily_budget}))
         return agent, token
 
     async def list_agents(self, ws: Workspace) -> list[Agent]:
@@ -125,7 +138,8 @@ class SessionService:
         return self._issuer.token_for("agent", agent.id, agent.credential_version)
 
     # -- sessions --------------------------------------------------------------------------
-    async def create_session(self, ws: Workspace, spec: SessionSpec) -> dict[str, Any]:
+    async def create_session(self, ws: Workspace, spec: SessionSpec, *,
+                             actor: str) -> dict[str, Any]:
         """Create a session and return its provisioning artifact (credential included)."""
         agent = await self._validate(ws, spec)
         session, sealed = self._new_session(ws, spec, agent=agent, lineage_id=None,
@@ -133,8 +147,10 @@ class SessionService:
         cred = self._session_credential(session)
         await self._store.insert_session(
             session, sealed_key=sealed,
-            credential_hash=None if cred is None else credential_hash(cred))
-        return await self.export(ws, session.key_hash)
+            credential_hash=None if cred is None else credential_hash(cred),
+            audit=AuditEvent(workspace_id=ws.id, actor=actor, action="session.create",
+                             subject=session.key_hash, detail=_policy_fields(session)))
+        return await self._artifact(ws, session.key_hash)
 
     async def _validate(self, ws: Workspace, spec: SessionSpec) -> Agent | None:
         chains = self._settings.chains
@@ -224,13 +240,16 @@ class SessionService:
     async def get_session(self, ws: Workspace, key_hash: str) -> Session:
         return await self._store.get_session(ws.id, key_hash)
 
-    async def revoke(self, ws: Workspace, key_hash: str) -> Session:
+    async def revoke(self, ws: Workspace, key_hash: str, *, actor: str) -> Session:
         session = await self._store.get_session(ws.id, key_hash)
-        await self._store.revoke_session(session.id, now_ms=self._clock())
+        await self._store.revoke_session(
+            session.id, now_ms=self._clock(),
+            audit=AuditEvent(workspace_id=ws.id, actor=actor, action="session.revoke",
+                             subject=session.key_hash))
         self._keystore.forget(KeyContext(workspace_id=ws.id, session_id=session.id))
         return await self._store.get_session(ws.id, key_hash)
 
-    async def rotate(self, ws: Workspace, key_hash: str) -> dict[str, Any]:
+    async def rotate(self, ws: Workspace, key_hash: str, *, actor: str) -> dict[str, Any]:
         """Replace a session's key: same policy, same expiry, same spend window (lineage).
 
         Rotation changes the key, never the terms: the successor expires when the predecessor
@@ -257,12 +276,23 @@ class SessionService:
         await self._store.rotate_session(
             old, successor, sealed_key=sealed,
             credential_hash=None if cred is None else credential_hash(cred),
-            now_ms=self._clock())
+            now_ms=self._clock(),
+            audit=AuditEvent(workspace_id=ws.id, actor=actor, action="session.rotate",
+                             subject=old.key_hash, detail={"successor": successor.key_hash}))
         self._keystore.forget(KeyContext(workspace_id=ws.id, session_id=old.id))
-        return await self.export(ws, successor.key_hash)
+        return await self._artifact(ws, successor.key_hash)
 
-    async def export(self, ws: Workspace, key_hash: str) -> dict[str, Any]:
-        """Everything a client needs to use the session, credential included, never key bytes."""
+    async def export(self, ws: Workspace, key_hash: str, *, actor: str) -> dict[str, Any]:
+        """Everything a client needs to use the session, credential included, never key bytes.
+
+        Showing a credential again is itself audited: who saw it, and when."""
+        artifact = await self._artifact(ws, key_hash)
+        await self._store.append_audit(
+            AuditEvent(workspace_id=ws.id, actor=actor, action="session.export",
+                       subject=artifact["key_hash"]), now_ms=self._clock())
+        return artifact
+
+    async def _artifact(self, ws: Workspace, key_hash: str) -> dict[str, Any]:
         session = await self._store.get_session(ws.id, key_hash)
         if session.type is SessionType.AGENT:
             assert session.agent_name is not None

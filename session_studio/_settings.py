@@ -40,6 +40,7 @@ __all__ = [
     "DatabaseSettings",
     "KeystoreSettings",
     "ListenAddress",
+    "MetricsSettings",
     "PolicySettings",
     "PriceSource",
     "PricesSettings",
@@ -153,6 +154,13 @@ class PricesSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MetricsSettings:
+    per_session: bool = True  # False: no per-session series (fleets too large to label each)
+    snapshot_interval_s: float = 5.0  # how often the fleet snapshot behind /metrics is re-read
+    usage_flush_interval_s: float = 1.0  # how often buffered per-session usage is written
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     config_path: Path  # absolute
     server: ServerSettings
@@ -163,6 +171,7 @@ class Settings:
     chains: Mapping[int, ChainSettings]  # a MappingProxyType: read-only
     tokens: tuple[TokenSettings, ...]
     prices: PricesSettings = field(default_factory=PricesSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
 
     def token(self, chain_id: int, symbol_or_address: str) -> TokenSettings | None:
         """The token on ``chain_id`` with this symbol (case-sensitive) or address (any case)."""
@@ -594,6 +603,28 @@ PRICES_CACHE_S = Setting(
     help="seconds one price feed reading is reused (its age still counts against max_age_s)",
 )
 
+METRICS_PER_SESSION = Setting(
+    table="metrics",
+    name="per_session",
+    parse=_bool,
+    default=True,
+    help="export per-session series (spend, limit, utilization); off for very large fleets",
+)
+METRICS_SNAPSHOT_INTERVAL_S = Setting(
+    table="metrics",
+    name="snapshot_interval_s",
+    parse=_positive_seconds,
+    default=5.0,
+    help="seconds between reads of the fleet snapshot the session and agent series show",
+)
+METRICS_USAGE_FLUSH_INTERVAL_S = Setting(
+    table="metrics",
+    name="usage_flush_interval_s",
+    parse=_positive_seconds,
+    default=1.0,
+    help="seconds between batched writes of last_used_at and request_count",
+)
+
 CHAIN_NAME = Setting(
     table="chains.<chain_id>",
     name="name",
@@ -725,6 +756,9 @@ SETTINGS: Final[tuple[Setting[Any], ...]] = (
     ORIGIN,
     WINDOW,
     PRICES_CACHE_S,
+    METRICS_PER_SESSION,
+    METRICS_SNAPSHOT_INTERVAL_S,
+    METRICS_USAGE_FLUSH_INTERVAL_S,
     CHAIN_NAME,
     CHAIN_RPC_URL,
     NATIVE_SYMBOL,
@@ -743,7 +777,7 @@ SETTINGS: Final[tuple[Setting[Any], ...]] = (
     PRICE_MAX_AGE_S,
 )
 
-_SECTIONS: Final = ("server", "database", "keystore", "admin", "policy", "prices")
+_SECTIONS: Final = ("server", "database", "keystore", "admin", "policy", "prices", "metrics")
 _TOP_LEVEL: Final = frozenset((*_SECTIONS, "chains", "tokens"))
 
 
@@ -852,6 +886,15 @@ def _prices(raw: object) -> PricesSettings:
     return PricesSettings(cache_s=_Table(raw, "prices", "prices").value(PRICES_CACHE_S))
 
 
+def _metrics(raw: object) -> MetricsSettings:
+    table = _Table(raw, "metrics", "metrics")
+    return MetricsSettings(
+        per_session=table.value(METRICS_PER_SESSION),
+        snapshot_interval_s=table.value(METRICS_SNAPSHOT_INTERVAL_S),
+        usage_flush_interval_s=table.value(METRICS_USAGE_FLUSH_INTERVAL_S),
+    )
+
+
 def _admin(raw: object) -> AdminSettings:
     table = _Table(raw, "admin", "admin")
     rp_id, origin = table.value(RP_ID), table.value(ORIGIN)
@@ -955,6 +998,7 @@ def parse_settings(text: str, *, config_path: Path) -> Settings:
     admin = _admin(document.get("admin", {}))
     policy = _policy(document.get("policy", {}))
     prices = _prices(document.get("prices", {}))
+    metrics = _metrics(document.get("metrics", {}))
     if "chains" not in document:
         raise ConfigError("chains: at least one [chains.<chain_id>] table is required")
     chains = _chains(document["chains"])
@@ -969,6 +1013,7 @@ def parse_settings(text: str, *, config_path: Path) -> Settings:
         chains=types.MappingProxyType(chains),
         tokens=tokens,
         prices=prices,
+        metrics=metrics,
     )
 
 

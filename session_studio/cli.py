@@ -10,13 +10,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import getpass
 import json
 import os
 import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from session_studio.keystore import KeystoreError, create_master_key_file
 from session_studio.policy import USD, AmountError, Permission, format_amount, parse_amount
@@ -43,6 +44,15 @@ _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 class UsageError(Exception):
     """A command-line value that cannot be used; exit code 2."""
+
+
+def cli_actor() -> str:
+    """How the audit trail names the command line: the OS user who ran it."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"cli:{user}"
 
 
 def parse_duration(text: str) -> int:
@@ -176,6 +186,15 @@ def build_parser() -> argparse.ArgumentParser:
     invite.add_argument("--name", default="admin")
     adsub.add_parser("list", parents=[common])
 
+    audit = sub.add_parser("audit", parents=[common], help="the hash-chained audit trail")
+    ausub = audit.add_subparsers(dest="action", required=True)
+    ausub.add_parser("verify", parents=[common],
+                     help="check every entry's hash link; exit 1 at the first broken one")
+    export = ausub.add_parser("export", parents=[common], help="write entries as JSON lines")
+    export.add_argument("--all-workspaces", action="store_true",
+                        help="every workspace (default: only --workspace / the first)")
+    export.add_argument("--output", type=Path, help="file to write (default: stdout)")
+
     workspaces = sub.add_parser("workspaces", parents=[common], help="manage workspaces")
     wsub = workspaces.add_subparsers(dest="action", required=True)
     wsub.add_parser("create", parents=[common]).add_argument("name")
@@ -237,7 +256,7 @@ async def cmd_sessions(args: argparse.Namespace, studio: Studio) -> None:
             rate_limit_per_minute=args.rate_limit,
             max_fee_per_gas=None if args.max_fee_per_gas_gwei is None
             else _gwei(args.max_fee_per_gas_gwei))
-        _print(args, await svc.create_session(ws, spec))
+        _print(args, await svc.create_session(ws, spec, actor=cli_actor()))
     elif args.action == "list":
         described = [await svc.describe(s) for s in await svc.list_sessions(ws, _filter(args))]
         _print(args, described, _table(described))
@@ -247,9 +266,9 @@ async def cmd_sessions(args: argparse.Namespace, studio: Studio) -> None:
     elif args.action == "revoke":
         await _revoke(args, studio)
     elif args.action == "rotate":
-        _print(args, await svc.rotate(ws, args.key_hash))
+        _print(args, await svc.rotate(ws, args.key_hash, actor=cli_actor()))
     elif args.action == "export":
-        _print(args, await svc.export(ws, args.key_hash))
+        _print(args, await svc.export(ws, args.key_hash, actor=cli_actor()))
 
 
 async def _revoke(args: argparse.Namespace, studio: Studio) -> None:
@@ -258,7 +277,7 @@ async def _revoke(args: argparse.Namespace, studio: Studio) -> None:
     if args.all_matching == bool(args.key_hash):
         raise UsageError("give either KEY_HASH or --all-matching [filters]")
     if args.key_hash:
-        revoked = [await svc.revoke(ws, args.key_hash)]
+        revoked = [await svc.revoke(ws, args.key_hash, actor=cli_actor())]
     else:
         query = _filter(args)
         if query.status not in (None, SessionStatus.ACTIVE):
@@ -271,7 +290,7 @@ async def _revoke(args: argparse.Namespace, studio: Studio) -> None:
         for session in matching:
             # Revoked by someone else since the listing: already where we want it.
             with contextlib.suppress(Conflict):
-                revoked.append(await svc.revoke(ws, session.key_hash))
+                revoked.append(await svc.revoke(ws, session.key_hash, actor=cli_actor()))
     key_hashes = [s.key_hash for s in revoked]
     _print(args, {"count": len(key_hashes), "key_hashes": key_hashes},
            f"revoked {len(key_hashes)} session(s)" + "".join(f"\n  {k}" for k in key_hashes))
@@ -295,7 +314,8 @@ async def cmd_agents(args: argparse.Namespace, studio: Studio) -> None:
     if args.action == "register":
         budget = None if args.daily_budget is None else _amount(args.daily_budget,
                                                                 "--daily-budget")
-        agent, token = await svc.register_agent(ws, args.name, budget)
+        agent, token = await svc.register_agent(ws, args.name, budget,
+                                                 actor=cli_actor())
         payload = {"name": agent.name, "credential": token,
                    "daily_budget": None if budget is None else format_amount(budget)}
         _print(args, payload, f"registered agent {agent.name}\ncredential: {token}")
@@ -318,7 +338,8 @@ async def cmd_tokens(args: argparse.Namespace, studio: Studio) -> None:
             raise UsageError("--scope: give at least one scope")
         lifetime = None if args.expires_in == "never" else parse_duration(args.expires_in)
         token, secret = await accounts.create_api_token(
-            ws, name=args.name, scopes=scopes, expires_in_s=lifetime, created_by=None)
+            ws, name=args.name, scopes=scopes, expires_in_s=lifetime, created_by=None,
+            actor=cli_actor())
         _print(args, {"id": token.id, "token": secret,
                       "scopes": [s.value for s in token.scopes],
                       "expires_at": iso(token.expires_at_ms)},
@@ -332,7 +353,7 @@ async def cmd_tokens(args: argparse.Namespace, studio: Studio) -> None:
         _print(args, listed, "\n".join(f"{t.id} {t.name} {','.join(t.scopes)}"
                                        for t in tokens) or "no tokens")
     else:
-        token = await accounts.revoke_api_token(ws.id, args.token_id)
+        token = await accounts.revoke_api_token(ws.id, args.token_id, actor=cli_actor())
         _print(args, {"id": token.id, "revoked_at": iso(token.revoked_at_ms)},
                f"revoked token {token.id}")
 
@@ -340,7 +361,8 @@ async def cmd_tokens(args: argparse.Namespace, studio: Studio) -> None:
 async def cmd_admins(args: argparse.Namespace, studio: Studio) -> None:
     ws = await studio.service.workspace(args.workspace)
     if args.action == "invite":
-        link = await studio.admin.accounts.issue_setup_link(ws, admin_name=args.name)
+        link = await studio.admin.accounts.issue_setup_link(ws, admin_name=args.name,
+                                                            actor=cli_actor())
         _print(args, {"setup_link": link}, f"one-time setup link (valid 24 h):\n  {link}")
     else:
         admins = await studio.store.list_admins(ws.id)
@@ -348,10 +370,47 @@ async def cmd_admins(args: argparse.Namespace, studio: Studio) -> None:
         _print(args, listed, "\n".join(a.name for a in admins) or "no admins yet")
 
 
+async def cmd_audit(args: argparse.Namespace, studio: Studio) -> None:
+    store = studio.store
+    if args.action == "verify":
+        verdict = await store.verify_audit()
+        payload = {"ok": verdict.ok, "entries": verdict.entries,
+                   "head_hash": verdict.head_hash.hex(),
+                   "first_broken_seq": verdict.first_broken_seq, "problem": verdict.problem}
+        if not verdict.ok:
+            _print(args, payload, f"audit trail BROKEN at entry {verdict.first_broken_seq}: "
+                                  f"{verdict.problem} ({verdict.entries} entries verified "
+                                  "before it)")
+            raise AuditBroken(f"audit trail broken at entry {verdict.first_broken_seq}")
+        _print(args, payload, f"audit trail intact: {verdict.entries} entries, head "
+                              f"{verdict.head_hash.hex()}")
+        return
+    ws_id = None if args.all_workspaces else (await studio.service.workspace(args.workspace)).id
+    out = sys.stdout if args.output is None else _open_output(args.output)
+    try:
+        after = 0
+        while page := await store.audit_entries(workspace_id=ws_id, after_seq=after,
+                                                limit=5000):
+            for entry in page:
+                out.write(json.dumps(entry.as_json(), sort_keys=True) + "\n")
+            after = page[-1].seq
+    finally:
+        if out is not sys.stdout:
+            out.close()
+
+
+def _open_output(path: Path) -> TextIO:
+    return path.open("w", encoding="utf-8")
+
+
+class AuditBroken(Exception):
+    """`audit verify` found a broken link: exit 1 (a refused operation), report printed."""
+
+
 async def cmd_workspaces(args: argparse.Namespace, studio: Studio) -> None:
     svc = studio.service
     if args.action == "create":
-        ws = await svc.create_workspace(args.name)
+        ws = await svc.create_workspace(args.name, actor=cli_actor())
         _print(args, {"name": ws.name}, f"created workspace {ws.name}")
     else:
         names = [w.name for w in await svc.list_workspaces()]
@@ -382,13 +441,13 @@ async def initialise(path: Path) -> str | None:
     studio = await Studio.open(settings)
     try:
         if not await studio.service.list_workspaces():
-            await studio.service.create_workspace("default")
+            await studio.service.create_workspace("default", actor=cli_actor())
             print("created workspace 'default'")
         print(f"database ready at {settings.database.path}")
         ws = await studio.service.workspace(None)
         if await studio.store.list_admins(ws.id):
             return None
-        link = await studio.admin.accounts.issue_setup_link(ws)
+        link = await studio.admin.accounts.issue_setup_link(ws, actor=cli_actor())
         print(f"open this one-time setup link to register the first admin passkey "
               f"(valid 24 h):\n  {link}")
         return link
@@ -451,11 +510,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_dev(args)
         else:
             handler = {"sessions": cmd_sessions, "agents": cmd_agents, "tokens": cmd_tokens,
-                       "admins": cmd_admins, "workspaces": cmd_workspaces}[args.command]
+                       "admins": cmd_admins, "audit": cmd_audit,
+                       "workspaces": cmd_workspaces}[args.command]
             asyncio.run(_with_studio(args, lambda studio: handler(args, studio)))
     except (UsageError, InvalidSpec) as exc:
         print(f"session-studio: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except AuditBroken:
+        return EXIT_REFUSED
     except (ConfigError, KeystoreError, NotFound, Conflict, StoreError) as exc:
         print(f"session-studio: {exc}", file=sys.stderr)
         return EXIT_REFUSED

@@ -6,11 +6,26 @@ the composition root (`open_store`).
 
 from pathlib import Path
 
+from ._admin_records import (
+    Admin,
+    AdminLogin,
+    ApiToken,
+    Challenge,
+    ChallengePurpose,
+    DecisionRecord,
+    Passkey,
+    Scope,
+    SetupLink,
+)
+from ._audit import AuditEntry, AuditEvent, AuditVerdict, verify_chain
 from ._errors import Conflict, NotFound, StoreError, StoreUnavailable
 from ._interface import Evaluate, Store
 from ._records import (
     Agent,
     CredentialOwner,
+    FleetAgent,
+    FleetSession,
+    FleetSnapshot,
     NonceRequest,
     Reservation,
     ReservationStatus,
@@ -18,6 +33,7 @@ from ._records import (
     SessionFilter,
     SessionStatus,
     SessionType,
+    SessionUsage,
     UnbroadcastSend,
     UnsettledSend,
     Workspace,
@@ -34,18 +50,34 @@ def open_store(*, path: Path | None, url: str | None) -> Store:
 
 
 __all__ = [
+    "Admin",
+    "AdminLogin",
     "Agent",
+    "ApiToken",
+    "AuditEntry",
+    "AuditEvent",
+    "AuditVerdict",
+    "Challenge",
+    "ChallengePurpose",
     "Conflict",
     "CredentialOwner",
+    "DecisionRecord",
     "Evaluate",
+    "FleetAgent",
+    "FleetSession",
+    "FleetSnapshot",
     "NonceRequest",
     "NotFound",
+    "Passkey",
     "Reservation",
     "ReservationStatus",
+    "Scope",
     "Session",
     "SessionFilter",
     "SessionStatus",
     "SessionType",
+    "SessionUsage",
+    "SetupLink",
     "SqliteStore",
     "Store",
     "StoreError",
@@ -55,4 +87,5 @@ __all__ = [
     "Workspace",
     "new_id",
     "open_store",
+    "verify_chain",
 ]

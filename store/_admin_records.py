@@ -74,6 +74,7 @@ class AdminLogin:
     created_at_ms: int
     expires_at_ms: int
     last_assertion_at_ms: int
+    passkey_id: bytes | None = None  # which passkey logged in (named in the audit trail)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -12,14 +12,18 @@ from typing import Protocol, TypeVar
 
 from session_studio.policy import Decision, SessionState
 
+from ._admin_interface import AdminStore
+from ._audit import AuditEvent
 from ._records import (
     Agent,
     CredentialOwner,
+    FleetSnapshot,
     NonceRequest,
     Reservation,
     ReservationStatus,
     Session,
     SessionFilter,
+    SessionUsage,
     UnbroadcastSend,
     UnsettledSend,
     Workspace,
@@ -32,7 +36,7 @@ T = TypeVar("T")
 Sign = Callable[[int | None, bytes | None], tuple[T, str | None, bytes | None]]
 
 
-class Store(Protocol):
+class Store(AdminStore, Protocol):
     async def open(self) -> None:
         """Connect and apply pending migrations."""
 
@@ -47,26 +51,30 @@ class Store(Protocol):
     async def get_workspace(self, name: str) -> Workspace: ...
     async def create_agent(
         self, workspace_id: str, name: str, *, daily_budget: int | None, now_ms: int,
-        credential_hash: bytes, agent_id: str,
+        credential_hash: bytes, agent_id: str, audit: AuditEvent | None = None,
     ) -> Agent: ...
     async def get_agent(self, workspace_id: str, name: str) -> Agent: ...
     async def list_agents(self, workspace_id: str) -> list[Agent]: ...
 
     # Sessions
     async def insert_session(
-        self, session: Session, *, sealed_key: bytes, credential_hash: bytes | None
-    ) -> None: ...
+        self, session: Session, *, sealed_key: bytes, credential_hash: bytes | None,
+        audit: AuditEvent | None = None,
+    ) -> None:
+        """Insert the session (and its credential), appending `audit` in the same
+        transaction; every mutation below takes the same optional audit event."""
     async def get_session(self, workspace_id: str, key_hash: str) -> Session: ...
     async def get_session_by_id(self, session_id: str) -> Session: ...
     async def list_sessions(
         self, workspace_id: str, query: SessionFilter, *, now_ms: int
     ) -> list[Session]: ...
     async def sealed_key(self, session_id: str) -> bytes | None: ...
-    async def revoke_session(self, session_id: str, *, now_ms: int) -> None:
+    async def revoke_session(self, session_id: str, *, now_ms: int,
+                             audit: AuditEvent | None = None) -> None:
         """Mark revoked, destroy the sealed key and the session's own credential, atomically."""
     async def rotate_session(
         self, old: Session, successor: Session, *, sealed_key: bytes,
-        credential_hash: bytes | None, now_ms: int,
+        credential_hash: bytes | None, now_ms: int, audit: AuditEvent | None = None,
     ) -> None:
         """Revoke `old` and insert `successor` (same lineage) in one transaction."""
 
@@ -116,3 +124,15 @@ class Store(Protocol):
     async def spent_in_window(self, lineage_id: str, *, window_start_ms: int) -> int: ...
     async def reservations(self, session_id: str) -> Sequence[tuple[str, int, str | None]]:
         """(status, amount, tx_hash) of every reservation of a session, oldest first."""
+
+    # Observability
+    async def fleet_snapshot(
+        self, *, now_ms: int, window_start_ms: int, denials_since_ms: int, per_session: bool,
+    ) -> FleetSnapshot:
+        """Sessions counted by type and status, every agent with a daily budget and the spend
+        of its USD-limited lineages, and (if `per_session`) every active session with its
+        window spend and denials since `denials_since_ms`: a handful of queries for the whole
+        fleet, whatever its size, so metrics never cost a query per session per scrape."""
+    async def record_usage(self, batch: Sequence[SessionUsage]) -> None:
+        """Add each entry's requests to its session's `request_count` and move
+        `last_used_at` forward (never back), all in one transaction."""

@@ -119,6 +119,17 @@ class SessionFilter:
     label_contains: str | None = None
     sort: str = "-created"  # created | last_used | expiry, "-" for descending
     limit: int = 500
+    # Keyset pagination: (sort value, session id) of the last row of the previous page.
+    after: tuple[int, str] | None = None
+
+    def sort_value(self, session: Session) -> int:
+        """The value `after` takes for `session` under this filter's sort."""
+        key = self.sort.lstrip("-")
+        if key == "last_used":
+            return session.last_used_at_ms or 0
+        if key == "expiry":
+            return session.expires_at_ms
+        return session.created_at_ms
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,3 +180,50 @@ class UnsettledSend:
     def cursor(self) -> tuple[int, str]:
         """Where the next page of `Store.unsettled` starts."""
         return (self.created_at_ms, self.reservation.id)
+
+
+# -- observability: the fleet snapshot behind the metrics, and batched usage ---------------------
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FleetSession:
+    """One active session as the metrics show it: identity labels and window figures."""
+
+    key_hash: str
+    workspace: str  # the workspace's name
+    type: SessionType
+    label: str
+    agent_name: str | None
+    limit_unit: str
+    daily_limit: int  # unit atoms
+    spent_in_window: int  # unit atoms, the lineage's window sum
+    recent_denials: int  # policy denials since `denials_since_ms`
+    request_count: int
+    last_used_at_ms: int | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FleetAgent:
+    """An agent with a daily budget (USD atoms) and what its USD-limited lineages spent."""
+
+    workspace: str
+    name: str
+    daily_budget: int  # USD atoms
+    spent_in_window: int  # USD atoms
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FleetSnapshot:
+    """Everything the metrics collector exports, read at `taken_at_ms` in one go."""
+
+    taken_at_ms: int
+    session_counts: Mapping[tuple[SessionType, SessionStatus], int]
+    sessions: tuple[FleetSession, ...]  # active only; empty when per-session rows were not asked
+    agents: tuple[FleetAgent, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionUsage:
+    """Requests one session served since the last flush, and when the latest one came."""
+
+    session_id: str
+    requests: int
+    last_used_at_ms: int

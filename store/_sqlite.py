@@ -31,11 +31,16 @@ from typing import Any, TypeVar
 import aiosqlite
 from session_studio.policy import Decision, Permission, SessionState
 
+from . import _audit as audit
+from ._audit import AuditEvent
 from ._errors import Conflict, NotFound, StoreUnavailable
 from ._interface import Evaluate, Sign, T
 from ._records import (
     Agent,
     CredentialOwner,
+    FleetAgent,
+    FleetSession,
+    FleetSnapshot,
     NonceRequest,
     Reservation,
     ReservationStatus,
@@ -43,10 +48,12 @@ from ._records import (
     SessionFilter,
     SessionStatus,
     SessionType,
+    SessionUsage,
     UnbroadcastSend,
     UnsettledSend,
     Workspace,
 )
+from ._sqlite_admin import AdminTables
 
 MINUTE_MS = 60_000
 R = TypeVar("R")
@@ -60,6 +67,23 @@ _SESSION_COLUMNS = """
 _SESSION_FROM = "FROM sessions s LEFT JOIN agents a ON a.id = s.agent_id"
 _SORTS = {"created": "s.created_at", "last_used": "COALESCE(s.last_used_at, 0)",
           "expiry": "s.expires_at"}
+# Agent budgets count in USD: only USD-limited lineages add up without prices. Revoked and
+# rotated sessions stay in (POLICY.md: revoking does not escape the agent budget).
+# One row per (agent with a budget, USD lineage of it); an agent without one gets NULL.
+_FLEET_AGENTS = (
+    "SELECT a.name, a.daily_budget, w.name AS workspace, l.lineage_id FROM agents a"
+    " JOIN workspaces w ON w.id = a.workspace_id LEFT JOIN (SELECT DISTINCT agent_id,"
+    " lineage_id FROM sessions WHERE limit_unit = 'USD') l ON l.agent_id = a.id"
+    " WHERE a.daily_budget IS NOT NULL ORDER BY w.name, a.name")
+_FLEET_SPEND_OF_BUDGETS = (
+    "SELECT lineage_id, amount FROM spend_buckets WHERE minute >= ? AND lineage_id IN ("
+    " SELECT s.lineage_id FROM sessions s JOIN agents a ON a.id = s.agent_id"
+    " WHERE a.daily_budget IS NOT NULL AND s.limit_unit = 'USD')")
+_FLEET_SPEND_WITH_ACTIVE = (
+    "SELECT lineage_id, amount FROM spend_buckets WHERE minute >= ? AND lineage_id IN ("
+    " SELECT s.lineage_id FROM sessions s JOIN agents a ON a.id = s.agent_id"
+    " WHERE a.daily_budget IS NOT NULL AND s.limit_unit = 'USD'"
+    " UNION SELECT lineage_id FROM sessions WHERE revoked_at IS NULL AND expires_at > ?)")
 _PRAGMAS = ("PRAGMA foreign_keys=ON", "PRAGMA secure_delete=ON", "PRAGMA synchronous=NORMAL")
 
 
@@ -67,7 +91,7 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-class SqliteStore:
+class SqliteStore(AdminTables):
     """`Store` on one SQLite file."""
 
     def __init__(self, path: Path, *, busy_timeout_ms: int = 30_000) -> None:
@@ -236,7 +260,7 @@ class SqliteStore:
 
     async def create_agent(
         self, workspace_id: str, name: str, *, daily_budget: int | None, now_ms: int,
-        credential_hash: bytes, agent_id: str,
+        credential_hash: bytes, agent_id: str, audit: AuditEvent | None = None,
     ) -> Agent:
         agent = Agent(id=agent_id, workspace_id=workspace_id, name=name,
                       daily_budget=daily_budget, credential_version=1, created_at_ms=now_ms)
@@ -248,6 +272,7 @@ class SqliteStore:
                 (agent.id, workspace_id, name,
                  None if daily_budget is None else str(daily_budget), 1, now_ms))
             _insert_credential(db, credential_hash, workspace_id, "agent", agent.id, 1, now_ms)
+            _audit(db, audit, now_ms)
 
         try:
             await self._transaction(insert)
@@ -269,10 +294,14 @@ class SqliteStore:
 
     # -- sessions --------------------------------------------------------------------------
     async def insert_session(
-        self, session: Session, *, sealed_key: bytes, credential_hash: bytes | None
+        self, session: Session, *, sealed_key: bytes, credential_hash: bytes | None,
+        audit: AuditEvent | None = None,
     ) -> None:
-        await self._transaction(
-            lambda db: _insert_session(db, session, sealed_key, credential_hash))
+        def insert(db: sqlite3.Connection) -> None:
+            _insert_session(db, session, sealed_key, credential_hash)
+            _audit(db, audit, session.created_at_ms)
+
+        await self._transaction(insert)
 
     async def get_session(self, workspace_id: str, key_hash: str) -> Session:
         row = await self._read_one(
@@ -318,7 +347,11 @@ class SqliteStore:
         column = _SORTS.get(query.sort.lstrip("-"))
         if column is None:
             raise ValueError(f"unknown sort {query.sort!r}")
-        order = f"{column} {'DESC' if descending else 'ASC'}, s.id"
+        direction, compare = ("DESC", "<") if descending else ("ASC", ">")
+        if query.after is not None:
+            where.append(f"({column} {compare} ? OR ({column} = ? AND s.id {compare} ?))")
+            args.extend((query.after[0], query.after[0], query.after[1]))
+        order = f"{column} {direction}, s.id {direction}"
         rows = await self._read_all(
             f"SELECT {_SESSION_COLUMNS} {_SESSION_FROM} WHERE {' AND '.join(where)} "
             f"ORDER BY {order} LIMIT ?", (*args, query.limit))
@@ -328,8 +361,13 @@ class SqliteStore:
         row = await self._read_one("SELECT sealed_key FROM sessions WHERE id = ?", (session_id,))
         return None if row is None else row["sealed_key"]
 
-    async def revoke_session(self, session_id: str, *, now_ms: int) -> None:
-        await self._transaction(lambda db: _revoke(db, session_id, now_ms))
+    async def revoke_session(self, session_id: str, *, now_ms: int,
+                             audit: AuditEvent | None = None) -> None:
+        def revoke(db: sqlite3.Connection) -> None:
+            _revoke(db, session_id, now_ms)
+            _audit(db, audit, now_ms)
+
+        await self._transaction(revoke)
         await self._checkpoint()
 
 
@@ -345,11 +383,12 @@ class SqliteStore:
 
     async def rotate_session(
         self, old: Session, successor: Session, *, sealed_key: bytes,
-        credential_hash: bytes | None, now_ms: int,
+        credential_hash: bytes | None, now_ms: int, audit: AuditEvent | None = None,
     ) -> None:
         def rotate(db: sqlite3.Connection) -> None:
             _revoke(db, old.id, now_ms)
             _insert_session(db, successor, sealed_key, credential_hash)
+            _audit(db, audit, now_ms)
 
         await self._transaction(rotate)
         await self._checkpoint()
@@ -379,7 +418,8 @@ class SqliteStore:
     ) -> tuple[Decision, Reservation | None, T | None]:
         def reserve(db: sqlite3.Connection) -> tuple[Decision, Reservation | None, T | None]:
             row = db.execute(
-                "SELECT revoked_at, expires_at, lineage_id, sealed_key FROM sessions WHERE id = ?",
+                "SELECT revoked_at, expires_at, lineage_id, sealed_key, workspace_id, key_hash"
+                " FROM sessions WHERE id = ?",
                 (session_id,)).fetchone()
             if row is None:
                 raise NotFound(f"no session {session_id}")
@@ -394,6 +434,7 @@ class SqliteStore:
             decision = evaluate(state)
             reservation: Reservation | None = None
             signed: T | None = None
+            tx_hash: str | None = None
             if decision.allowed:
                 picked = _pick_nonce(db, nonce) if nonce is not None else None
                 signed, tx_hash, raw_tx = sign(picked, row["sealed_key"])
@@ -416,6 +457,14 @@ class SqliteStore:
                 (session_id, now_ms, method, int(decision.allowed),
                  None if decision.reason is None else decision.reason.value, decision.detail,
                  str(decision.cost), reservation.id if reservation else None))
+            audit.append(db, AuditEvent(
+                workspace_id=row["workspace_id"], actor="rpc", action="rpc.decision",
+                subject=row["key_hash"],
+                detail={"method": method, "allowed": decision.allowed,
+                        "reason": None if decision.reason is None else decision.reason.value,
+                        "detail": decision.detail, "cost": str(decision.cost),
+                        "figures": dict(decision.figures),
+                        "tx_hash": tx_hash if decision.allowed else None}), now_ms=now_ms)
             return decision, reservation, signed
 
         return await self._transaction(reserve)
@@ -523,6 +572,72 @@ class SqliteStore:
             "SELECT status, amount, tx_hash FROM reservations WHERE session_id = ? "
             "ORDER BY created_at, id", (session_id,))
         return [(r["status"], int(r["amount"]), r["tx_hash"]) for r in rows]
+
+    # -- observability ---------------------------------------------------------------------
+    async def fleet_snapshot(
+        self, *, now_ms: int, window_start_ms: int, denials_since_ms: int, per_session: bool,
+    ) -> FleetSnapshot:
+        # Plain reads on the reader connection, no transaction: a metrics snapshot may mix
+        # states a few milliseconds apart, and must never hold the writer's lock or a WAL
+        # snapshot that would stall crypto-shredding's checkpoint.
+        counts: dict[tuple[SessionType, SessionStatus], int] = {}
+        for r in await self._read_all(
+                "SELECT type, CASE WHEN revoked_at IS NOT NULL THEN 'revoked'"
+                " WHEN expires_at <= ? THEN 'expired' ELSE 'active' END AS status,"
+                " COUNT(*) AS n FROM sessions GROUP BY 1, 2", (now_ms,)):
+            counts[SessionType(r["type"]), SessionStatus(r["status"])] = r["n"]
+        # The IN list drives the (lineage_id, minute) primary key: one range per lineage.
+        spent: dict[str, int] = {}
+        for r in await self._read_all(
+                _FLEET_SPEND_WITH_ACTIVE if per_session else _FLEET_SPEND_OF_BUDGETS,
+                (window_start_ms // MINUTE_MS, now_ms) if per_session
+                else (window_start_ms // MINUTE_MS,)):
+            spent[r["lineage_id"]] = spent.get(r["lineage_id"], 0) + int(r["amount"])
+        budgets: dict[tuple[str, str], int] = {}
+        agent_spend: dict[tuple[str, str], int] = {}
+        for r in await self._read_all(_FLEET_AGENTS, ()):
+            key = (r["workspace"], r["name"])
+            budgets[key] = int(r["daily_budget"])
+            agent_spend[key] = agent_spend.get(key, 0) + spent.get(r["lineage_id"], 0)
+        agents = tuple(FleetAgent(workspace=workspace, name=name, daily_budget=budget,
+                                  spent_in_window=agent_spend[workspace, name])
+                       for (workspace, name), budget in budgets.items())
+        sessions: tuple[FleetSession, ...] = ()
+        if per_session:
+            # Denials are counted through decisions_by_session (session_id, at): one short
+            # range per active session, never a scan of the whole decision history.
+            sessions = tuple(
+                FleetSession(
+                    key_hash=r["key_hash"], workspace=r["workspace"],
+                    type=SessionType(r["type"]), label=r["label"], agent_name=r["agent_name"],
+                    limit_unit=r["limit_unit"], daily_limit=int(r["daily_limit"]),
+                    spent_in_window=spent.get(r["lineage_id"], 0),
+                    recent_denials=r["denials"], request_count=r["request_count"],
+                    last_used_at_ms=r["last_used_at"])
+                for r in await self._read_all(
+                    "SELECT s.key_hash, w.name AS workspace, s.type, s.label,"
+                    " a.name AS agent_name, s.limit_unit, s.daily_limit, s.lineage_id,"
+                    " s.request_count, s.last_used_at, (SELECT COUNT(*) FROM decisions d"
+                    " WHERE d.session_id = s.id AND d.at >= ? AND d.allowed = 0) AS denials"
+                    " FROM sessions s JOIN workspaces w ON w.id = s.workspace_id"
+                    " LEFT JOIN agents a ON a.id = s.agent_id"
+                    " WHERE s.revoked_at IS NULL AND s.expires_at > ?"
+                    " ORDER BY s.created_at, s.id", (denials_since_ms, now_ms)))
+        return FleetSnapshot(taken_at_ms=now_ms, session_counts=counts, sessions=sessions,
+                             agents=agents)
+
+    async def record_usage(self, batch: Sequence[SessionUsage]) -> None:
+        if not batch:
+            return
+        rows = [(u.requests, u.last_used_at_ms, u.session_id) for u in batch]
+        await self._transaction(lambda db: db.executemany(
+            "UPDATE sessions SET request_count = request_count + ?,"
+            " last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?", rows))
+
+
+def _audit(db: sqlite3.Connection, event: AuditEvent | None, now_ms: int) -> None:
+    if event is not None:
+        audit.append(db, event, now_ms=now_ms)
 
 
 def _insert_session(db: sqlite3.Connection, s: Session, sealed_key: bytes,

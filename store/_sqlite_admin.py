@@ -12,6 +12,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from . import _audit as audit
 from ._admin_records import (
     Admin,
     AdminLogin,
@@ -23,6 +24,7 @@ from ._admin_records import (
     Scope,
     SetupLink,
 )
+from ._audit import AuditEntry, AuditEvent, AuditVerdict
 from ._errors import Conflict, NotFound
 
 R = TypeVar("R")
@@ -84,7 +86,7 @@ class AdminTables:
 
     # -- admins and passkeys ---------------------------------------------------------------
     async def register_admin(self, admin: Admin, passkey: Passkey, *, setup_hash: bytes,
-                             now_ms: int) -> None:
+                             now_ms: int, audit: AuditEvent | None = None) -> None:
         """Redeem the setup link, create the admin and store its first passkey, atomically."""
         def register(db: sqlite3.Connection) -> None:
             cur = db.execute(
@@ -100,6 +102,7 @@ class AdminTables:
             except sqlite3.IntegrityError as exc:
                 raise Conflict(f"an admin named {admin.name!r} already exists") from exc
             _insert_passkey(db, passkey)
+            _audit(db, audit, now_ms)
 
         await self._transaction(register)
 
@@ -114,9 +117,13 @@ class AdminTables:
             "SELECT * FROM admins WHERE workspace_id = ? ORDER BY created_at", (workspace_id,))
         return [_admin(r) for r in rows]
 
-    async def add_passkey(self, passkey: Passkey) -> None:
+    async def add_passkey(self, passkey: Passkey, *, audit: AuditEvent | None = None) -> None:
+        def add(db: sqlite3.Connection) -> None:
+            _insert_passkey(db, passkey)
+            _audit(db, audit, passkey.created_at_ms)
+
         try:
-            await self._transaction(lambda db: _insert_passkey(db, passkey))
+            await self._transaction(add)
         except sqlite3.IntegrityError as exc:
             raise Conflict("this passkey is already registered") from exc
 
@@ -137,11 +144,15 @@ class AdminTables:
             (sign_count, now_ms, credential_id)))
 
     # -- browser logins --------------------------------------------------------------------
-    async def create_login(self, login: AdminLogin, *, passkey_id: bytes | None) -> None:
-        await self._transaction(lambda db: db.execute(
-            "INSERT INTO admin_logins VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-            (login.token_hash, login.admin_id, login.workspace_id, login.created_at_ms,
-             login.expires_at_ms, login.last_assertion_at_ms, passkey_id)))
+    async def create_login(self, login: AdminLogin, *, audit: AuditEvent | None = None) -> None:
+        def create(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO admin_logins VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
+                (login.token_hash, login.admin_id, login.workspace_id, login.created_at_ms,
+                 login.expires_at_ms, login.last_assertion_at_ms, login.passkey_id))
+            _audit(db, audit, login.created_at_ms)
+
+        await self._transaction(create)
 
     async def get_login(self, token_hash: bytes, *, now_ms: int) -> AdminLogin | None:
         row = await self._read_one(
@@ -152,26 +163,36 @@ class AdminTables:
         return AdminLogin(token_hash=row["token_hash"], admin_id=row["admin_id"],
                           workspace_id=row["workspace_id"], created_at_ms=row["created_at"],
                           expires_at_ms=row["expires_at"],
-                          last_assertion_at_ms=row["last_assertion_at"])
+                          last_assertion_at_ms=row["last_assertion_at"],
+                          passkey_id=row["passkey_id"])
 
     async def refresh_assertion(self, token_hash: bytes, *, now_ms: int) -> None:
         await self._transaction(lambda db: db.execute(
             "UPDATE admin_logins SET last_assertion_at = ? WHERE token_hash = ?",
             (now_ms, token_hash)))
 
-    async def end_login(self, token_hash: bytes, *, now_ms: int) -> None:
-        await self._transaction(lambda db: db.execute(
-            "UPDATE admin_logins SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
-            (now_ms, token_hash)))
+    async def end_login(self, token_hash: bytes, *, now_ms: int,
+                        audit: AuditEvent | None = None) -> None:
+        def end(db: sqlite3.Connection) -> None:
+            db.execute("UPDATE admin_logins SET revoked_at = ? WHERE token_hash = ?"
+                       " AND revoked_at IS NULL", (now_ms, token_hash))
+            _audit(db, audit, now_ms)
+
+        await self._transaction(end)
 
     # -- admin API tokens ------------------------------------------------------------------
-    async def create_api_token(self, token: ApiToken, *, token_hash: bytes) -> None:
-        try:
-            await self._transaction(lambda db: db.execute(
+    async def create_api_token(self, token: ApiToken, *, token_hash: bytes,
+                               audit: AuditEvent | None = None) -> None:
+        def create(db: sqlite3.Connection) -> None:
+            db.execute(
                 "INSERT INTO api_tokens VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
                 (token.id, token.workspace_id, token.name, token_hash,
                  json.dumps([s.value for s in token.scopes]), token.created_by,
-                 token.created_at_ms, token.expires_at_ms)))
+                 token.created_at_ms, token.expires_at_ms))
+            _audit(db, audit, token.created_at_ms)
+
+        try:
+            await self._transaction(create)
         except sqlite3.IntegrityError as exc:  # pragma: no cover - 256-bit collision
             raise Conflict("token collision, try again") from exc
 
@@ -189,8 +210,8 @@ class AdminTables:
             (workspace_id,))
         return [_api_token(r) for r in rows]
 
-    async def revoke_api_token(self, workspace_id: str, token_id: str, *,
-                               now_ms: int) -> ApiToken:
+    async def revoke_api_token(self, workspace_id: str, token_id: str, *, now_ms: int,
+                               audit: AuditEvent | None = None) -> ApiToken:
         def revoke(db: sqlite3.Connection) -> ApiToken:
             row = db.execute("SELECT * FROM api_tokens WHERE id = ? AND workspace_id = ?",
                              (token_id, workspace_id)).fetchone()
@@ -199,6 +220,7 @@ class AdminTables:
             if row["revoked_at"] is not None:
                 raise Conflict(f"token {token_id} is already revoked")
             db.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ?", (now_ms, token_id))
+            _audit(db, audit, now_ms)
             return _api_token({**dict(row), "revoked_at": now_ms})
 
         return await self._transaction(revoke)
@@ -213,6 +235,45 @@ class AdminTables:
         return [DecisionRecord(at_ms=r["at"], method=r["method"], allowed=bool(r["allowed"]),
                                reason=r["reason"], detail=r["detail"], cost=int(r["cost"]),
                                tx_hash=r["tx_hash"]) for r in rows]
+
+    # -- the audit trail -------------------------------------------------------------------
+    async def append_audit(self, event: AuditEvent, *, now_ms: int) -> None:
+        await self._transaction(lambda db: audit.append(db, event, now_ms=now_ms))
+
+    async def audit_entries(self, *, workspace_id: str | None, subject: str | None = None,
+                            after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
+        where: list[str] = ["seq > ?"]
+        args: list[object] = [after_seq]
+        if workspace_id is not None:
+            where.append("workspace_id = ?")
+            args.append(workspace_id)
+        if subject is not None:
+            where.append("subject = ?")
+            args.append(subject)
+        rows = await self._read_all(
+            f"SELECT * FROM audit_log WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?",  # noqa: S608 - fixed clauses
+            (*args, limit))
+        return [audit.entry_from_row(r) for r in rows]
+
+    async def verify_audit(self) -> AuditVerdict:
+        """Check the whole chain, page by page (it can be long)."""
+        async def pages() -> list[AuditEntry]:
+            out: list[AuditEntry] = []
+            after = 0
+            while True:
+                page = await self.audit_entries(workspace_id=None, after_seq=after,
+                                                limit=5000)
+                if not page:
+                    return out
+                out.extend(page)
+                after = page[-1].seq
+
+        return audit.verify_chain(await pages())
+
+
+def _audit(db: sqlite3.Connection, event: AuditEvent | None, now_ms: int) -> None:
+    if event is not None:
+        audit.append(db, event, now_ms=now_ms)
 
 
 def _insert_passkey(db: sqlite3.Connection, p: Passkey) -> None:
