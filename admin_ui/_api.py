@@ -44,6 +44,9 @@ from ._schemas import (
     AgentList,
     AgentOut,
     Artifact,
+    AuditOut,
+    AuditPage,
+    AuditQuery,
     BulkRevoke,
     BulkRevokeResult,
     CeremonyBegun,
@@ -307,6 +310,18 @@ class AdminApi:
             call.who.workspace_id, call.path["token_id"], actor=call.who.actor)
         return self._token_out(token)
 
+    # -- the audit trail -------------------------------------------------------------------
+    async def audit(self, call: Call) -> BaseModel:
+        q: AuditQuery = call.query
+        entries = await self._d.store.audit_entries(
+            workspace_id=call.who.workspace_id, subject=q.subject, after_seq=q.after,
+            limit=q.limit)
+        return AuditPage(
+            items=[AuditOut(seq=e.seq, at=iso(e.at_ms) or "", actor=e.actor, action=e.action,
+                            subject=e.subject, detail=json.loads(e.detail),
+                            entry_hash=e.entry_hash.hex()) for e in entries],
+            next_after=entries[-1].seq if len(entries) == q.limit else None)
+
     # -- passkey auth ----------------------------------------------------------------------
     async def register_begin(self, call: Call) -> BaseModel:
         body: RegisterBegin = call.body
@@ -442,6 +457,8 @@ class AdminApi:
             op("POST", "/tokens/{token_id}/revoke", "revokeToken", "Revoke an admin API token",
                self.revoke_token, write, TokenOut, cookie_only=True, tag="tokens",
                path_patterns={"token_id": TOKEN_ID}),
+            op("GET", "/audit", "listAudit", "The workspace's audit trail, oldest first",
+               self.audit, read, AuditPage, query=AuditQuery, tag="audit"),
             op("POST", "/auth/register/begin", "beginRegistration",
                "Start registering a passkey with a setup link", self.register_begin, None,
                CeremonyBegun, body=RegisterBegin, tag="auth"),

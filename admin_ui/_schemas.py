@@ -268,5 +268,28 @@ class InviteLink(_Out):
     setup_link: str
 
 
+class AuditQuery(_In):
+    subject: Annotated[str, StringConstraints(max_length=200)] | None = Field(
+        default=None, description="only entries about this key hash, agent or token id")
+    after: int = Field(default=0, ge=0, description="continue after this sequence number")
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class AuditOut(_Out):
+    seq: int
+    at: Timestamp
+    actor: str = Field(description="admin:<name>/passkey:<id>, token:<name>/<id>, cli:<user>, "
+                                   "rpc")
+    action: str
+    subject: str
+    detail: dict[str, Any]
+    entry_hash: str
+
+
+class AuditPage(_Out):
+    items: list[AuditOut]
+    next_after: int | None = Field(description="pass as `after` for the next page")
+
+
 class Ok(_Out):
     ok: bool = True
