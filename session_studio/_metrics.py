@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, Info
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from session_studio.policy import health_badges
 from session_studio.proxy import READ_METHODS, SIGNING_AND_LOCAL_METHODS
 from session_studio.store import FleetSession, FleetSnapshot, SessionStatus, SessionType
 
@@ -144,6 +145,10 @@ def _families(*, per_session: bool) -> dict[str, GaugeMetricFamily | CounterMetr
             CounterMetricFamily("session_studio_session_requests",
                                 "JSON-RPC calls served for the active session (as last "
                                 "written, batched about every second)", labels=SESSION_LABELS),
+            GaugeMetricFamily("session_studio_session_health",
+                              "1 for each health badge the active session carries "
+                              "(approaching_expiry, near_daily_limit), as in the API and page",
+                              labels=[*SESSION_LABELS, "badge"]),
             GaugeMetricFamily("session_studio_session_last_used_timestamp_seconds",
                               "When the active session last served a call (unix seconds)",
                               labels=SESSION_LABELS),
@@ -201,6 +206,11 @@ def _add_sessions(families: dict[str, GaugeMetricFamily | CounterMetricFamily],
         families["session_studio_session_recent_policy_denials"].add_metric(
             values, session.recent_denials)
         families["session_studio_session_requests"].add_metric(values, session.request_count)
+        for badge in health_badges(
+                created_at_ms=session.created_at_ms, expires_at_ms=session.expires_at_ms,
+                now_ms=snapshot.taken_at_ms, spent_in_window=session.spent_in_window,
+                daily_limit=session.daily_limit, active=True):
+            families["session_studio_session_health"].add_metric([*values, badge.value], 1)
         if session.last_used_at_ms is not None:
             families["session_studio_session_last_used_timestamp_seconds"].add_metric(
                 values, session.last_used_at_ms / 1000)

@@ -198,6 +198,8 @@ class FleetSession:
     recent_denials: int  # policy denials since `denials_since_ms`
     request_count: int
     last_used_at_ms: int | None
+    created_at_ms: int = 0  # with expires_at_ms: what the health badges need
+    expires_at_ms: int = 2**62
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

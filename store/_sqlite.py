@@ -613,11 +613,13 @@ class SqliteStore(AdminTables):
                     limit_unit=r["limit_unit"], daily_limit=int(r["daily_limit"]),
                     spent_in_window=spent.get(r["lineage_id"], 0),
                     recent_denials=r["denials"], request_count=r["request_count"],
-                    last_used_at_ms=r["last_used_at"])
+                    last_used_at_ms=r["last_used_at"], created_at_ms=r["created_at"],
+                    expires_at_ms=r["expires_at"])
                 for r in await self._read_all(
                     "SELECT s.key_hash, w.name AS workspace, s.type, s.label,"
                     " a.name AS agent_name, s.limit_unit, s.daily_limit, s.lineage_id,"
-                    " s.request_count, s.last_used_at, (SELECT COUNT(*) FROM decisions d"
+                    " s.request_count, s.last_used_at, s.created_at, s.expires_at,"
+                    " (SELECT COUNT(*) FROM decisions d"
                     " WHERE d.session_id = s.id AND d.at >= ? AND d.allowed = 0) AS denials"
                     " FROM sessions s JOIN workspaces w ON w.id = s.workspace_id"
                     " LEFT JOIN agents a ON a.id = s.agent_id"

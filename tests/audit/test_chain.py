@@ -9,7 +9,6 @@ from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
-
 from session_studio.store import AuditEntry, AuditEvent, verify_chain
 from session_studio.store._audit import append, entry_from_row
 

@@ -179,3 +179,28 @@ async def test_before_any_snapshot_only_the_failure_count_is_exported(
     _, series = scrape(fleet)
 
     assert {name for name, _ in series} == {"session_studio_fleet_snapshot_failures_total"}
+
+
+async def test_session_near_its_daily_limit_carries_the_same_health_badge_as_the_api(
+        store: SqliteStore, workspace: Workspace) -> None:
+    session = await add(store, make_session(workspace, daily=100 * UNIT))
+    await spend(store, session, 90 * UNIT)
+    fleet = view(store)
+    await fleet.refresh()
+
+    _, series = scrape(fleet)
+
+    badge = tuple(sorted((*session_labels(session.key_hash), ("badge", "near_daily_limit"))))
+    assert series["session_studio_session_health", badge] == 1.0
+
+
+async def test_session_with_room_left_carries_no_health_badge(
+        store: SqliteStore, workspace: Workspace) -> None:
+    session = await add(store, make_session(workspace, daily=100 * UNIT))
+    await spend(store, session, 10 * UNIT)
+    fleet = view(store)
+    await fleet.refresh()
+
+    _, series = scrape(fleet)
+
+    assert not [key for key in series if key[0] == "session_studio_session_health"]
