@@ -300,11 +300,12 @@ def _table(rows: Sequence[dict[str, Any]]) -> str:
     if not rows:
         return "no sessions"
     lines = [f"{'KEY_HASH':<14} {'TYPE':<6} {'STATUS':<8} {'SPENT/DAILY':<22} {'EXPIRES':<21} "
-             "LABEL"]
+             f"{'HEALTH':<20} LABEL"]
     for r in rows:
         spend = f"{r['spent_in_window']}/{r['limits']['daily']} {r['limits']['unit']}"
+        health = ",".join(r["health"]) or "-"
         lines.append(f"{r['key_hash'][:12]}.. {r['type']:<6} {r['status']:<8} {spend:<22} "
-                     f"{r['expires_at']:<21} {r['label']}")
+                     f"{r['expires_at']:<21} {health:<20} {r['label']}")
     return "\n".join(lines)
 
 
