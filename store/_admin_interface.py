@@ -6,6 +6,7 @@ implements one interface.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from ._admin_records import (
@@ -63,3 +64,6 @@ class AdminStore(Protocol):
                             after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]: ...
     async def verify_audit(self) -> AuditVerdict:
         """Walk the whole chain and report the first entry that does not hold."""
+    async def spend_by_hour(self, lineage_ids: Sequence[str], *,
+                            since_ms: int) -> dict[int, int]:
+        """Spend per hour (hour start in unix ms -> unit atoms) of these lineages."""

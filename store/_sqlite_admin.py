@@ -236,6 +236,22 @@ class AdminTables:
                                reason=r["reason"], detail=r["detail"], cost=int(r["cost"]),
                                tx_hash=r["tx_hash"]) for r in rows]
 
+    async def spend_by_hour(self, lineage_ids: Sequence[str], *,
+                            since_ms: int) -> dict[int, int]:
+        """Spend of these lineages per hour (start of the hour, unix ms -> unit atoms),
+        summed in Python: amounts are TEXT integers beyond SQLite's 64 bits."""
+        if not lineage_ids:
+            return {}
+        marks = ",".join("?" * len(lineage_ids))
+        rows = await self._read_all(
+            f"SELECT minute, amount FROM spend_buckets WHERE lineage_id IN ({marks})"  # noqa: S608 - placeholders only
+            " AND minute >= ?", (*lineage_ids, since_ms // 60_000))
+        hours: dict[int, int] = {}
+        for r in rows:
+            hour = r["minute"] // 60 * 3_600_000
+            hours[hour] = hours.get(hour, 0) + int(r["amount"])
+        return hours
+
     # -- the audit trail -------------------------------------------------------------------
     async def append_audit(self, event: AuditEvent, *, now_ms: int) -> None:
         await self._transaction(lambda db: audit.append(db, event, now_ms=now_ms))
