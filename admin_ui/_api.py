@@ -19,6 +19,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from session_studio.policy import AmountError, format_amount, parse_amount
 from session_studio.store import (
+    AgentCeiling,
     ApiToken,
     Conflict,
     Scope,
@@ -49,6 +50,7 @@ from ._schemas import (
     AuditQuery,
     BulkRevoke,
     BulkRevokeResult,
+    Ceiling,
     CeremonyBegun,
     CeremonyFinish,
     Event,
@@ -264,18 +266,39 @@ class AdminApi:
         agent = next(a for a in await self._d.service.list_agents(ws) if a.name == name)
         active = await self._d.service.list_sessions(ws, SessionFilter(
             agent_name=name, status=SessionStatus.ACTIVE, limit=100_000))
-        return AgentOut(name=agent.name, created_at=iso(agent.created_at_ms) or "",
-                        daily_budget=None if agent.daily_budget is None
-                        else format_amount(agent.daily_budget), active_sessions=len(active))
+        ceiling = agent.ceiling
+        return AgentOut(
+            name=agent.name, created_at=iso(agent.created_at_ms) or "",
+            daily_budget=None if agent.daily_budget is None
+            else format_amount(agent.daily_budget), active_sessions=len(active),
+            rotate_every_s=agent.rotate_every_s,
+            ceiling=None if ceiling is None else Ceiling(
+                permissions=list(ceiling.permissions), chain_ids=list(ceiling.chain_ids),
+                tokens=list(ceiling.tokens), limit_unit=ceiling.limit_unit,
+                per_tx_limit=format_amount(ceiling.per_tx),
+                daily_limit=format_amount(ceiling.daily),
+                max_lifetime=str(ceiling.max_lifetime_s),
+                max_live_sessions=ceiling.max_live_sessions))
 
     async def create_agent(self, call: Call) -> BaseModel:
         body: AgentCreate = call.body
         ws = await self._ws(call.who)
         budget = None if body.daily_budget is None else _amount(body.daily_budget,
                                                                 "daily_budget")
+        ceiling = None
+        if body.ceiling is not None:
+            c = body.ceiling
+            ceiling = AgentCeiling(
+                permissions=tuple(dict.fromkeys(c.permissions)),
+                chain_ids=tuple(dict.fromkeys(c.chain_ids)),
+                tokens=tuple(dict.fromkeys(c.tokens)), limit_unit=c.limit_unit,
+                per_tx=_amount(c.per_tx_limit, "ceiling.per_tx_limit"),
+                daily=_amount(c.daily_limit, "ceiling.daily_limit"),
+                max_lifetime_s=seconds(c.max_lifetime), max_live_sessions=c.max_live_sessions)
         try:
             agent, credential = await self._d.service.register_agent(
-                ws, body.name, budget, actor=call.who.actor)
+                ws, body.name, budget, actor=call.who.actor, ceiling=ceiling,
+                rotate_every_s=None if body.rotate_every is None else seconds(body.rotate_every))
         except InvalidSpec as exc:
             raise ValidationFailed(exc.field, str(exc)) from exc
         out = await self._agent_out(ws, agent.name)

@@ -106,6 +106,8 @@ class Artifact(SessionPolicyFields):
     credential: str
     rpc_url: str
     rpc_urls: dict[str, str]
+    token_addresses: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="chain id -> token symbol -> ERC-20 address")
 
 
 class SessionQuery(_In):
@@ -192,11 +194,27 @@ class Snippet(_Out):
 
 
 # -- agents ---------------------------------------------------------------------------------
+class Ceiling(BaseModel):
+    """The most an agent may give itself through `studio_createSession`."""
+
+    model_config = ConfigDict(extra="forbid")
+    permissions: list[Permission] = Field(min_length=1)
+    chain_ids: list[Annotated[int, Field(ge=0)]] = Field(min_length=1, max_length=50)
+    tokens: list[Symbol] = Field(min_length=1, max_length=100)
+    limit_unit: Symbol = "USD"
+    per_tx_limit: Money
+    daily_limit: Money
+    max_lifetime: Duration
+    max_live_sessions: int = Field(ge=1, le=1000)
+
+
 class AgentOut(_Out):
     name: str
     daily_budget: Money | None
     created_at: Timestamp
     active_sessions: int
+    ceiling: Ceiling | None = Field(default=None, description="null: no self-service")
+    rotate_every_s: int | None = None
 
 
 class AgentList(_Out):
@@ -206,6 +224,9 @@ class AgentList(_Out):
 class AgentCreate(_In):
     name: Name
     daily_budget: Money | None = Field(default=None, description="USD across all its sessions")
+    ceiling: Ceiling | None = None
+    rotate_every: Duration | None = Field(default=None, description="the server rotates the "
+                                                                    "agent's sessions this often")
 
 
 class AgentCreated(AgentOut):

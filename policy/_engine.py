@@ -43,6 +43,9 @@ class SessionPolicy:
     # contract_call allowlist: lower-case address -> allowed "0x"-selectors (None = any).
     contracts: Mapping[str, frozenset[str] | None] = field(default_factory=dict)
     rate_limit_per_minute: int | None = None  # signing requests; None = unlimited
+    # The agent's budget across all its sessions (revoked and rotated ones too), in `unit`
+    # atoms; None = no agent-wide budget. Sessions of a budgeted agent are USD-limited.
+    agent_daily_budget: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -53,6 +56,7 @@ class SessionState:
     expires_at_ms: int
     spent_in_window: int  # atoms of the policy's unit, lineage-wide (rotation keeps the window)
     requests_last_minute: int = 0  # signing decisions of this session in the last 60 s
+    agent_spent_in_window: int = 0  # atoms, every lineage of the session's agent
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -283,6 +287,15 @@ def _check_limits(
                         detail=f"costs {figures['cost']} {policy.unit} with "
                                f"{figures['spent_in_window']} already spent in the window, over "
                                f"the daily limit of {figures['daily_limit']}", figures=figures)
+    budget = policy.agent_daily_budget
+    if budget is not None and state.agent_spent_in_window + cost > budget:
+        figures = {**figures, "agent_daily_budget": format_amount(budget),
+                   "agent_spent_in_window": format_amount(state.agent_spent_in_window)}
+        return Decision(allowed=False, reason=ReasonCode.AGENT_BUDGET_EXCEEDED,
+                        detail=f"costs {figures['cost']} {policy.unit} with "
+                               f"{figures['agent_spent_in_window']} already spent by the agent's "
+                               f"sessions in the window, over its daily budget of "
+                               f"{figures['agent_daily_budget']}", figures=figures)
     return Decision(allowed=True, reason=None, detail="allowed", cost=cost, gas_cost=gas_cost,
                     figures=figures)
 

@@ -4,17 +4,27 @@ from ._app import create_rpc_app
 from ._context import Caller, ChainRuntime, PriceOracle, RpcPlaneDeps
 from ._methods import READ_METHODS, SIGNING_AND_LOCAL_METHODS
 from ._observer import NullObserver, RpcObserver
+from ._self_service import (
+    STUDIO_METHODS,
+    AgentSelfService,
+    SelfServiceInvalid,
+    SelfServiceRefused,
+)
 from ._upstream import Upstream
 
 __all__ = [
     "READ_METHODS",
     "SIGNING_AND_LOCAL_METHODS",
+    "STUDIO_METHODS",
+    "AgentSelfService",
     "Caller",
     "ChainRuntime",
     "NullObserver",
     "PriceOracle",
     "RpcObserver",
     "RpcPlaneDeps",
+    "SelfServiceInvalid",
+    "SelfServiceRefused",
     "Upstream",
     "create_rpc_app",
 ]

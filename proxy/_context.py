@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from session_studio.keystore import LocalKeystore
 from session_studio.policy import ChainAssets, PriceBook
@@ -12,6 +12,9 @@ from session_studio.store import CredentialOwner, Session, Store
 
 from ._observer import NullObserver, RpcObserver
 from ._upstream import Upstream
+
+if TYPE_CHECKING:
+    from ._self_service import AgentSelfService
 
 
 class PriceOracle(Protocol):
@@ -40,6 +43,7 @@ class RpcPlaneDeps:
     max_batch_size: int
     allow_raw_transactions: bool
     observer: RpcObserver = field(default_factory=NullObserver)
+    agents: AgentSelfService | None = None  # studio_* methods; None: refused (4200)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -34,6 +34,7 @@ from ._errors import (
     UnsupportedMethod,
 )
 from ._params import arity, hex_bytes
+from ._self_service import STUDIO_METHODS, studio_call
 from ._sessions import active_addresses, session_for_address
 from ._transactions import NonceOracle, handle_transaction
 from ._upstream import Upstream
@@ -64,7 +65,7 @@ SIGNING_AND_LOCAL_METHODS = frozenset({
     "eth_chainId", "net_version", "eth_accounts", "eth_requestAccounts", "eth_sendTransaction",
     "wallet_sendTransaction", "eth_signTransaction", "personal_sign", "eth_signTypedData_v4",
     "eth_sign", "eth_sendRawTransaction",
-})
+}) | STUDIO_METHODS
 # Methods whose answer is a signing decision (counted by reason).
 DECIDING_METHODS = frozenset({
     "eth_sendTransaction", "wallet_sendTransaction", "eth_signTransaction", "personal_sign",
@@ -91,9 +92,11 @@ class RpcMethods:
             "eth_sign": self._refuse_eth_sign,
             "eth_sendRawTransaction": self._send_raw_transaction,
         }
-        assert set(self._local) == SIGNING_AND_LOCAL_METHODS
+        assert set(self._local) | STUDIO_METHODS == SIGNING_AND_LOCAL_METHODS
 
     async def dispatch(self, caller: Caller, call: Call) -> Any:
+        if call.method in STUDIO_METHODS:
+            return await studio_call(self._deps.agents, caller, call.method, call.params)
         handler = self._local.get(call.method)
         if handler is not None:
             return await handler(caller, call.params)

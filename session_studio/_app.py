@@ -27,10 +27,12 @@ from session_studio.proxy import ChainRuntime, RpcPlaneDeps, Upstream, create_rp
 from session_studio.store import Store, open_store
 
 from . import __version__
+from ._agents import AgentDesk
 from ._credentials import CredentialIssuer
 from ._fleet import FleetView
 from ._metrics import FleetCollector, PrometheusObserver
 from ._prices import ChainPriceOracle
+from ._rotation import RotationSchedule
 from ._service import SessionService
 from ._settings import ListenAddress, Settings
 from ._usage import UsageRecorder
@@ -53,6 +55,7 @@ class Studio:
     usage: UsageRecorder  # started by `start_server`, flushed by `RunningServer.stop`
     fleet: FleetView  # the snapshot behind the session and agent series, refreshed likewise
     admin: AdminDeps  # what the admin plane (and the CLI's setup links and tokens) uses
+    rotation: RotationSchedule  # per-agent `rotate_every`, run by `serve`
 
     @classmethod
     async def open(cls, settings: Settings, env: Mapping[str, str] | None = None) -> Studio:
@@ -80,7 +83,8 @@ class Studio:
         return cls(settings=settings, store=store, keystore=keystore, service=service,
                    registry=registry,
                    observer=PrometheusObserver(registry, version=__version__, usage=usage),
-                   usage=usage, fleet=fleet, admin=admin)
+                   usage=usage, fleet=fleet, admin=admin,
+                   rotation=RotationSchedule(service=service, store=store, clock=now_ms))
 
     async def close(self) -> None:
         await self.store.close()
@@ -104,7 +108,8 @@ class Studio:
             store=self.store, keystore=self.keystore, chains=MappingProxyType(chains),
             prices=prices, clock=now_ms, window_mode=s.policy.window,
             max_body_bytes=s.server.max_body_bytes, max_batch_size=s.server.max_batch_size,
-            allow_raw_transactions=s.server.allow_raw_transactions, observer=self.observer)
+            allow_raw_transactions=s.server.allow_raw_transactions, observer=self.observer,
+            agents=AgentDesk(service=self.service, store=self.store))
 
 
 def _chain_assets(settings: Settings, chain_id: int) -> ChainAssets:
@@ -146,6 +151,7 @@ class RunningServer:
             await runner.cleanup()
         if self.studio is not None:
             # After the listeners: no call can be counted once the last usage flush ran.
+            await self.studio.rotation.stop()
             await self.studio.fleet.stop()
             await self.studio.usage.stop()
 
@@ -155,6 +161,7 @@ async def start_server(studio: Studio) -> RunningServer:
     # Before the listeners: the first scrape already finds a fleet snapshot.
     await studio.usage.start()
     await studio.fleet.start()
+    await studio.rotation.start()
     runners: list[web.AppRunner] = []
     ports: list[int] = []
     for app, listen in ((create_rpc_app(studio.rpc_deps()), s.rpc_listen),

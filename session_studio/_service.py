@@ -22,6 +22,7 @@ from session_studio.policy import (
 )
 from session_studio.store import (
     Agent,
+    AgentCeiling,
     AuditEvent,
     Conflict,
     NotFound,
@@ -119,17 +120,40 @@ class SessionService:
 
     # -- agents ----------------------------------------------------------------------------
     async def register_agent(self, ws: Workspace, name: str, daily_budget: int | None, *,
-                             actor: str) -> tuple[Agent, str]:
+                             actor: str, ceiling: AgentCeiling | None = None,
+                             rotate_every_s: int | None = None) -> tuple[Agent, str]:
         if not name or len(name) > 100 or not all(c.isalnum() or c in "-_." for c in name):
             raise InvalidSpec("name", "use 1 to 100 letters, digits, '-', '_' or '.'")
+        if ceiling is not None:
+            self._validate_ceiling(ceiling, daily_budget)
+        if rotate_every_s is not None and not 60 <= rotate_every_s <= MAX_LIFETIME_S:
+            raise InvalidSpec("rotate_every", "must be between 1 minute and 366 days")
         agent_id = new_id()
         token = self._issuer.token_for("agent", agent_id, 1)
         agent = await self._store.create_agent(
             ws.id, name, daily_budget=daily_budget, now_ms=self._clock(),
-            credential_hash=credential_hash(token), agent_id=agent_id,
+            credential_hash=credential_hash(token), agent_id=agent_id, ceiling=ceiling,
+            rotate_every_s=rotate_every_s,
             audit=AuditEvent(workspace_id=ws.id, actor=actor, action="agent.register",
-                             subject=name, detail={"daily_budget": daily_budget}))
+                             subject=name,
+                             detail={"daily_budget": daily_budget, "rotate_every_s":
+                                     rotate_every_s, "ceiling": None if ceiling is None
+                                     else ceiling.to_json()}))
         return agent, token
+
+    def _validate_ceiling(self, ceiling: AgentCeiling, daily_budget: int | None) -> None:
+        """A ceiling must itself describe a session this sidecar could create."""
+        probe = SessionSpec(
+            type=SessionType.AGENT, label="ceiling", agent=None, chain_ids=ceiling.chain_ids,
+            permissions=ceiling.permissions, tokens=ceiling.tokens,
+            limit_unit=ceiling.limit_unit, per_tx=ceiling.per_tx, daily=ceiling.daily,
+            lifetime_s=ceiling.max_lifetime_s)
+        self._validate_terms(probe)
+        if not 1 <= ceiling.max_live_sessions <= 1000:
+            raise InvalidSpec("max_sessions", "must be between 1 and 1000")
+        if daily_budget is not None and ceiling.limit_unit != USD:
+            raise InvalidSpec("limit_unit", "an agent with a USD daily budget needs a USD "
+                                            "ceiling")
 
     async def list_agents(self, ws: Workspace) -> list[Agent]:
         return await self._store.list_agents(ws.id)
@@ -138,8 +162,8 @@ class SessionService:
         return self._issuer.token_for("agent", agent.id, agent.credential_version)
 
     # -- sessions --------------------------------------------------------------------------
-    async def create_session(self, ws: Workspace, spec: SessionSpec, *,
-                             actor: str) -> dict[str, Any]:
+    async def create_session(self, ws: Workspace, spec: SessionSpec, *, actor: str,
+                             max_live_for_agent: int | None = None) -> dict[str, Any]:
         """Create a session and return its provisioning artifact (credential included)."""
         agent = await self._validate(ws, spec)
         session, sealed = self._new_session(ws, spec, agent=agent, lineage_id=None,
@@ -149,13 +173,18 @@ class SessionService:
             session, sealed_key=sealed,
             credential_hash=None if cred is None else credential_hash(cred),
             audit=AuditEvent(workspace_id=ws.id, actor=actor, action="session.create",
-                             subject=session.key_hash, detail=_policy_fields(session)))
+                             subject=session.key_hash, detail=_policy_fields(session)),
+            max_live_for_agent=max_live_for_agent)
         return await self._artifact(ws, session.key_hash)
 
     async def _validate(self, ws: Workspace, spec: SessionSpec) -> Agent | None:
-        chains = self._settings.chains
         if not spec.label.strip() or len(spec.label) > 200:
             raise InvalidSpec("label", "must be 1 to 200 characters")
+        self._validate_terms(spec)
+        return await self._validate_owner(ws, spec)
+
+    def _validate_terms(self, spec: SessionSpec) -> None:
+        chains = self._settings.chains
         if not spec.chain_ids:
             raise InvalidSpec("chains", "at least one chain id is required")
         for chain_id in spec.chain_ids:
@@ -194,11 +223,17 @@ class SessionService:
             raise InvalidSpec("rate_limit", "must be between 1 and 1000000 per minute")
         if spec.max_fee_per_gas is not None and spec.max_fee_per_gas <= 0:
             raise InvalidSpec("max_fee_per_gas", "must be positive")
+
+    async def _validate_owner(self, ws: Workspace, spec: SessionSpec) -> Agent | None:
         if spec.type is SessionType.AGENT:
             if spec.agent is None:
                 raise InvalidSpec("agent", "agent sessions need --agent NAME "
                                            "(register it with `agents register NAME`)")
-            return await self._store.get_agent(ws.id, spec.agent)
+            agent = await self._store.get_agent(ws.id, spec.agent)
+            if agent.daily_budget is not None and spec.limit_unit != USD:
+                raise InvalidSpec("limit_unit", f"agent {agent.name} has a daily budget in USD, "
+                                                "so its sessions must be limited in USD too")
+            return agent
         if spec.agent is not None:
             raise InvalidSpec("agent", "only agent sessions belong to an agent")
         return None
@@ -305,7 +340,19 @@ class SessionService:
             "credential": credential,
             "rpc_url": urls[str(session.chain_ids[0])],
             "rpc_urls": urls,
+            "token_addresses": self._token_addresses(session),
         }
+
+    def _token_addresses(self, session: Session) -> dict[str, dict[str, str]]:
+        """ERC-20 contracts of the session's tokens, per chain: what a client needs to build a
+        token transfer (native coins have no address and are left out)."""
+        out: dict[str, dict[str, str]] = {}
+        for chain_id in session.chain_ids:
+            for symbol in session.tokens:
+                token = self._settings.token(chain_id, symbol)
+                if token is not None:
+                    out.setdefault(str(chain_id), {})[symbol] = token.address
+        return out
 
     def rpc_url(self, chain_id: int) -> str:
         return f"{self._settings.server.public_rpc_url.rstrip('/')}/rpc/{chain_id}"

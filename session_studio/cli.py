@@ -16,12 +16,14 @@ import os
 import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
 from session_studio.keystore import KeystoreError, create_master_key_file
 from session_studio.policy import USD, AmountError, Permission, format_amount, parse_amount
 from session_studio.store import (
+    AgentCeiling,
     Conflict,
     NotFound,
     Scope,
@@ -154,8 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--sort", default="-created",
                          choices=[f"{d}{k}" for k in ("created", "last_used", "expiry")
                                   for d in ("", "-")])
-    for action in ("show", "rotate", "export"):
+    for action in ("show", "export"):
         ssub.add_parser(action, parents=[common]).add_argument("key_hash")
+    rotate = ssub.add_parser("rotate", parents=[common])
+    rotate.add_argument("key_hash", nargs="?")
+    rotate.add_argument("--all-matching", action="store_true",
+                        help="rotate every active session matching the filters")
+    add_filters(rotate)
     revoke = ssub.add_parser("revoke", parents=[common])
     revoke.add_argument("key_hash", nargs="?")
     revoke.add_argument("--all-matching", action="store_true",
@@ -167,6 +174,19 @@ def build_parser() -> argparse.ArgumentParser:
     register = asub.add_parser("register", parents=[common])
     register.add_argument("name")
     register.add_argument("--daily-budget", help="USD across all the agent's sessions")
+    register.add_argument("--rotate-every", help="rotate the agent's sessions this often "
+                                                 "(e.g. 7d); the agent token keeps working")
+    ceiling = register.add_argument_group(
+        "self-service ceiling", "the most the agent may give itself with studio_createSession; "
+        "give all of them or none (none: the agent cannot create sessions)")
+    ceiling.add_argument("--ceiling-permissions")
+    ceiling.add_argument("--ceiling-chains")
+    ceiling.add_argument("--ceiling-tokens")
+    ceiling.add_argument("--ceiling-unit", default=None, help="USD (default) or a token")
+    ceiling.add_argument("--ceiling-per-tx")
+    ceiling.add_argument("--ceiling-daily")
+    ceiling.add_argument("--ceiling-lifetime", help="longest session, e.g. 7d")
+    ceiling.add_argument("--ceiling-sessions", type=int, help="live sessions at most")
     asub.add_parser("list", parents=[common])
 
     tokens = sub.add_parser("tokens", parents=[common], help="admin API tokens")
@@ -266,9 +286,59 @@ async def cmd_sessions(args: argparse.Namespace, studio: Studio) -> None:
     elif args.action == "revoke":
         await _revoke(args, studio)
     elif args.action == "rotate":
-        _print(args, await svc.rotate(ws, args.key_hash, actor=cli_actor()))
+        await _rotate(args, studio)
     elif args.action == "export":
         _print(args, await svc.export(ws, args.key_hash, actor=cli_actor()))
+
+
+_CEILING_FLAGS = ("ceiling_permissions", "ceiling_chains", "ceiling_tokens", "ceiling_per_tx",
+                  "ceiling_daily", "ceiling_lifetime", "ceiling_sessions")
+
+
+def _ceiling(args: argparse.Namespace) -> AgentCeiling | None:
+    given = [flag for flag in _CEILING_FLAGS if getattr(args, flag) is not None]
+    if not given and args.ceiling_unit is None:
+        return None
+    missing = [f"--{flag.replace('_', '-')}" for flag in _CEILING_FLAGS if flag not in given]
+    if missing:
+        raise UsageError(f"a self-service ceiling needs every bound; missing {', '.join(missing)}")
+    try:
+        permissions = tuple(dict.fromkeys(Permission(p) for p in _csv(args.ceiling_permissions)))
+        chains = tuple(dict.fromkeys(int(c) for c in _csv(args.ceiling_chains)))
+    except ValueError as exc:
+        raise UsageError(f"--ceiling-permissions/--ceiling-chains: {exc}") from exc
+    return AgentCeiling(
+        permissions=permissions, chain_ids=chains,
+        tokens=tuple(dict.fromkeys(_csv(args.ceiling_tokens))),
+        limit_unit=args.ceiling_unit or USD,
+        per_tx=_amount(args.ceiling_per_tx, "--ceiling-per-tx"),
+        daily=_amount(args.ceiling_daily, "--ceiling-daily"),
+        max_lifetime_s=parse_duration(args.ceiling_lifetime),
+        max_live_sessions=args.ceiling_sessions)
+
+
+async def _rotate(args: argparse.Namespace, studio: Studio) -> None:
+    """One session, or every active session matching the filters (e.g. weekly automation)."""
+    svc = studio.service
+    ws = await svc.workspace(args.workspace)
+    if args.all_matching == bool(args.key_hash):
+        raise UsageError("give either KEY_HASH or --all-matching [filters]")
+    if args.key_hash:
+        _print(args, await svc.rotate(ws, args.key_hash, actor=cli_actor()))
+        return
+    query = _filter(args)
+    if query.status not in (None, SessionStatus.ACTIVE):
+        raise UsageError("--all-matching rotates active sessions; drop --status")
+    matching = await svc.list_sessions(ws, replace(query, status=SessionStatus.ACTIVE))
+    rotated: list[dict[str, str]] = []
+    for session in matching:
+        # Rotated or revoked by someone else since the listing: nothing left to rotate.
+        with contextlib.suppress(Conflict):
+            successor = await svc.rotate(ws, session.key_hash, actor=cli_actor())
+            rotated.append({"from": session.key_hash, "to": successor["key_hash"]})
+    _print(args, {"count": len(rotated), "rotated": rotated},
+           f"rotated {len(rotated)} session(s)"
+           + "".join(f"\n  {r['from']} -> {r['to']}" for r in rotated))
 
 
 async def _revoke(args: argparse.Namespace, studio: Studio) -> None:
@@ -315,10 +385,14 @@ async def cmd_agents(args: argparse.Namespace, studio: Studio) -> None:
     if args.action == "register":
         budget = None if args.daily_budget is None else _amount(args.daily_budget,
                                                                 "--daily-budget")
-        agent, token = await svc.register_agent(ws, args.name, budget,
-                                                 actor=cli_actor())
+        agent, token = await svc.register_agent(
+            ws, args.name, budget, actor=cli_actor(), ceiling=_ceiling(args),
+            rotate_every_s=None if args.rotate_every is None
+            else parse_duration(args.rotate_every))
         payload = {"name": agent.name, "credential": token,
-                   "daily_budget": None if budget is None else format_amount(budget)}
+                   "daily_budget": None if budget is None else format_amount(budget),
+                   "ceiling": None if agent.ceiling is None else agent.ceiling.to_json(),
+                   "rotate_every_s": agent.rotate_every_s}
         _print(args, payload, f"registered agent {agent.name}\ncredential: {token}")
     else:
         agents = await svc.list_agents(ws)

@@ -22,6 +22,7 @@ from ._errors import Conflict, NotFound, StoreError, StoreUnavailable
 from ._interface import Evaluate, Store
 from ._records import (
     Agent,
+    AgentCeiling,
     CredentialOwner,
     FleetAgent,
     FleetSession,
@@ -53,6 +54,7 @@ __all__ = [
     "Admin",
     "AdminLogin",
     "Agent",
+    "AgentCeiling",
     "ApiToken",
     "AuditEntry",
     "AuditEvent",

@@ -16,6 +16,7 @@ from ._admin_interface import AdminStore
 from ._audit import AuditEvent
 from ._records import (
     Agent,
+    AgentCeiling,
     CredentialOwner,
     FleetSnapshot,
     NonceRequest,
@@ -52,6 +53,7 @@ class Store(AdminStore, Protocol):
     async def create_agent(
         self, workspace_id: str, name: str, *, daily_budget: int | None, now_ms: int,
         credential_hash: bytes, agent_id: str, audit: AuditEvent | None = None,
+        ceiling: AgentCeiling | None = None, rotate_every_s: int | None = None,
     ) -> Agent: ...
     async def get_agent(self, workspace_id: str, name: str) -> Agent: ...
     async def list_agents(self, workspace_id: str) -> list[Agent]: ...
@@ -59,10 +61,13 @@ class Store(AdminStore, Protocol):
     # Sessions
     async def insert_session(
         self, session: Session, *, sealed_key: bytes, credential_hash: bytes | None,
-        audit: AuditEvent | None = None,
+        audit: AuditEvent | None = None, max_live_for_agent: int | None = None,
     ) -> None:
         """Insert the session (and its credential), appending `audit` in the same
-        transaction; every mutation below takes the same optional audit event."""
+        transaction; every mutation below takes the same optional audit event.
+        `max_live_for_agent`: refuse (Conflict) if the session's agent already has that many
+        live sessions, checked in the inserting transaction so concurrent creates cannot
+        overshoot."""
     async def get_session(self, workspace_id: str, key_hash: str) -> Session: ...
     async def get_session_by_id(self, session_id: str) -> Session: ...
     async def list_sessions(

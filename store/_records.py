@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from session_studio.policy import Permission, SessionPolicy
 
@@ -37,6 +38,39 @@ class Workspace:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AgentCeiling:
+    """The most an agent may give itself through self-service (`studio_createSession`).
+
+    Every bound is required: a ceiling left partly open would be an open door, so an agent
+    without a ceiling simply cannot create sessions."""
+
+    permissions: tuple[Permission, ...]
+    chain_ids: tuple[int, ...]
+    tokens: tuple[str, ...]
+    limit_unit: str
+    per_tx: int  # atoms of limit_unit
+    daily: int  # atoms of limit_unit
+    max_lifetime_s: int
+    max_live_sessions: int
+
+    def to_json(self) -> dict[str, object]:
+        return {"permissions": [p.value for p in self.permissions],
+                "chain_ids": list(self.chain_ids), "tokens": list(self.tokens),
+                "limit_unit": self.limit_unit, "per_tx": str(self.per_tx),
+                "daily": str(self.daily), "max_lifetime_s": self.max_lifetime_s,
+                "max_live_sessions": self.max_live_sessions}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> AgentCeiling:
+        return cls(permissions=tuple(Permission(p) for p in raw["permissions"]),
+                   chain_ids=tuple(int(c) for c in raw["chain_ids"]),
+                   tokens=tuple(raw["tokens"]), limit_unit=raw["limit_unit"],
+                   per_tx=int(raw["per_tx"]), daily=int(raw["daily"]),
+                   max_lifetime_s=int(raw["max_lifetime_s"]),
+                   max_live_sessions=int(raw["max_live_sessions"]))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Agent:
     id: str
     workspace_id: str
@@ -44,6 +78,8 @@ class Agent:
     daily_budget: int | None  # USD atoms
     credential_version: int
     created_at_ms: int
+    ceiling: AgentCeiling | None = None  # None: no self-service session creation
+    rotate_every_s: int | None = None  # the server rotates its sessions this often
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,6 +112,7 @@ class Session:
     contracts: Mapping[str, tuple[str, ...] | None] = field(default_factory=dict)
     rate_limit_per_minute: int | None = None
     max_fee_per_gas: int | None = None
+    agent_daily_budget: int | None = None  # the owning agent's budget (USD atoms), if any
 
     def status(self, now_ms: int) -> SessionStatus:
         """Derived, never stored: an expired session reads `expired` without anyone touching it."""
@@ -98,6 +135,7 @@ class Session:
             contracts={address: None if selectors is None else frozenset(selectors)
                        for address, selectors in self.contracts.items()},
             rate_limit_per_minute=self.rate_limit_per_minute,
+            agent_daily_budget=self.agent_daily_budget,
         )
 
 

@@ -37,6 +37,7 @@ from ._errors import Conflict, NotFound, StoreUnavailable
 from ._interface import Evaluate, Sign, T
 from ._records import (
     Agent,
+    AgentCeiling,
     CredentialOwner,
     FleetAgent,
     FleetSession,
@@ -62,7 +63,7 @@ _SESSION_COLUMNS = """
     s.address, s.permissions, s.chain_ids, s.tokens, s.limit_unit, s.per_tx_limit,
     s.daily_limit, s.created_at, s.expires_at, s.revoked_at, s.lineage_id, s.predecessor_id,
     s.credential_version, s.last_used_at, s.request_count, s.recipients, s.contracts,
-    s.rate_limit_per_minute, s.max_fee_per_gas
+    s.rate_limit_per_minute, s.max_fee_per_gas, a.daily_budget AS agent_daily_budget
 """
 _SESSION_FROM = "FROM sessions s LEFT JOIN agents a ON a.id = s.agent_id"
 _SORTS = {"created": "s.created_at", "last_used": "COALESCE(s.last_used_at, 0)",
@@ -261,16 +262,19 @@ class SqliteStore(AdminTables):
     async def create_agent(
         self, workspace_id: str, name: str, *, daily_budget: int | None, now_ms: int,
         credential_hash: bytes, agent_id: str, audit: AuditEvent | None = None,
+        ceiling: AgentCeiling | None = None, rotate_every_s: int | None = None,
     ) -> Agent:
         agent = Agent(id=agent_id, workspace_id=workspace_id, name=name,
-                      daily_budget=daily_budget, credential_version=1, created_at_ms=now_ms)
+                      daily_budget=daily_budget, credential_version=1, created_at_ms=now_ms,
+                      ceiling=ceiling, rotate_every_s=rotate_every_s)
 
         def insert(db: sqlite3.Connection) -> None:
             db.execute(
                 "INSERT INTO agents (id, workspace_id, name, daily_budget, credential_version,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                " created_at, ceiling, rotate_every_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (agent.id, workspace_id, name,
-                 None if daily_budget is None else str(daily_budget), 1, now_ms))
+                 None if daily_budget is None else str(daily_budget), 1, now_ms,
+                 None if ceiling is None else json.dumps(ceiling.to_json()), rotate_every_s))
             _insert_credential(db, credential_hash, workspace_id, "agent", agent.id, 1, now_ms)
             _audit(db, audit, now_ms)
 
@@ -295,9 +299,17 @@ class SqliteStore(AdminTables):
     # -- sessions --------------------------------------------------------------------------
     async def insert_session(
         self, session: Session, *, sealed_key: bytes, credential_hash: bytes | None,
-        audit: AuditEvent | None = None,
+        audit: AuditEvent | None = None, max_live_for_agent: int | None = None,
     ) -> None:
         def insert(db: sqlite3.Connection) -> None:
+            if max_live_for_agent is not None:
+                live = db.execute(
+                    "SELECT COUNT(*) FROM sessions WHERE agent_id = ? AND revoked_at IS NULL"
+                    " AND expires_at > ?", (session.agent_id, session.created_at_ms)
+                ).fetchone()[0]
+                if live >= max_live_for_agent:
+                    raise Conflict(f"the agent already has {live} live session(s), its "
+                                   f"ceiling allows {max_live_for_agent}")
             _insert_session(db, session, sealed_key, credential_hash)
             _audit(db, audit, session.created_at_ms)
 
@@ -418,8 +430,9 @@ class SqliteStore(AdminTables):
     ) -> tuple[Decision, Reservation | None, T | None]:
         def reserve(db: sqlite3.Connection) -> tuple[Decision, Reservation | None, T | None]:
             row = db.execute(
-                "SELECT revoked_at, expires_at, lineage_id, sealed_key, workspace_id, key_hash"
-                " FROM sessions WHERE id = ?",
+                "SELECT s.revoked_at, s.expires_at, s.lineage_id, s.sealed_key, s.workspace_id,"
+                " s.key_hash, s.agent_id, a.daily_budget FROM sessions s"
+                " LEFT JOIN agents a ON a.id = s.agent_id WHERE s.id = ?",
                 (session_id,)).fetchone()
             if row is None:
                 raise NotFound(f"no session {session_id}")
@@ -430,7 +443,10 @@ class SqliteStore(AdminTables):
             state = SessionState(revoked=row["revoked_at"] is not None,
                                  expires_at_ms=row["expires_at"],
                                  spent_in_window=_window_sum(db, lineage, window_start_ms),
-                                 requests_last_minute=recent)
+                                 requests_last_minute=recent,
+                                 agent_spent_in_window=_agent_window_sum(
+                                     db, row["agent_id"], window_start_ms)
+                                 if row["daily_budget"] is not None else 0)
             decision = evaluate(state)
             reservation: Reservation | None = None
             signed: T | None = None
@@ -688,6 +704,13 @@ def _window_sum(db: sqlite3.Connection, lineage: str, window_start_ms: int) -> i
     return sum(int(r[0]) for r in rows)
 
 
+def _agent_window_sum(db: sqlite3.Connection, agent_id: str, window_start_ms: int) -> int:
+    """Every lineage the agent ever had counts: revoking or rotating never resets its budget."""
+    lineages = db.execute("SELECT DISTINCT lineage_id FROM sessions WHERE agent_id = ?",
+                          (agent_id,)).fetchall()
+    return sum(_window_sum(db, r[0], window_start_ms) for r in lineages)
+
+
 def _add_to_bucket(db: sqlite3.Connection, lineage: str, minute: int, delta: int) -> None:
     row = db.execute("SELECT amount FROM spend_buckets WHERE lineage_id = ? AND minute = ?",
                      (lineage, minute)).fetchone()
@@ -735,7 +758,10 @@ def _split_sql(text: str) -> list[str]:
 def _agent(row: Any) -> Agent:
     return Agent(id=row["id"], workspace_id=row["workspace_id"], name=row["name"],
                  daily_budget=None if row["daily_budget"] is None else int(row["daily_budget"]),
-                 credential_version=row["credential_version"], created_at_ms=row["created_at"])
+                 credential_version=row["credential_version"], created_at_ms=row["created_at"],
+                 ceiling=None if row["ceiling"] is None
+                 else AgentCeiling.from_json(json.loads(row["ceiling"])),
+                 rotate_every_s=row["rotate_every_s"])
 
 
 def _session(row: Any) -> Session:
@@ -755,4 +781,5 @@ def _session(row: Any) -> Session:
         contracts={a: None if sel is None else tuple(sel)
                    for a, sel in json.loads(row["contracts"]).items()},
         rate_limit_per_minute=row["rate_limit_per_minute"],
-        max_fee_per_gas=None if row["max_fee_per_gas"] is None else int(row["max_fee_per_gas"]))
+        max_fee_per_gas=None if row["max_fee_per_gas"] is None else int(row["max_fee_per_gas"]),
+        agent_daily_budget=_optional_int(row["agent_daily_budget"]))
