@@ -1,0 +1,55 @@
+"""The agents registry page: who the agents are, their budgets and active sessions, and a form
+to register one (its RPC credential is shown once, in the answer to the registration)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from session_studio.store import Conflict
+
+from . import _pages_forms as forms
+from ._errors import ApiError
+from ._pages_forms import FormProblem
+from ._pages_kit import PageKit
+from ._principal import Principal
+from ._schemas import AgentCreated, AgentList
+
+
+class AgentPages:
+    def __init__(self, kit: PageKit) -> None:
+        self._kit = kit
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.get("/agents", self._kit.page(self.registry)),
+                web.post("/agents", self._kit.page(self.register))]
+
+    async def registry(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        return await self._page(request, who)
+
+    async def _page(self, request: web.Request, who: Principal, *, status: int = 200,
+                    problem: FormProblem | None = None, created: AgentCreated | None = None,
+                    values: dict[str, Any] | None = None) -> web.StreamResponse:
+        agents = await self._kit.invoke(self._kit.api.list_agents, request, who, AgentList)
+        return await self._kit.render(
+            "agents.html", principal=who, nav="agents", agents=agents.items, problem=problem,
+            created=created, values=values or {"name": "", "daily_budget": ""}, status=status)
+
+    async def register(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        form = await self._kit.form(request, who)
+        values = {"name": form.get("name", ""), "daily_budget": form.get("daily_budget", "")}
+        try:
+            body = forms.agent_create(form)
+            created = await self._kit.invoke(self._kit.api.create_agent, request, who,
+                                             AgentCreated, body=body)
+        except FormProblem as exc:
+            return await self._page(request, who, status=422, problem=exc, values=values)
+        except Conflict as exc:  # the name is taken
+            return await self._page(request, who, status=409, values=values,
+                                    problem=FormProblem("name", str(exc)))
+        except ApiError as exc:
+            if exc.status not in (400, 409, 422):
+                raise
+            return await self._page(request, who, status=422, problem=forms.from_api(exc),
+                                    values=values)
+        return await self._page(request, who, created=created)
