@@ -14,7 +14,7 @@ from html import escape
 from session_studio.policy import format_amount
 
 HOUR_MS = 3_600_000
-WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 600, 180, 56, 24, 12
+WIDTH, HEIGHT, PAD_LEFT, PAD_BOTTOM, PAD_TOP = 600, 190, 56, 24, 26
 
 
 def spend_chart_svg(per_hour: Mapping[int, int], *, limit: int, unit: str, now_ms: int,
@@ -60,9 +60,8 @@ def spend_chart_svg(per_hour: Mapping[int, int], *, limit: int, unit: str, now_m
         f'y2="{y(0):.1f}"/>',
         f'<text class="axis" x="{PAD_LEFT}" y="{HEIGHT - 6}">-{hours} h</text>',
         f'<text class="axis" x="{WIDTH - 8}" y="{HEIGHT - 6}" text-anchor="end">now</text>',
-        f'<text class="legend" x="{WIDTH - 8}" y="{PAD_TOP + 10}" text-anchor="end">'
-        f'{escape(format_amount(total))} / {escape(format_amount(limit))} {escape(unit)}'
-        "</text>",
+        f'<text class="legend" x="{WIDTH - 8}" y="14" text-anchor="end">'
+        f'{escape(_short(total))} of {escape(_short(limit))} {escape(unit)} in 24 h</text>',
         "</svg>"]
     return "".join(parts)
 

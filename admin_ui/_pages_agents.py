@@ -6,14 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from markupsafe import Markup
+from session_studio.policy import parse_amount
 from session_studio.store import Conflict
 
 from . import _pages_forms as forms
+from ._charts import spend_chart_svg
 from ._errors import ApiError
 from ._pages_forms import FormProblem
 from ._pages_kit import PageKit
 from ._principal import Principal
-from ._schemas import AgentCreated, AgentList
+from ._schemas import AgentCreated, AgentList, AgentOut
 
 
 class AgentPages:
@@ -33,7 +36,22 @@ class AgentPages:
         agents = await self._kit.invoke(self._kit.api.list_agents, request, who, AgentList)
         return await self._kit.render(
             "agents.html", principal=who, nav="agents", agents=agents.items, problem=problem,
-            created=created, values=values or {"name": "", "daily_budget": ""}, status=status)
+            created=created, values=values or {"name": "", "daily_budget": ""}, status=status,
+            charts=await self._budget_charts(who, agents.items))
+
+    async def _budget_charts(self, who: Principal, agents: list[AgentOut]) -> dict[str, Markup]:
+        """Spend per hour against the budget, for each agent that has one."""
+        service = self._kit.deps.service
+        ws = await service.workspace_by_id(who.workspace_id)
+        charts: dict[str, Markup] = {}
+        for agent in agents:
+            if agent.daily_budget is None:
+                continue
+            per_hour = await service.agent_spend_per_hour(ws, agent.name)
+            charts[agent.name] = Markup(spend_chart_svg(  # noqa: S704 - escaped by the renderer
+                per_hour, limit=parse_amount(agent.daily_budget), unit="USD",
+                now_ms=self._kit.deps.clock(), title=f"{agent.name}: spend per hour"))
+        return charts
 
     async def register(self, request: web.Request, who: Principal) -> web.StreamResponse:
         form = await self._kit.form(request, who)

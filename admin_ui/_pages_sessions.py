@@ -13,12 +13,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
+from markupsafe import Markup
 from pydantic import BaseModel
-from session_studio.policy import Permission
+from session_studio.policy import Permission, parse_amount
 from session_studio.store import NotFound, SessionType
 
 from . import _pages_forms as forms
 from ._api import KEY_HASH
+from ._charts import spend_chart_svg
 from ._errors import ApiError
 from ._pages_forms import FormProblem
 from ._pages_kit import NOTICES, PageKit
@@ -233,9 +235,15 @@ class SessionPages:
         events = await self._kit.invoke(self._api.events, request, who, EventPage, path=path,
                                         query=EventQuery(limit=RECENT_DECISIONS))
         snippets = await self._snippets(request, who, session.key_hash)
+        ws = await self._kit.deps.service.workspace_by_id(who.workspace_id)
+        per_hour = await self._kit.deps.service.spend_per_hour(ws, session.key_hash)
+        chart = Markup(spend_chart_svg(  # noqa: S704 - built by the chart renderer, which escapes
+            per_hour, limit=parse_amount(session.limits.daily), unit=session.limits.unit,
+            now_ms=self._kit.deps.clock()))
         return await self._kit.render(
             "session.html", principal=who, nav="sessions", session=session, usage=usage,
-            events=events.items, snippets=snippets, notice=_notice(request.query))
+            events=events.items, snippets=snippets, notice=_notice(request.query),
+            spend_chart=chart)
 
     async def revoke(self, request: web.Request, who: Principal) -> web.StreamResponse:
         await self._kit.form(request, who)

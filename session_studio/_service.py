@@ -354,6 +354,22 @@ class SessionService:
                     out.setdefault(str(chain_id), {})[symbol] = token.address
         return out
 
+    async def spend_per_hour(self, ws: Workspace, key_hash: str, *,
+                             hours: int = 24) -> dict[int, int]:
+        """The session's lineage spend per hour (hour start ms -> unit atoms), for charts."""
+        session = await self._store.get_session(ws.id, key_hash)
+        return await self._store.spend_by_hour(
+            [session.lineage_id], since_ms=self._clock() - hours * 3_600_000)
+
+    async def agent_spend_per_hour(self, ws: Workspace, agent_name: str, *,
+                                   hours: int = 24) -> dict[int, int]:
+        """Every lineage the agent ever had, revoked and rotated ones too (as its budget)."""
+        sessions = await self._store.list_sessions(
+            ws.id, SessionFilter(agent_name=agent_name, limit=100_000), now_ms=self._clock())
+        return await self._store.spend_by_hour(
+            sorted({s.lineage_id for s in sessions}),
+            since_ms=self._clock() - hours * 3_600_000)
+
     def rpc_url(self, chain_id: int) -> str:
         return f"{self._settings.server.public_rpc_url.rstrip('/')}/rpc/{chain_id}"
 
