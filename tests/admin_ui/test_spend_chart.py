@@ -7,7 +7,6 @@ import xml.etree.ElementTree as ET
 
 from hypothesis import given
 from hypothesis import strategies as st
-
 from session_studio.admin_ui._charts import HOUR_MS, spend_chart_svg
 
 SVG = "{http://www.w3.org/2000/svg}"
