@@ -22,6 +22,7 @@ from session_studio.store import (
     AgentCeiling,
     ApiToken,
     Conflict,
+    NotFound,
     Scope,
     Session,
     SessionFilter,
@@ -33,12 +34,13 @@ from session_studio.store import (
 
 from session_studio._service import InvalidSpec, SessionService, SessionSpec, iso
 
-from ._accounts import LOGIN_TTL_MS, AdminAccounts
+from ._accounts import LOGIN_TTL_MS, MAX_TOKEN_LIFETIME_S, AdminAccounts
 from ._errors import ApiError, Forbidden, ValidationFailed
 from ._operations import COOKIE, Call, Operation
 from ._passkeys import PasskeyCeremonies
 from ._principal import STEP_UP_MS, Principal
 from ._schemas import (
+    MAX_INT,
     AdminInvite,
     AgentCreate,
     AgentCreated,
@@ -78,7 +80,7 @@ KEY_HASH = r"0x[0-9a-fA-F]{64}"
 TOKEN_ID = r"[0-9a-f]{32}"
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 # SessionService names fields as the CLI does; the API's body names some differently.
-_SPEC_FIELDS = {"chains": "chain_ids", "limits": "daily_limit",
+_SPEC_FIELDS = {"chains": "chain_ids",
                 "rate_limit": "rate_limit_per_minute", "max_fee_per_gas": "max_fee_per_gas_gwei"}
 
 
@@ -121,6 +123,8 @@ def decode_cursor(cursor: str, sort: str) -> tuple[int, str]:
         raise ValidationFailed("cursor", "cursor: not a cursor this API returned") from exc
     if cursor_sort != sort or not isinstance(value, int) or not isinstance(session_id, str):
         raise ValidationFailed("cursor", "cursor: belongs to another sort order")
+    if not 0 <= value <= MAX_INT or len(session_id) > 64:
+        raise ValidationFailed("cursor", "cursor: not a cursor this API returned")
     return value, session_id
 
 
@@ -182,6 +186,11 @@ class AdminApi:
         except InvalidSpec as exc:
             field = _SPEC_FIELDS.get(exc.field, exc.field)
             raise ValidationFailed(field, f"{field}: {exc.problem}") from exc
+        except NotFound as exc:
+            if spec.agent is None:
+                raise
+            # The one lookup behind a body field: name the field, as for any other bad value.
+            raise ValidationFailed("agent", f"agent: {exc}; register it first") from exc
         return Artifact.model_validate(artifact)
 
     def _require_step_up(self, who: Principal) -> None:
@@ -323,6 +332,9 @@ class AdminApi:
         self._require_step_up(call.who)
         ws = await self._ws(call.who)
         lifetime = None if body.expires_in is None else seconds(body.expires_in)
+        if lifetime is not None and not 0 < lifetime <= MAX_TOKEN_LIFETIME_S:
+            raise ValidationFailed("expires_in", "expires_in: between 1 second and 366 days "
+                                                 "(or null for a token that never expires)")
         token, secret = await self._d.accounts.create_api_token(
             ws, name=body.name, scopes=frozenset(body.scopes), expires_in_s=lifetime,
             created_by=call.who.actor_id, actor=call.who.actor)

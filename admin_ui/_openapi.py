@@ -31,7 +31,7 @@ def build_openapi(operations: Sequence[Operation], *, version: str,
     paths: dict[str, dict[str, Any]] = {}
     for op in operations:
         paths.setdefault(_openapi_path(prefix + op.path), {})[op.method.lower()] = \
-            _operation(op, schemas)
+            _operation(op, schemas, components)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Session Studio admin API", "version": version,
@@ -55,7 +55,17 @@ def _openapi_path(path: str) -> str:
     return re.sub(r"\{(\w+)(:[^}]*)?\}", r"{\1}", path)
 
 
-def _operation(op: Operation, schemas: dict[Any, Any]) -> dict[str, Any]:
+def _resolve(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    """A model's schema is a `$ref` into the components; parameters need its properties."""
+    ref = schema.get("$ref")
+    if isinstance(ref, str):
+        resolved: dict[str, Any] = components[ref.rsplit("/", 1)[-1]]
+        return resolved
+    return schema
+
+
+def _operation(op: Operation, schemas: dict[Any, Any],
+               components: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary,
                            "tags": [op.tag]}
     if op.description:
@@ -66,7 +76,7 @@ def _operation(op: Operation, schemas: dict[Any, Any]) -> dict[str, Any]:
                                          if name in op.path_patterns else {})}}
         for name in re.findall(r"\{(\w+)", op.path)]
     if op.query is not None:
-        query_schema = schemas[(op.query, "validation")]
+        query_schema = _resolve(schemas[(op.query, "validation")], components)
         required = set(query_schema.get("required", []))
         for name, prop in query_schema.get("properties", {}).items():
             params.append({"name": name, "in": "query", "required": name in required,

@@ -16,6 +16,8 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from session_studio.store import Conflict, NotFound, Scope, StoreUnavailable
 
+from session_studio._jsonguard import nesting_exceeds
+
 from ._errors import ApiError, Forbidden, Unauthenticated
 from ._principal import Principal
 
@@ -24,6 +26,7 @@ log = logging.getLogger("session_studio.admin")
 COOKIE = "studio_session"
 CSRF_HEADER = "X-CSRF-Token"
 MAX_BODY_BYTES = 256 * 1024
+MAX_NESTING = 32  # the deepest admin body (a ceiling inside an agent) needs 3
 PUBLIC = None  # an operation without a scope needs no credentials
 
 
@@ -166,6 +169,8 @@ async def _json_body(request: web.Request) -> Any:
         raise ApiError(413, "too_large", f"bodies are limited to {MAX_BODY_BYTES} bytes")
     if not raw.strip():
         return {}
+    if nesting_exceeds(raw, MAX_NESTING):
+        raise ApiError(400, "bad_json", f"the body nests deeper than {MAX_NESTING} levels")
     try:
         return json.loads(raw)
     except (ValueError, RecursionError) as exc:

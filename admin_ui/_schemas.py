@@ -22,6 +22,9 @@ Duration = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}[smhd]?$"),
 Label = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,100}$")]
 Symbol = Annotated[str, StringConstraints(min_length=1, max_length=20)]
+# SQLite integers are signed 64-bit: anything larger must be refused before a query sees it.
+MAX_INT = 2**63 - 1
+ChainId = Annotated[int, Field(ge=0, le=MAX_INT)]
 Timestamp = Annotated[str, Field(description="ISO 8601, UTC", examples=["2026-11-25T12:00:00Z"])]
 
 
@@ -108,12 +111,14 @@ class Artifact(SessionPolicyFields):
     rpc_urls: dict[str, str]
     token_addresses: dict[str, dict[str, str]] = Field(
         default_factory=dict, description="chain id -> token symbol -> ERC-20 address")
+    native_symbols: dict[str, str] = Field(
+        default_factory=dict, description="chain id -> the native coin's symbol")
 
 
 class SessionQuery(_In):
     type: SessionType | None = None
     status: SessionStatus | None = None
-    chain: int | None = Field(default=None, ge=0)
+    chain: ChainId | None = None
     agent: Name | None = None
     label: Annotated[str, StringConstraints(max_length=200)] | None = Field(
         default=None, description="substring, case-insensitive")
@@ -126,7 +131,7 @@ class SessionCreate(_In):
     type: SessionType
     label: Label
     agent: Name | None = Field(default=None, description="required for agent sessions")
-    chain_ids: list[Annotated[int, Field(ge=0)]] = Field(min_length=1, max_length=50)
+    chain_ids: list[ChainId] = Field(min_length=1, max_length=50)
     permissions: list[Permission] = Field(min_length=1)
     tokens: list[Symbol] = Field(min_length=1, max_length=100)
     limit_unit: Symbol = "USD"
@@ -143,7 +148,7 @@ class SessionCreate(_In):
 
 class BulkRevoke(_In):
     type: SessionType | None = None
-    chain: int | None = Field(default=None, ge=0)
+    chain: ChainId | None = None
     agent: Name | None = None
     label: Annotated[str, StringConstraints(max_length=200)] | None = None
     dry_run: bool = Field(default=False, description="only count what would be revoked")
@@ -199,7 +204,7 @@ class Ceiling(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     permissions: list[Permission] = Field(min_length=1)
-    chain_ids: list[Annotated[int, Field(ge=0)]] = Field(min_length=1, max_length=50)
+    chain_ids: list[ChainId] = Field(min_length=1, max_length=50)
     tokens: list[Symbol] = Field(min_length=1, max_length=100)
     limit_unit: Symbol = "USD"
     per_tx_limit: Money
@@ -292,7 +297,8 @@ class InviteLink(_Out):
 class AuditQuery(_In):
     subject: Annotated[str, StringConstraints(max_length=200)] | None = Field(
         default=None, description="only entries about this key hash, agent or token id")
-    after: int = Field(default=0, ge=0, description="continue after this sequence number")
+    after: int = Field(default=0, ge=0, le=MAX_INT,
+                       description="continue after this sequence number")
     limit: int = Field(default=100, ge=1, le=1000)
 
 

@@ -8,10 +8,11 @@ answers nothing at all.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+
+from session_studio._jsonguard import nesting_exceeds
 
 from ._errors import InvalidParams, InvalidRequest, ParseError, RpcError
 
@@ -35,28 +36,6 @@ def _reject_constant(name: str) -> Any:
 
 
 MAX_NESTING = 64  # a JSON-RPC request needs a handful of levels; typed data a few more
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_NOT_BRACKET = re.compile(rb"[^\[\]{}]")
-
-
-def nesting_exceeds(body: bytes, limit: int) -> bool:
-    """Whether arrays/objects nest deeper than `limit`, without recursing.
-
-    Why: py_ecc (imported through eth-account) raises Python's recursion limit to 100000, so
-    json.loads on `[[[[...` no longer raises RecursionError but overflows the C stack and kills
-    the process. Counting brackets is C-speed; the exact scan runs only for bodies with many.
-    """
-    if body.count(b"[") + body.count(b"{") <= limit:
-        return False
-    brackets = _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", body))
-    depth = 0
-    for char in brackets:
-        depth += 1 if char in b"[{" else -1
-        if depth > limit:
-            return True
-    return False
-
-
 def parse_body(body: bytes) -> Any:
     """Strict JSON: NaN and Infinity are refused, duplicate keys keep the last (json's rule)."""
     if nesting_exceeds(body, MAX_NESTING):

@@ -23,8 +23,10 @@ from session_studio.policy import (
     window_start_ms,
 )
 
+from session_studio._jsonguard import nesting_exceeds
+
 from ._context import Caller, ChainRuntime, RpcPlaneDeps
-from ._envelope import MAX_NESTING, Call, nesting_exceeds
+from ._envelope import MAX_NESTING, Call
 from ._errors import (
     ChainNotConfigured,
     InternalError,

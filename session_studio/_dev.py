@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from session_studio.policy import Permission, parse_amount
-from session_studio.store import SessionType
+from session_studio.store import AgentCeiling, SessionType
 
 from ._app import Studio, serve_forever
 from ._devchain import (
@@ -73,7 +73,13 @@ async def _provision(config_path: Path) -> dict[str, Any]:
     try:
         svc = studio.service
         ws = await svc.workspace(None)
-        await svc.register_agent(ws, DEMO_AGENT, parse_amount("500"), actor="dev")
+        # With a self-service ceiling, so an agent runtime (AgentWallet) can re-create or
+        # rotate its session on its own within the demo terms.
+        await svc.register_agent(
+            ws, DEMO_AGENT, parse_amount("500"), actor="dev", ceiling=AgentCeiling(
+                permissions=(Permission.TRANSFER,), chain_ids=(DEV_CHAIN_ID,),
+                tokens=("USDC", "ETH"), limit_unit="USD", per_tx=parse_amount("50"),
+                daily=parse_amount("200"), max_lifetime_s=7 * 86400, max_live_sessions=2))
         return await svc.create_session(ws, SessionSpec(
             type=SessionType.AGENT, label="demo payments", agent=DEMO_AGENT,
             chain_ids=(DEV_CHAIN_ID,), permissions=(Permission.TRANSFER,),

@@ -202,8 +202,10 @@ class SessionService:
         ):
             raise InvalidSpec("limit_unit", f"{spec.limit_unit} is neither USD nor a configured "
                                             "token")
-        if spec.per_tx <= 0 or spec.daily <= 0:
-            raise InvalidSpec("limits", "per-tx and daily limits must be positive")
+        if spec.per_tx <= 0:
+            raise InvalidSpec("per_tx_limit", "must be positive")
+        if spec.daily <= 0:
+            raise InvalidSpec("daily_limit", "must be positive")
         if spec.per_tx > spec.daily:
             raise InvalidSpec("per_tx_limit", "must not exceed the daily limit")
         if not 0 < spec.lifetime_s <= MAX_LIFETIME_S:
@@ -341,6 +343,8 @@ class SessionService:
             "rpc_url": urls[str(session.chain_ids[0])],
             "rpc_urls": urls,
             "token_addresses": self._token_addresses(session),
+            "native_symbols": {str(c): self._settings.chains[c].native_symbol
+                               for c in session.chain_ids if c in self._settings.chains},
         }
 
     def _token_addresses(self, session: Session) -> dict[str, dict[str, str]]:

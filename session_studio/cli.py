@@ -20,6 +20,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from session_studio.admin_ui import MAX_TOKEN_LIFETIME_S
 from session_studio.keystore import KeystoreError, create_master_key_file
 from session_studio.policy import USD, AmountError, Permission, format_amount, parse_amount
 from session_studio.store import (
@@ -412,6 +413,8 @@ async def cmd_tokens(args: argparse.Namespace, studio: Studio) -> None:
         if not scopes:
             raise UsageError("--scope: give at least one scope")
         lifetime = None if args.expires_in == "never" else parse_duration(args.expires_in)
+        if lifetime is not None and lifetime > MAX_TOKEN_LIFETIME_S:
+            raise UsageError("--expires-in: at most 366 days (or never)")
         token, secret = await accounts.create_api_token(
             ws, name=args.name, scopes=scopes, expires_in_s=lifetime, created_by=None,
             actor=cli_actor())

@@ -1,0 +1,48 @@
+"""A deeply nested JSON body must be refused, never crash the process that serves the admin
+plane (and the RPC plane beside it). Run against real processes, since a crash would take a
+test worker down with it."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+
+from .served import ServedStudio, initialised_studio
+
+DEPTH = 100_000  # 200 kB: under the 256 KiB body limit
+
+
+def _post_deep_json(studio: ServedStudio) -> int:
+    """POST to a public endpoint (no credentials needed): the HTTP status, 0 if no answer."""
+    body = ("[" * DEPTH + "]" * DEPTH).encode()
+    request = urllib.request.Request(f"{studio.admin_url}/api/v1/auth/login/finish",
+                                     data=body, method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as refused:
+        return refused.code
+    except (urllib.error.URLError, ConnectionError):
+        return 0
+
+
+@pytest.fixture(params=[False, True], ids=["serve", "serve-after-web3"])
+def studio(request: pytest.FixtureRequest,
+           tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedStudio]:
+    running = initialised_studio(tmp_path_factory.mktemp("deep"), like_dev=request.param)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+
+
+def test_a_deeply_nested_body_is_refused_and_the_server_lives_on(studio: ServedStudio) -> None:
+    status = _post_deep_json(studio)
+
+    assert status == 400
+    assert studio.process is not None and studio.process.poll() is None
