@@ -48,7 +48,7 @@ lint: install
 typecheck: install
 	rm -rf .typecheck && mkdir -p .typecheck/session_studio
 	cp -rs $(CURDIR)/session_studio/. .typecheck/session_studio/
-	for pkg in policy proxy keystore store admin_ui; do ln -s $(CURDIR)/$$pkg .typecheck/session_studio/$$pkg; done
+	for pkg in policy proxy keystore store admin_ui sdk; do ln -s $(CURDIR)/$$pkg .typecheck/session_studio/$$pkg; done
 	cd .typecheck && ../$(BIN)/mypy --config-file ../pyproject.toml -p session_studio
 
 bench: install
