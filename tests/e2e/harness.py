@@ -9,14 +9,19 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import secret_scan
+from session_studio.keystore import KeyContext, load_master_key
+from session_studio.keystore._envelope import KeyEnvelope
 from web3 import Web3
 
 from session_studio._devchain import (
@@ -62,8 +67,10 @@ class Studio:
 
     # -- CLI -------------------------------------------------------------------------------
     def cli_raw(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*CLI, *args, "--config", str(self.config)], capture_output=True,
+        proc = subprocess.run([*CLI, *args, "--config", str(self.config)], capture_output=True,
                               text=True, timeout=60, check=False)
+        secret_scan.record_credentials_in(proc.stdout)
+        return proc
 
     def cli(self, *args: str) -> Any:
         proc = self.cli_raw(*args, "--json")
@@ -211,7 +218,18 @@ def start_studio(home: Path) -> Studio:
     return studio
 
 
+def record_private_keys(home: Path) -> None:
+    """Every session key still sealed in the database, for the run-wide log scan."""
+    envelope = KeyEnvelope(load_master_key(path=home / "master.key", env={}))
+    with closing(sqlite3.connect(home / "studio.db")) as db:
+        rows = db.execute("SELECT id, workspace_id, sealed_key FROM sessions"
+                          " WHERE sealed_key IS NOT NULL").fetchall()
+    secret_scan.record(envelope.open(sealed, KeyContext(workspace_id=ws, session_id=sid))
+                       for sid, ws, sealed in rows)
+
+
 def stop_studio(studio: Studio) -> None:
+    record_private_keys(studio.home)
     studio.stop_servers()
     for node in studio.chains.values():
         node.stop()
