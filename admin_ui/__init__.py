@@ -5,4 +5,10 @@ from ._api import AdminDeps
 from ._app import create_admin_app
 from ._passkeys import PasskeyCeremonies
 
-__all__ = ["MAX_TOKEN_LIFETIME_S", "AdminAccounts", "AdminDeps", "PasskeyCeremonies", "create_admin_app"]
+__all__ = [
+    "MAX_TOKEN_LIFETIME_S",
+    "AdminAccounts",
+    "AdminDeps",
+    "PasskeyCeremonies",
+    "create_admin_app",
+]
