@@ -171,10 +171,9 @@ class SessionPages:
                     values: dict[str, Any], *, problem: FormProblem | None,
                     force_step_up: bool = False, status: int = 200) -> web.StreamResponse:
         agents = await self._kit.invoke(self._api.list_agents, request, who, AgentList)
-        known = await self._kit.invoke(self._api.list_sessions, request, who, SessionPage,
-                                       query=SessionQuery(limit=200))
-        chains = sorted({c for s in known.items for c in s.chain_ids})
-        tokens = sorted({t for s in known.items for t in s.tokens})
+        configured = self._kit.deps.service.configured_chains()
+        chains = [f"{chain_id} ({name})" for chain_id, name, _ in configured]
+        tokens = sorted({symbol for _, _, symbols in configured for symbol in symbols})
         return await self._kit.render(
             "session_new.html", principal=who, nav="sessions", tab=tab.value, values=values,
             problem=problem, agents=agents.items, permissions=[p.value for p in Permission],

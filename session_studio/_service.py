@@ -358,6 +358,14 @@ class SessionService:
                     out.setdefault(str(chain_id), {})[symbol] = token.address
         return out
 
+    def configured_chains(self) -> list[tuple[int, str, tuple[str, ...]]]:
+        """(chain id, name, asset symbols: native first) of every configured chain: what a
+        session may be scoped to, shown to operators next to the form fields."""
+        return [(chain_id, chain.name,
+                 (chain.native_symbol, *(t.symbol for t in self._settings.tokens
+                                         if t.chain_id == chain_id)))
+                for chain_id, chain in sorted(self._settings.chains.items())]
+
     async def spend_per_hour(self, ws: Workspace, key_hash: str, *,
                              hours: int = 24) -> dict[int, int]:
         """The session's lineage spend per hour (hour start ms -> unit atoms), for charts."""
