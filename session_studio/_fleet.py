@@ -10,13 +10,13 @@ tell "stale" from "quiet".
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
 from session_studio.policy import window_start_ms
 from session_studio.store import FleetSnapshot, Store
+
+from ._periodic import Periodic
 
 log = logging.getLogger("session_studio.metrics")
 
@@ -34,7 +34,8 @@ class FleetView:
         self.per_session = per_session
         self._window_mode = window_mode
         self._clock = clock
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("fleet-snapshot", interval_s, self.refresh)
+        self._started = False
         self.latest: FleetSnapshot | None = None
         self.failures = 0
 
@@ -56,18 +57,11 @@ class FleetView:
 
     async def start(self) -> None:
         """One refresh before the first scrape can come, then one every interval."""
-        if self._task is None:
+        if not self._started:
+            self._started = True
             await self.refresh()
-            self._task = asyncio.create_task(self._run(), name="fleet-snapshot")
+            await self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            await self.refresh()
+        await self._loop.stop()
+        self._started = False

@@ -9,13 +9,13 @@ rotation revokes the predecessor inside the same transaction that checks it is s
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
 
 from session_studio.store import Conflict, SessionFilter, SessionStatus, Store, StoreError
 
+from ._periodic import Periodic
 from ._service import SessionService
 
 log = logging.getLogger("session_studio.rotation")
@@ -29,7 +29,7 @@ class RotationSchedule:
         self._store = store
         self._clock = clock
         self._interval = interval_s
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("rotation-schedule", interval_s, self._round, tick_first=True)
 
     async def run_once(self) -> int:
         """Rotate every session that is due; returns how many were rotated."""
@@ -51,22 +51,15 @@ class RotationSchedule:
         return rotated
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="rotation-schedule")
+        await self._loop.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                count = await self.run_once()
-                if count:
-                    log.info("rotated sessions on schedule", extra={"count": count})
-            except StoreError:
-                log.warning("scheduled rotation failed; retrying next round", exc_info=True)
-            await asyncio.sleep(self._interval)
+    async def _round(self) -> None:
+        try:
+            count = await self.run_once()
+            if count:
+                log.info("rotated sessions on schedule", extra={"count": count})
+        except StoreError:
+            log.warning("scheduled rotation failed; retrying next round", exc_info=True)

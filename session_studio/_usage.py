@@ -14,12 +14,12 @@ counts in memory and tries again with the next period.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 
 from session_studio.store import SessionUsage, Store
+
+from ._periodic import Periodic
 
 log = logging.getLogger("session_studio.usage")
 
@@ -37,7 +37,7 @@ class UsageRecorder:
         self._store = store
         self._interval = flush_interval_s
         self._pending: dict[str, _Pending] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("usage-flush", self._interval, self.flush)
 
     def session_used(self, session_id: str, now_ms: int) -> None:
         entry = self._pending.get(session_id)
@@ -53,16 +53,11 @@ class UsageRecorder:
         return sum(entry.requests for entry in self._pending.values())
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="usage-flush")
+        await self._loop.start()
 
     async def stop(self) -> None:
         """Stop the periodic task and write what is left (call after the RPC plane stopped)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._loop.stop()
         if not await self.flush():
             log.error("usage of %d requests could not be written at shutdown",
                       self.pending_requests)
@@ -96,8 +91,3 @@ class UsageRecorder:
         else:
             current.requests += entry.requests
             current.last_used_at_ms = max(current.last_used_at_ms, entry.last_used_at_ms)
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            await self.flush()
