@@ -18,8 +18,9 @@ from coincurve import PrivateKey
 from eth_account import Account
 from web3 import Web3
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tests.e2e.harness import start_studio, stop_studio
+# The e2e harness, importable as pytest sees it (tests/ on the path, its helpers top-level).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from e2e.harness import start_studio, stop_studio
 
 N = 200
 TO = Web3.to_checksum_address("0x000000000000000000000000000000000000beef")
