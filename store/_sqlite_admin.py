@@ -140,7 +140,10 @@ class AdminTables:
     async def record_assertion(self, credential_id: bytes, *, sign_count: int,
                                now_ms: int) -> None:
         await self._transaction(lambda db: db.execute(
-            "UPDATE passkeys SET sign_count = ?, last_used_at = ? WHERE credential_id = ?",
+            # Only forward: two assertions verified concurrently must not lower the stored count
+            # (which would let a replayed or cloned counter pass later).
+            "UPDATE passkeys SET sign_count = MAX(sign_count, ?), last_used_at = ?"
+            " WHERE credential_id = ?",
             (sign_count, now_ms, credential_id)))
 
     # -- browser logins --------------------------------------------------------------------
