@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -122,12 +123,27 @@ def find_anvil() -> Path:
     raise FileNotFoundError(_ANVIL_NOT_FOUND)
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    """Ask the kernel for a currently unused TCP port on ``host``.
+# Below Linux's ephemeral range (32768-60999): the kernel never hands these out as the local
+# port of an outgoing connection, so a listener that stops and restarts on the same port (the
+# crash tests kill -9 `serve` and start it again) cannot find it taken by some client socket.
+_LISTEN_PORTS = range(20_000, 32_768)
 
-    There is an unavoidable gap between closing this probe socket and anvil binding the port;
-    :class:`AnvilNode` closes it by retrying with a new port if anvil reports the address in use.
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A currently unused TCP port on ``host``, outside the ephemeral range when possible.
+
+    There is an unavoidable gap between closing this probe socket and the server binding the
+    port; :class:`AnvilNode` closes it by retrying with a new port if anvil reports the address
+    in use.
     """
+    for _ in range(50):
+        port = _LISTEN_PORTS[secrets.randbelow(len(_LISTEN_PORTS))]
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
