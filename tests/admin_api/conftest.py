@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from aiohttp import DummyCookieJar
 from aiohttp.test_utils import TestClient
+from offline_config import chains_toml
 from session_studio.admin_ui import (
     AdminAccounts,
     AdminDeps,
@@ -47,7 +48,6 @@ from .soft_authenticator import SoftAuthenticator
 LOCAL_CHAIN = 31337
 SECOND_CHAIN = 84532
 UNCONFIGURED_CHAIN = 999
-USDC_ADDRESS = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 PUBLIC_RPC_URL = "http://127.0.0.1:8645"
 ORIGIN = "http://localhost:8646"
 RP_ID = "localhost"
@@ -66,25 +66,7 @@ path = "studio.db"
 rp_id = "{RP_ID}"
 origin = "{ORIGIN}"
 
-[chains.{LOCAL_CHAIN}]
-name = "local"
-rpc_url = "http://127.0.0.1:1"
-native_symbol = "ETH"
-native_price = {{ usd = "3000.00" }}
-
-[chains.{SECOND_CHAIN}]
-name = "second"
-rpc_url = "http://127.0.0.1:1"
-native_symbol = "ETH"
-native_price = {{ usd = "3000.00" }}
-
-[[tokens]]
-chain_id = {LOCAL_CHAIN}
-symbol = "USDC"
-address = "{USDC_ADDRESS}"
-decimals = 6
-price = {{ usd = "1.00" }}
-"""
+{chains_toml(LOCAL_CHAIN, SECOND_CHAIN)}"""
 
 
 @dataclass

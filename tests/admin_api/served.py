@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from offline_config import chains_toml
+
 from session_studio._devchain import free_port
 
 CLI = [sys.executable, "-m", "session_studio.cli"]
@@ -45,19 +47,7 @@ master_key_file = "master.key"
 rp_id = "localhost"
 origin = "http://localhost:{admin_port}"
 
-[chains.{LOCAL_CHAIN}]
-name = "local"
-rpc_url = "http://127.0.0.1:1"
-native_symbol = "ETH"
-native_price = {{ usd = "3000.00" }}
-
-[[tokens]]
-chain_id = {LOCAL_CHAIN}
-symbol = "USDC"
-address = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
-decimals = 6
-price = {{ usd = "1.00" }}
-"""
+{chains_toml(LOCAL_CHAIN)}"""
 
 
 @dataclass

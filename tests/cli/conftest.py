@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from offline_config import chains_toml
 
 LOCAL_CHAIN = 31337
 SECOND_CHAIN = 84532
-USDC_ADDRESS = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 PUBLIC_RPC_URL = "http://127.0.0.1:8645"
 
 CONFIG = f"""\
@@ -38,25 +38,7 @@ path = "studio.db"
 [keystore]
 master_key_file = "master.key"
 
-[chains.{LOCAL_CHAIN}]
-name = "local"
-rpc_url = "http://127.0.0.1:1"
-native_symbol = "ETH"
-native_price = {{ usd = "3000.00" }}
-
-[chains.{SECOND_CHAIN}]
-name = "second"
-rpc_url = "http://127.0.0.1:1"
-native_symbol = "ETH"
-native_price = {{ usd = "3000.00" }}
-
-[[tokens]]
-chain_id = {LOCAL_CHAIN}
-symbol = "USDC"
-address = "{USDC_ADDRESS}"
-decimals = 6
-price = {{ usd = "1.00" }}
-"""
+{chains_toml(LOCAL_CHAIN, SECOND_CHAIN)}"""
 
 
 def cli_env() -> dict[str, str]:
