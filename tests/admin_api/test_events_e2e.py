@@ -9,11 +9,10 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from e2e.harness import Studio, start_studio, stop_studio
+from e2e.harness import Studio, running_studio
 from e2e.rpc_client import assert_policy_denied, eth_transfer, fresh_address, post, send
 
 pytestmark = pytest.mark.e2e
@@ -22,13 +21,8 @@ T = TypeVar("T")
 
 @pytest.fixture(scope="module")
 def sidecar(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
-    home: Path = tmp_path_factory.mktemp("admin-e2e")
-    running = start_studio(home)
-    try:
-        running.start_server()
+    with running_studio(tmp_path_factory.mktemp("admin-e2e")) as running:
         yield running
-    finally:
-        stop_studio(running)
 
 
 @pytest.fixture(scope="module")

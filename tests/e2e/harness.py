@@ -14,7 +14,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -216,6 +217,18 @@ def start_studio(home: Path) -> Studio:
     if init.returncode != 0:
         raise AssertionError(f"init failed: {init.stderr}")
     return studio
+
+
+@contextmanager
+def running_studio(home: Path) -> Iterator[Studio]:
+    """Anvils, `init` and one `serve`, stopped (and their keys recorded) on exit: the module
+    fixture of every test package that needs a live sidecar."""
+    studio = start_studio(home)
+    try:
+        studio.start_server()
+        yield studio
+    finally:
+        stop_studio(studio)
 
 
 def record_private_keys(home: Path) -> None:

@@ -10,11 +10,10 @@ import itertools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e.harness import PRIMARY_CHAIN, Studio, start_studio, stop_studio
+from e2e.harness import PRIMARY_CHAIN, Studio, running_studio
 
 from session_studio import StudioClient
 
@@ -23,13 +22,8 @@ _names = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
-    home: Path = tmp_path_factory.mktemp("sdk")
-    running = start_studio(home)
-    try:
-        running.start_server()
+    with running_studio(tmp_path_factory.mktemp("sdk")) as running:
         yield running
-    finally:
-        stop_studio(running)
 
 
 @pytest.fixture(scope="module")
