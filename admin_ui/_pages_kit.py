@@ -8,6 +8,7 @@ the same validation, workspace isolation and step-up rules and cannot drift apar
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,9 +77,16 @@ def percent(ratio: str) -> str:
         return ratio
 
 
+# A path on this site, in printable ASCII without a backslash, not starting "//". Browsers
+# drop tabs and newlines anywhere in a URL and read "\\" as "/" (WHATWG URL parser), so
+# "/\t/evil.example" or "/\\evil.example" would leave the site as "//evil.example": any
+# character outside this set sends the login to the inventory instead.
+_SAME_ORIGIN_PATH = re.compile(r"/(?!/)[!#-\[\]-~]*")
+
+
 def safe_next(target: str | None) -> str:
     """Only a path on this site may follow a login: never `//evil.example` or a full URL."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    if target and _SAME_ORIGIN_PATH.fullmatch(target):
         return target
     return "/sessions"
 

@@ -129,3 +129,31 @@ def test_registered_passkey_logs_in_from_a_fresh_browser(
     page.get_by_role("button", name="Log in with a passkey").click()
     page.wait_for_url("**/sessions")
     assert _logged_in(page, site)
+
+
+
+# Browsers drop tabs and newlines from URLs (WHATWG URL parser) and read "\\" as "/", so
+# "/\t/evil.example" becomes the protocol-relative "//evil.example" once the login script
+# follows it.
+SMUGGLED_NEXT = ("/%09/evil.example", "/%0a/evil.example", "/%0d/evil.example",
+                 "/%5C/evil.example", "/%09%09/evil.example", "%2F%2Fevil.example",
+                 "/%0D%0A/evil.example")
+
+
+def test_login_with_a_whitespace_smuggled_next_stays_on_the_site(
+        site: Site, context: BrowserContext) -> None:
+    page = context.new_page()
+    add_authenticator(page)
+    # Should the page leave, the foreign site "answers", so the test sees where it went.
+    page.route(lambda url: urlsplit(url).hostname == "evil.example",
+               lambda route: route.fulfill(body="<title>evil</title>", content_type="text/html"))
+    page.goto(site.invite("redirect-probe"))
+    page.get_by_role("button", name="Create passkey").click()
+    page.wait_for_url("**/sessions")
+    for next_param in SMUGGLED_NEXT:
+        context.clear_cookies()
+        page.goto(site.admin_url + "/login?next=" + next_param)
+        page.get_by_role("button", name="Log in with a passkey").click()
+        page.wait_for_url(lambda url: "/login" not in url)
+        assert page.url == site.admin_url + "/sessions", (next_param, page.url)
+        assert _logged_in(page, site)
