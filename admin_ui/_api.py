@@ -77,6 +77,9 @@ from ._schemas import (
 from ._snippets import snippet
 
 KEY_HASH = r"0x[0-9a-fA-F]{64}"
+_APP_CREDENTIAL_RULE = ("For an app session this hands out its credential, so, as for creating "
+                        "one, it needs a person logged in with a passkey assertion from the "
+                        "last 5 minutes (step-up); an API token gets 403 passkey_required.")
 TOKEN_ID = r"[0-9a-f]{32}"
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 # SessionService names fields as the CLI does; the API's body names some differently.
@@ -193,6 +196,14 @@ class AdminApi:
             raise ValidationFailed("agent", f"agent: {exc}; register it first") from exc
         return Artifact.model_validate(artifact)
 
+    def _guard_app_credential(self, who: Principal, session: Session) -> None:
+        """Handing out an app session's credential (export, or rotation's successor) is worth
+        what creating one is: a token would otherwise sidestep the passkey step-up that
+        creation needs. Agent sessions stay in a token's reach (their credential is the
+        agent's, which `agents:write` already manages)."""
+        if session.type is SessionType.APP:
+            self._require_step_up(who)
+
     def _require_step_up(self, who: Principal) -> None:
         if who.login_hash is None:
             raise Forbidden("passkey_required", "only a person logged in with a passkey may "
@@ -233,11 +244,13 @@ class AdminApi:
 
     async def rotate(self, call: Call) -> BaseModel:
         ws, session = await self._session(call)
+        self._guard_app_credential(call.who, session)
         return Artifact.model_validate(
             await self._d.service.rotate(ws, session.key_hash, actor=call.who.actor))
 
     async def export(self, call: Call) -> BaseModel:
         ws, session = await self._session(call)
+        self._guard_app_credential(call.who, session)
         return Artifact.model_validate(
             await self._d.service.export(ws, session.key_hash, actor=call.who.actor))
 
@@ -473,10 +486,11 @@ class AdminApi:
                self.revoke, write, SessionOut, path_patterns=kh),
             op("POST", "/sessions/{key_hash}/rotate", "rotateSession",
                "Replace the key; same terms, same spend window", self.rotate, write,
-               Artifact, path_patterns=kh),
+               Artifact, path_patterns=kh, description=_APP_CREDENTIAL_RULE),
             op("GET", "/sessions/{key_hash}/export", "exportSession",
                "The provisioning artifact / agent config (contains the credential)",
-               self.export, write, Artifact, path_patterns=kh),
+               self.export, write, Artifact, path_patterns=kh,
+               description=_APP_CREDENTIAL_RULE),
             op("GET", "/sessions/{key_hash}/snippet", "getSessionSnippet",
                "Client code for the session", self.snippet, read, Snippet,
                query=SnippetQuery, path_patterns=kh),

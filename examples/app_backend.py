@@ -16,9 +16,10 @@ API token. Against `make dev`:
     # or serve it:  .venv/bin/python examples/app_backend.py serve --artifact app.json
     #               curl -X POST localhost:8080/pay -d '{"to": "0x...dEaD", "amount": "5"}'
 
-Instead of the artifact, an operator's backend may fetch it with an admin API token:
-`--key-hash KEY` with `$SESSION_STUDIO_ADMIN_URL` and `$SESSION_STUDIO_ADMIN_TOKEN`
-(`StudioClient.select_session`).
+The artifact is the only way in: an admin API token cannot export an app session (that would
+sidestep the passkey that creating one needs; the API answers 403 `passkey_required`), so the
+person who created the session hands the artifact to the backend, as a file or in
+`$SESSION_STUDIO_APP_ARTIFACT`.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from session_studio.sdk import AsyncStudioClient, sidecar_async_web3
+from session_studio.sdk import sidecar_async_web3
 from web3 import AsyncWeb3, Web3
 
 from session_studio import PolicyDenied
@@ -73,19 +74,13 @@ async def pay(request: web.Request) -> web.Response:
 
 
 async def bound_web3(args: argparse.Namespace,
-                     artifact: dict[str, Any] | None) -> tuple[AsyncWeb3[Any], str]:
+                     artifact: dict[str, Any]) -> tuple[AsyncWeb3[Any], str]:
     """The session's AsyncWeb3 (its address as default account) and the USDC address."""
-    if artifact is None:  # --key-hash: the operator's token fetches the session's binding
-        async with AsyncStudioClient(os.environ["SESSION_STUDIO_ADMIN_URL"],
-                                     os.environ["SESSION_STUDIO_ADMIN_TOKEN"]) as studio:
-            w3 = await studio.select_session(args.key_hash)
-        address, usdc = str(w3.eth.default_account), args.usdc
-    else:
-        w3 = sidecar_async_web3(artifact["rpc_url"], artifact["credential"],
-                                account=artifact["address"])
-        chain = str(artifact["chain_ids"][0])
-        address = artifact["address"]
-        usdc = args.usdc or artifact.get("token_addresses", {}).get(chain, {}).get("USDC")
+    w3 = sidecar_async_web3(artifact["rpc_url"], artifact["credential"],
+                            account=artifact["address"])
+    chain = str(artifact["chain_ids"][0])
+    address = artifact["address"]
+    usdc = args.usdc or artifact.get("token_addresses", {}).get(chain, {}).get("USDC")
     if usdc is None:
         raise SystemExit("no USDC address: the artifact names none for its chain; pass --usdc")
     if args.dev_faucet:
@@ -130,16 +125,13 @@ def main() -> None:
     parser.add_argument("mode", choices=["serve", "demo"])
     parser.add_argument("--artifact", help="the app session's artifact (JSON file); default "
                                            "$SESSION_STUDIO_APP_ARTIFACT (the JSON)")
-    parser.add_argument("--key-hash", help="fetch it with StudioClient instead (admin env)")
     parser.add_argument("--usdc", help="USDC address, if the artifact has no token_addresses")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--dev-faucet", metavar="ANVIL_URL",
                         help="dev only: fund the session on this anvil chain first")
     args = parser.parse_args()
-    artifact = None
-    if not args.key_hash:
-        artifact = json.loads(Path(args.artifact).read_text() if args.artifact
-                              else os.environ["SESSION_STUDIO_APP_ARTIFACT"])
+    artifact = json.loads(Path(args.artifact).read_text() if args.artifact
+                          else os.environ["SESSION_STUDIO_APP_ARTIFACT"])
 
     async def run() -> None:
         w3, usdc = await bound_web3(args, artifact)

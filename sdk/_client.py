@@ -227,7 +227,8 @@ class AsyncStudioClient:
         return artifact
 
     async def export_session(self, key_hash: str) -> Artifact:
-        """The provisioning artifact / agent config again, credential included (audited)."""
+        """The provisioning artifact / agent config again, credential included (audited).
+        For an app session a token gets `Forbidden` (`passkey_required`)."""
         artifact: Artifact = await self._http.request("GET", f"/sessions/{key_hash}/export")
         return artifact
 
@@ -254,7 +255,9 @@ class AsyncStudioClient:
                              chain_id: int | None = None) -> AsyncWeb3[Any]:
         """An `AsyncWeb3` bound to the session through the sidecar: its credential in the
         header and its address as `eth.default_account`. Reads its export (needs the
-        `sessions:write` scope). Use it on the calling loop; `await
+        `sessions:write` scope; an app session's export needs a person with a passkey, so a
+        token gets `Forbidden` with `code == "passkey_required"`: give an app backend its
+        provisioning artifact instead). Use it on the calling loop; `await
         w3.provider.disconnect()` when done."""
         artifact = await self.export_session(key_hash)
         return sidecar_async_web3(pick_rpc_url(artifact, chain_id), artifact["credential"],

@@ -51,7 +51,8 @@ class Unauthorized(StudioError):
 
 class Forbidden(StudioError):
     """Authenticated, but this caller may not do this. `code` says why: `insufficient_scope`,
-    or `passkey_required` (app sessions are created only by a person with a passkey)."""
+    or `passkey_required` (an app session's credential, at creation, export or rotation, goes
+    only to a person with a passkey)."""
 
 
 class NotFound(StudioError):

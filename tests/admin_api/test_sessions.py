@@ -245,11 +245,12 @@ async def test_rotating_an_app_session_issues_a_new_credential(admin: AdminPlane
 
 
 async def test_a_revoked_session_cannot_be_rotated(admin: AdminPlane) -> None:
+    # A person with a fresh passkey assertion: the one caller allowed to rotate an app session.
+    login = await admin.register()
     seeded = await admin.seed_session()
-    writer = await admin.writer()
-    await admin.post(f"/sessions/{seeded['key_hash']}/revoke", auth=writer)
+    await admin.post(f"/sessions/{seeded['key_hash']}/revoke", auth=login)
 
-    reply = await admin.post(f"/sessions/{seeded['key_hash']}/rotate", auth=writer)
+    reply = await admin.post(f"/sessions/{seeded['key_hash']}/rotate", auth=login)
 
     assert reply.status == 409
 

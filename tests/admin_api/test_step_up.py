@@ -194,3 +194,45 @@ async def test_inviting_an_admin_needs_a_step_up(admin: AdminPlane) -> None:
 
     assert reply.status == 403
     assert reply.error["code"] == "step_up_required"
+
+
+# -- an app session's credential, shown again or replaced ---------------------------------
+async def test_a_token_cannot_export_or_rotate_an_app_session(admin: AdminPlane) -> None:
+    seeded = await admin.seed_session(type="app")
+    writer = await admin.writer()
+
+    exported = await admin.get(f"/sessions/{seeded['key_hash']}/export", auth=writer)
+    rotated = await admin.post(f"/sessions/{seeded['key_hash']}/rotate", auth=writer)
+
+    assert (exported.status, exported.error["code"]) == (403, "passkey_required")
+    assert (rotated.status, rotated.error["code"]) == (403, "passkey_required")
+    shown = await admin.get(f"/sessions/{seeded['key_hash']}", auth=writer)
+    assert shown.body["status"] == "active"
+
+
+async def test_exporting_an_app_session_needs_a_fresh_step_up(admin: AdminPlane) -> None:
+    authenticator = admin.authenticator()
+    login = await admin.register(authenticator)
+    seeded = await admin.seed_session(type="app")
+    admin.clock.advance(STALE_MS)
+
+    stale = await admin.get(f"/sessions/{seeded['key_hash']}/export", auth=login)
+    stepped = await admin.step_up(login, authenticator)
+    fresh = await admin.get(f"/sessions/{seeded['key_hash']}/export", auth=login)
+
+    assert (stale.status, stale.error["code"]) == (403, "step_up_required")
+    assert stepped.status == 200
+    assert fresh.status == 200
+    assert fresh.body["credential"] == seeded["credential"]
+
+
+async def test_rotating_an_app_session_needs_a_fresh_step_up(admin: AdminPlane) -> None:
+    login = await admin.register()
+    seeded = await admin.seed_session(type="app")
+    admin.clock.advance(STALE_MS)
+
+    reply = await admin.post(f"/sessions/{seeded['key_hash']}/rotate", auth=login)
+
+    assert (reply.status, reply.error["code"]) == (403, "step_up_required")
+    assert (await admin.get(f"/sessions/{seeded['key_hash']}", auth=login)).body[
+        "status"] == "active"

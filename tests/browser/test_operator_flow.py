@@ -222,6 +222,19 @@ def test_copy_button_puts_the_credential_on_the_clipboard(operator: Operator) ->
     assert copied == operator.made["app_session"]["credential"]
 
 
+def test_showing_an_app_sessions_artifact_again_confirms_with_the_passkey_first(
+        operator: Operator) -> None:
+    # Its credential is worth what creating the session is: the same fresh step-up.
+    operator.site.age_step_up()
+    before = operator.sign_count()
+    operator.go(f"/sessions/{operator.made['app_session']['key_hash']}")
+    operator.page.get_by_role("button", name="Show provisioning artifact").click()
+    expect(operator.page.get_by_role("heading", name="Provisioning artifact", level=1)
+           ).to_be_visible()
+    assert operator.sign_count() > before
+    assert _artifact(operator)["credential"] == operator.made["app_session"]["credential"]
+
+
 # -- the inventory ---------------------------------------------------------------------------
 def test_health_badges_show_in_the_inventory_and_on_the_session_page(
         operator: Operator) -> None:

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from e2e.harness import PRIMARY_CHAIN, Studio
 
+from session_studio import Forbidden, StudioClient
+
 from .conftest import agent_with_session
 
 pytestmark = pytest.mark.e2e
@@ -65,15 +67,13 @@ def test_app_backend_pays_and_answers_403_with_the_reason(studio: Studio,
     assert "'refused': 'per_tx_limit_exceeded'" in refused
 
 
-def test_app_backend_binds_through_studio_client_select_session(
+def test_app_backend_cannot_bind_an_app_session_with_an_admin_token(
         studio: Studio, admin_url: str, admin_token: str) -> None:
+    # What the example once offered (--key-hash with a token) is the hole CONTRACT.md closes:
+    # a token never obtains an app session's credential.
     app = studio.create_session(type_="app", tokens="USDC", label="shop", fund=False)
-    env = {"SESSION_STUDIO_ADMIN_URL": admin_url, "SESSION_STUDIO_ADMIN_TOKEN": admin_token,
-           "PATH": "/usr/bin:/bin"}
 
-    out = run_example("app_backend.py", "demo", "--key-hash", app["key_hash"], "--usdc",
-                      studio.usdc[PRIMARY_CHAIN], "--dev-faucet",
-                      studio.chains[PRIMARY_CHAIN].rpc_url, env=env)
+    with StudioClient(admin_url, admin_token) as client, pytest.raises(Forbidden) as refused:
+        client.select_session(app["key_hash"])
 
-    assert "pay 5 USDC -> HTTP 200" in out
-    assert "HTTP 403" in out
+    assert refused.value.code == "passkey_required"
