@@ -160,7 +160,10 @@ def _check_intent(intent: Intent, policy: SessionPolicy) -> Decision | None:
         return Decision.deny(ReasonCode.PERMISSION_DENIED, "contract creation is never signed")
     if kind is IntentKind.APPROVAL_FOR_ALL:
         return Decision.deny(ReasonCode.PERMISSION_DENIED,
-                             "setApprovalForAll grants every token and is never signed")
+                             "setApprovalForAll grants every token and is never signed, "
+                             "to any contract, allowlisted or not")
+    if kind is IntentKind.UNVALUED_APPROVAL:
+        return _refuse_unvalued_approval(intent, policy)
     if kind is IntentKind.FOREIGN_FUNDS:
         # A call spending another owner's allowance keeps the reason it had before allowlists
         # existed, `contract_not_allowed` (no allowlist can cover it); a signed permit for
@@ -187,6 +190,21 @@ def _check_intent(intent: Intent, policy: SessionPolicy) -> Decision | None:
         return Decision.deny(ReasonCode.PERMISSION_DENIED, "unlimited approvals are never signed")
     refusal = _check_token(intent, policy)
     return refusal if refusal is not None else _check_recipient(intent, policy)
+
+
+def _refuse_unvalued_approval(intent: Intent, policy: SessionPolicy) -> Decision:
+    """An approval of an asset nobody can price is never signed; the reason says what is
+    missing first: the permission any approval needs, a bounded amount, then a value."""
+    if Permission.APPROVE not in policy.permissions:
+        return Decision.deny(ReasonCode.PERMISSION_DENIED,
+                             f"{intent.selector} grants an allowance and needs the 'approve' "
+                             f"permission; a contract allowlist does not cover approvals")
+    if intent.unlimited:
+        return Decision.deny(ReasonCode.PERMISSION_DENIED, "unlimited approvals are never signed")
+    return Decision.deny(ReasonCode.UNPRICEABLE_ASSET,
+                         f"{intent.selector} grants an allowance of {intent.counterparty}, which "
+                         f"is not a configured token, so it cannot be valued; a contract "
+                         f"allowlist does not cover approvals")
 
 
 _SPEND_PERMISSIONS: Mapping[IntentKind, Permission] = {
