@@ -13,6 +13,7 @@ from ._engine import (
     evaluate_message,
     evaluate_transaction,
     evaluate_typed_data,
+    message_permission,
     window_start_ms,
 )
 from ._health import HealthBadge, health_badges
@@ -69,6 +70,7 @@ __all__ = [
     "evaluate_typed_data",
     "format_amount",
     "health_badges",
+    "message_permission",
     "parse_amount",
     "value_in_unit",
     "window_start_ms",

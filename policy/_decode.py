@@ -7,6 +7,12 @@ them is `Undecodable`. A call to any other address is reported as a swap (one of
 routers) or a contract call, which the engine allows only through the swap permission or the
 session's contract allowlist; only the outer call is visible, so a multicall is exactly as
 trusted as the contract it is sent to (POLICY.md catalogue 3).
+
+Approval selectors are the exception to "only the outer call": `approve`, `increaseAllowance`,
+Permit2's `approve` and `setApprovalForAll` are decoded wherever they are sent, because an
+allowlisted NFT collection, vault or unconfigured token honours them exactly like a configured
+token would (POLICY.md catalogue 11). Such a call yields its approval intent *and* the call
+intent, so it needs both what covers the approval and what covers the call.
 """
 
 from __future__ import annotations
@@ -70,7 +76,11 @@ def decode_transaction(tx: TransactionRequest, assets: ChainAssets) -> DecodedTr
         kind = IntentKind.SWAP if assets.is_router(to) else IntentKind.CONTRACT_CALL
         call = Intent(kind=kind, asset=assets.native if tx.value > 0 else None, amount=tx.value,
                       counterparty=to, selector="0x" + tx.data[:4].hex())
-        return (call, gas)
+        # Judged before any allowlist, so no allowlist (or listed selector) can wave it through.
+        approval = _decode_approval_elsewhere(tx, assets, contract=to)
+        if isinstance(approval, Undecodable):
+            return approval
+        return (*approval, call, gas)
     if isinstance(decoded, Undecodable):
         return decoded
     # Native value riding along a token or Permit2 call is spend too (POLICY.md, "Limits").
@@ -138,3 +148,54 @@ def _decode_permit2_call(tx: TransactionRequest, assets: ChainAssets
         return Undecodable(detail=f"Permit2 approve of unknown token {str(token_address).lower()}")
     return (Intent(kind=IntentKind.TOKEN_APPROVAL, asset=token, amount=amount,
                    counterparty=str(spender).lower(), amount_bits=160),)
+
+
+_APPROVAL_ABIS: dict[bytes, tuple[str, ...]] = {
+    APPROVE: ("address", "uint256"),
+    INCREASE_ALLOWANCE: ("address", "uint256"),
+    PERMIT2_APPROVE: _PERMIT2_APPROVE_ABI,
+    SET_APPROVAL_FOR_ALL: ("address", "bool"),
+}
+
+
+def _decode_approval_elsewhere(tx: TransactionRequest, assets: ChainAssets, *, contract: str
+                               ) -> tuple[Intent, ...] | Undecodable:
+    """The approval an approval selector grants when sent to a contract that is not a
+    configured token or Permit2; () when the calldata does not start with one, or only revokes.
+
+    - `setApprovalForAll(operator, true)` hands over every token of the collection: an intent
+      that is never signed. `(operator, false)` grants nothing and stays an ordinary call.
+    - `approve` / `increaseAllowance` grant an allowance of `contract`'s own asset, which the
+      sidecar cannot value (ERC-721's `approve(to, tokenId)` shares the selector, so not even an
+      amount of 0 is a safe revocation): an unvalued approval, refused.
+    - Permit2's `approve(token, spender, amount, expiration)` is valued as an allowance of
+      `token`, as if `contract` were a Permit2: charging what it says it grants fails safe.
+    Calldata behind one of these selectors that does not decode exactly is `Undecodable`: a
+    contract's own decoder may well read it as an approval.
+    """
+    selector = tx.data[:4]
+    types = _APPROVAL_ABIS.get(selector)
+    if types is None:
+        return ()
+    args = _decode_args(tx.data, types, where=f"contract {contract}")
+    if isinstance(args, Undecodable):
+        return args
+    hex_selector = "0x" + selector.hex()
+    if selector == SET_APPROVAL_FOR_ALL:
+        operator, approved = args
+        if not approved:
+            return ()
+        return (Intent(kind=IntentKind.APPROVAL_FOR_ALL, asset=None, amount=0,
+                       counterparty=str(operator).lower(), selector=hex_selector),)
+    if selector == PERMIT2_APPROVE:
+        token_address, spender, amount, _expiration = args
+        token = assets.token_at(str(token_address))
+        if token is None:
+            return (Intent(kind=IntentKind.UNVALUED_APPROVAL, asset=None, amount=amount,
+                           counterparty=str(token_address).lower(), selector=hex_selector,
+                           amount_bits=160),)
+        return (Intent(kind=IntentKind.TOKEN_APPROVAL, asset=token, amount=amount,
+                       counterparty=str(spender).lower(), amount_bits=160),)
+    _spender, amount = args
+    return (Intent(kind=IntentKind.UNVALUED_APPROVAL, asset=None, amount=amount,
+                   counterparty=contract, selector=hex_selector),)

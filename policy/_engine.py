@@ -160,7 +160,10 @@ def _check_intent(intent: Intent, policy: SessionPolicy) -> Decision | None:
         return Decision.deny(ReasonCode.PERMISSION_DENIED, "contract creation is never signed")
     if kind is IntentKind.APPROVAL_FOR_ALL:
         return Decision.deny(ReasonCode.PERMISSION_DENIED,
-                             "setApprovalForAll grants every token and is never signed")
+                             "setApprovalForAll grants every token and is never signed, "
+                             "to any contract, allowlisted or not")
+    if kind is IntentKind.UNVALUED_APPROVAL:
+        return _refuse_unvalued_approval(intent, policy)
     if kind is IntentKind.FOREIGN_FUNDS:
         # A call spending another owner's allowance keeps the reason it had before allowlists
         # existed, `contract_not_allowed` (no allowlist can cover it); a signed permit for
@@ -187,6 +190,21 @@ def _check_intent(intent: Intent, policy: SessionPolicy) -> Decision | None:
         return Decision.deny(ReasonCode.PERMISSION_DENIED, "unlimited approvals are never signed")
     refusal = _check_token(intent, policy)
     return refusal if refusal is not None else _check_recipient(intent, policy)
+
+
+def _refuse_unvalued_approval(intent: Intent, policy: SessionPolicy) -> Decision:
+    """An approval of an asset nobody can price is never signed; the reason says what is
+    missing first: the permission any approval needs, a bounded amount, then a value."""
+    if Permission.APPROVE not in policy.permissions:
+        return Decision.deny(ReasonCode.PERMISSION_DENIED,
+                             f"{intent.selector} grants an allowance and needs the 'approve' "
+                             f"permission; a contract allowlist does not cover approvals")
+    if intent.unlimited:
+        return Decision.deny(ReasonCode.PERMISSION_DENIED, "unlimited approvals are never signed")
+    return Decision.deny(ReasonCode.UNPRICEABLE_ASSET,
+                         f"{intent.selector} grants an allowance of {intent.counterparty}, which "
+                         f"is not a configured token, so it cannot be valued; a contract "
+                         f"allowlist does not cover approvals")
 
 
 _SPEND_PERMISSIONS: Mapping[IntentKind, Permission] = {
@@ -312,18 +330,40 @@ def _admit_on_chain(policy: SessionPolicy, state: SessionState, now_ms: int,
     return None
 
 
+# A personal_sign message this long can be a hash (POLICY.md, `sign_digest`).
+DIGEST_LENGTH = 32
+
+
+def message_permission(message: bytes) -> Permission:
+    """The permission `personal_sign` of `message` (the exact bytes signed) needs.
+
+    A Safe owner's eth_sign signature type and an ERC-4337 SimpleAccount owner both accept an
+    EIP-191 signature over a 32-byte hash as authorisation of whatever the hash stands for (a
+    Safe transaction, a UserOperation), so exactly 32 bytes is a separate, explicitly granted
+    risk. Taken literally: 32 bytes of UTF-8 text count too, since the contract cannot tell.
+    """
+    return Permission.SIGN_DIGEST if len(message) == DIGEST_LENGTH else Permission.SIGN_MESSAGE
+
+
 def evaluate_message(
-    *, policy: SessionPolicy, state: SessionState, chain_id: int, permission: Permission,
-    now_ms: int,
+    *, policy: SessionPolicy, state: SessionState, chain_id: int, message: bytes, now_ms: int,
 ) -> Decision:
-    """Decide an off-chain signature that spends nothing (`personal_sign`)."""
+    """Decide an off-chain signature that spends nothing (`personal_sign` of `message`)."""
     refusal = _admit_on_chain(policy, state, now_ms, chain_id)
     if refusal is not None:
         return refusal
-    if permission not in policy.permissions:
-        return Decision.deny(ReasonCode.PERMISSION_DENIED,
-                             f"the session lacks the '{permission}' permission")
-    return Decision(allowed=True, reason=None, detail="allowed", cost=0)
+    permission = message_permission(message)
+    if permission in policy.permissions:
+        return Decision(allowed=True, reason=None, detail="allowed", cost=0)
+    if permission is Permission.SIGN_DIGEST:
+        return Decision.deny(
+            ReasonCode.PERMISSION_DENIED,
+            f"a message of exactly {DIGEST_LENGTH} bytes can be a hash an account contract (a "
+            f"Safe, an ERC-4337 account) accepts as authorisation of whatever it stands for; "
+            f"signing one needs the 'sign_digest' permission, which 'sign_message' does not "
+            f"include")
+    return Decision.deny(ReasonCode.PERMISSION_DENIED,
+                         f"the session lacks the '{permission}' permission")
 
 
 def evaluate_typed_data(

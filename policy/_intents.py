@@ -20,6 +20,11 @@ class IntentKind(StrEnum):
     TOKEN_TRANSFER = "token_transfer"
     TOKEN_APPROVAL = "token_approval"
     APPROVAL_FOR_ALL = "approval_for_all"
+    # An approval selector granting an asset the sidecar cannot value: `approve` sent to a
+    # contract that is not a configured token (an unknown ERC-20, an ERC-721's `approve(to,
+    # tokenId)`), Permit2's `approve` of an unknown token. `counterparty` is the contract whose
+    # asset would be approved. Never signed (POLICY.md catalogue 11).
+    UNVALUED_APPROVAL = "unvalued_approval"
     # Acts on tokens of an owner other than the session: `transferFrom(other, ...)` spending
     # someone's allowance, a permit naming another owner (POLICY.md catalogue 2). Never signed.
     FOREIGN_FUNDS = "foreign_funds"
@@ -48,7 +53,7 @@ class Intent:
         That is 2**255 and up for a uint256 allowance (max-uint approvals and anything near
         them), 2**159 and up for Permit2's uint160 ones (type(uint160).max never decreases).
         """
-        return (self.kind is IntentKind.TOKEN_APPROVAL
+        return (self.kind in (IntentKind.TOKEN_APPROVAL, IntentKind.UNVALUED_APPROVAL)
                 and self.amount >= 2 ** (self.amount_bits - 1))
 
 

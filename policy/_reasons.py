@@ -35,5 +35,6 @@ class Permission(StrEnum):
     APPROVE = "approve"
     SWAP = "swap"
     CONTRACT_CALL = "contract_call"
-    SIGN_MESSAGE = "sign_message"
+    SIGN_MESSAGE = "sign_message"  # personal_sign of any length but 32 bytes
+    SIGN_DIGEST = "sign_digest"  # personal_sign of exactly 32 bytes: possibly a hash
     SIGN_TYPED_DATA = "sign_typed_data"

@@ -15,7 +15,6 @@ from typing import Any
 from session_studio.keystore import KeyContext, KeystoreError
 from session_studio.policy import (
     Decision,
-    Permission,
     SessionState,
     decode_typed_data,
     evaluate_message,
@@ -150,7 +149,7 @@ class RpcMethods:
 
         def evaluate(state: SessionState) -> Decision:
             return evaluate_message(policy=policy, state=state, chain_id=caller.chain_id,
-                                    permission=Permission.SIGN_MESSAGE, now_ms=now)
+                                    message=message, now_ms=now)
 
         def sign(_nonce: int | None, sealed: bytes | None) -> tuple[bytes, None, None]:
             started = time.perf_counter()

@@ -180,7 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     ceiling = register.add_argument_group(
         "self-service ceiling", "the most the agent may give itself with studio_createSession; "
         "give all of them or none (none: the agent cannot create sessions)")
-    ceiling.add_argument("--ceiling-permissions")
+    ceiling.add_argument("--ceiling-permissions",
+                         help=f"comma-separated: {', '.join(p.value for p in Permission)}")
     ceiling.add_argument("--ceiling-chains")
     ceiling.add_argument("--ceiling-tokens")
     ceiling.add_argument("--ceiling-unit", default=None, help="USD (default) or a token")

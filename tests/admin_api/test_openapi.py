@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import schemathesis
 from session_studio.admin_ui._operations import Operation
+from session_studio.policy import Permission
 
 from .conftest import AdminPlane
 from .operations import OPERATIONS, op_id
@@ -118,3 +119,13 @@ async def test_both_ways_to_authenticate_are_documented(admin: AdminPlane) -> No
                                  "description": "admin API token (ssa_...)"}
     assert schemes["cookie"]["in"] == "cookie"
     assert schemes["cookie"]["name"] == "studio_session"
+
+
+async def test_the_permission_enum_is_the_policy_s_closed_set_sign_digest_included(
+        admin: AdminPlane) -> None:
+    # Sessions and agent ceilings name permissions through this one schema (POLICY.md table).
+    document = await _document(admin)
+
+    permission = document["components"]["schemas"]["Permission"]
+    assert permission["enum"] == [p.value for p in Permission]
+    assert "sign_digest" in permission["enum"]

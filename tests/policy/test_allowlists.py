@@ -367,7 +367,7 @@ def test_rate_limit_refusal_carries_the_figures_that_explain_it() -> None:
 def test_rate_limit_applies_to_messages() -> None:
     policy = make_policy(permissions=frozenset({P.SIGN_MESSAGE}), rate_limit_per_minute=1)
     decision = evaluate_message(policy=policy, state=make_state(requests_last_minute=1),
-                                chain_id=CHAIN, permission=P.SIGN_MESSAGE, now_ms=NOW_MS)
+                                chain_id=CHAIN, message=b"hello", now_ms=NOW_MS)
     assert refused_for(decision, ReasonCode.RATE_LIMITED)
 
 

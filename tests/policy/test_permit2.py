@@ -202,10 +202,14 @@ def test_permit2_address_in_checksum_case_is_recognised() -> None:
     assert not isinstance(decoded, Undecodable) and decoded[0].kind is IntentKind.TOKEN_APPROVAL
 
 
-def test_chain_without_permit2_sees_a_plain_contract_call_there() -> None:
+def test_chain_without_permit2_sees_a_contract_call_there_that_still_values_its_approve() -> None:
+    # POLICY.md: an approval selector is decoded and valued wherever it is sent, so a chain
+    # where that address is just a contract still charges the allowance the call names.
     tx = permit2_call(permit2_approve_data(USDC_ADDRESS, SPENDER, 1))
     decoded = decode_transaction(tx, replace(ASSETS, permit2=None))
-    assert not isinstance(decoded, Undecodable) and decoded[0].kind is IntentKind.CONTRACT_CALL
+    assert not isinstance(decoded, Undecodable)
+    assert [intent.kind for intent in decoded] == [
+        IntentKind.TOKEN_APPROVAL, IntentKind.CONTRACT_CALL, IntentKind.GAS]
 
 
 # -- Permit2 typed permits ------------------------------------------------------------------
