@@ -108,10 +108,14 @@ class TransactionRequest:
     max_fee_per_gas: int  # worst-case price per gas: maxFeePerGas, or gasPrice for legacy
     tx_type: int
     has_authorization_list: bool = False
+    # The L1 data fee an OP-stack chain charges on top of gas (wei): the oracle's quote times
+    # the safety margin, taken before the decision (proxy/_l1_fee.py). 0 on other chains.
+    l1_fee_wei: int = 0
 
     @property
     def worst_case_gas_cost(self) -> int:
-        return self.gas * self.max_fee_per_gas
+        """Everything the sender may pay the chain in native wei: gas at its cap, plus L1 fee."""
+        return self.gas * self.max_fee_per_gas + self.l1_fee_wei
 
 
 DecodedTransaction = tuple[Intent, ...] | Undecodable

@@ -76,7 +76,10 @@ class PriceBook:
     """USD prices per whole unit of each asset, gathered by the caller before deciding.
 
     Keys are (chain_id, symbol). A missing price means "unknown", which the engine refuses:
-    it never guesses a value.
+    it never guesses a value. Every lookup is by the exact (chain, symbol) asked for: a symbol's
+    price on another chain never stands in for it (two chains' "USDC" are two assets, and a
+    stale feed must make its own asset unpriceable rather than let some other entry show
+    through; POLICY.md "missing or stale price" fails closed).
     """
 
     usd_per_unit: dict[tuple[int, str], Fraction]
@@ -86,16 +89,14 @@ class PriceBook:
         return found if found is not None and found > 0 else None
 
     def unit_price(self, chain_id: int, symbol: str) -> Fraction | None:
-        """Price of a limit unit; a token unit is priced on the request's chain first."""
+        """USD price of a limit unit on the request's chain: 1 for USD, else that chain's price.
+
+        A token unit that has no usable price on this chain (not configured here, or its feed
+        is stale) makes every conversion into it unpriceable.
+        """
         if symbol == USD:
             return Fraction(1)
-        here = self.price(chain_id, symbol)
-        if here is not None:
-            return here
-        for (_, sym), value in sorted(self.usd_per_unit.items()):
-            if sym == symbol and value > 0:
-                return value
-        return None
+        return self.price(chain_id, symbol)
 
 
 def value_in_unit(asset: Asset, amount: int, unit: str, prices: PriceBook) -> int | None:

@@ -29,6 +29,8 @@ class ChainRuntime:
     assets: ChainAssets
     upstream: Upstream
     max_fee_per_gas: int | None
+    # "op-stack": the sender also pays an L1 data fee, quoted and reserved (proxy/_l1_fee.py).
+    l1_fee: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,8 +1,9 @@
 """Settlement: correct each send's reservation to what its receipt says it really cost.
 
-A send reserves its worst case (value + gas * maxFeePerGas). Once the transaction is mined, the
-receipt gives the real gas (`gasUsed * effectiveGasPrice`), and POLICY.md asks for the
-reservation to be settled down to it:
+A send reserves its worst case (value + gas * maxFeePerGas, + the quoted L1 data fee on an
+OP-stack chain). Once the transaction is mined, the receipt gives the real gas (`gasUsed *
+effectiveGasPrice`, + its `l1Fee`), and POLICY.md asks for the reservation to be settled down
+to it:
 
 - status 1 (success): amount - gas_reserved + ceil(gas_reserved * real_wei / gas_wei_reserved),
   never more than was reserved; the rounding goes up, so the window never under-counts;
@@ -199,7 +200,7 @@ class Settlement:
     async def _receipt(self, chain: ChainRuntime, tx_hash: str) -> Receipt | None:
         async with self._limit:
             answer = await chain.upstream.call("eth_getTransactionReceipt", [tx_hash])
-        return parse_receipt(answer)
+        return parse_receipt(answer, l1_fee_expected=chain.l1_fee is not None)
 
     async def _nonce_passed(self, chain: ChainRuntime,
                             sends: Sequence[UnsettledSend]) -> list[UnsettledSend]:
@@ -226,8 +227,14 @@ async def _or_none(work: Awaitable[R]) -> R | None:
     return None
 
 
-def parse_receipt(answer: Any) -> Receipt | None:
-    """A JSON-RPC receipt, or None for no receipt (null, or one not in a block yet)."""
+def parse_receipt(answer: Any, *, l1_fee_expected: bool = False) -> Receipt | None:
+    """A JSON-RPC receipt, or None for no receipt (null, or one not in a block yet).
+
+    The real cost is `gasUsed * effectiveGasPrice` plus the receipt's `l1Fee` when it has one
+    (OP-stack nodes report the L1 data fee there). On a chain configured with an L1 fee
+    (`l1_fee_expected`), a receipt without `l1Fee` does not say what the send cost: its real
+    cost is unknown and the worst case stays reserved, as for a receipt without a price.
+    """
     if answer is None:
         return None
     if not isinstance(answer, dict):
@@ -241,6 +248,11 @@ def parse_receipt(answer: Any) -> Receipt | None:
     gas_used = _quantity(answer.get("gasUsed"), "gasUsed")
     price = answer.get("effectiveGasPrice")
     gas_wei = None if price is None else gas_used * _quantity(price, "effectiveGasPrice")
+    l1_fee = answer.get("l1Fee")
+    if l1_fee is not None:
+        gas_wei = None if gas_wei is None else gas_wei + _quantity(l1_fee, "l1Fee")
+    elif l1_fee_expected:
+        gas_wei = None
     return Receipt(succeeded=succeeded, gas_wei_used=gas_wei)
 
 

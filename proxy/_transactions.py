@@ -37,6 +37,7 @@ from ._errors import (
     UpstreamError,
     UpstreamUnavailable,
 )
+from ._l1_fee import NONCE_PLACEHOLDER, quote_l1_fee
 from ._params import TransactionParams, arity, checksum, transaction
 from ._sessions import pick_session
 
@@ -86,6 +87,10 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
     else:
         (request, tx), pending = await asyncio.gather(_fill(tx, session, chain),
                                                        nonces.pending(chain, session))
+    if chain.l1_fee == "op-stack" and early_refusal is None:
+        # I/O, so before the reserving transaction; a failed quote raises: nothing is signed.
+        fields = _to_eth_account(request, tx, NONCE_PLACEHOLDER if tx.nonce is None else tx.nonce)
+        request = replace(request, l1_fee_wei=await quote_l1_fee(chain.upstream, fields))
     decoded = decode_transaction(request, chain.assets)
     prices = await deps.prices.price_book(chain.chain_id)
     now = deps.clock()

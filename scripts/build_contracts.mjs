@@ -18,7 +18,7 @@ const require = createRequire(import.meta.url);
 const solc = require("solc");
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const CONTRACTS = ["DemoUSDC", "MockAggregator", "DemoNFT"];
+const CONTRACTS = ["DemoUSDC", "MockAggregator", "DemoNFT", "MockGasPriceOracle"];
 
 // cancun: every chain and tool we care about accepts it, and anvil 1.7 (default hardfork newer
 // than cancun) runs it; a newer target would emit opcodes older nodes reject.

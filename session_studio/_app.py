@@ -98,6 +98,7 @@ class Studio:
                 upstream=Upstream(chain.rpc_url, timeout_s=s.server.upstream_timeout_s,
                                   chain_id=chain_id, observer=self.observer),
                 max_fee_per_gas=chain.max_fee_per_gas_wei,
+                l1_fee=chain.l1_fee,
             )
             for chain_id, chain in s.chains.items()
         }

@@ -48,10 +48,12 @@ __all__ = [
     "ANVIL_DEFAULT_KEY",
     "DEMO_USDC_DECIMALS",
     "DEMO_USDC_DEV_ADDRESS",
+    "GAS_PRICE_ORACLE_PREDEPLOY",
     "AnvilNode",
     "ContractArtifact",
     "DevchainError",
     "bind_contract",
+    "break_gas_price_oracle",
     "deploy_contract",
     "deploy_demo_usdc",
     "deploy_mock_aggregator",
@@ -59,10 +61,12 @@ __all__ = [
     "find_anvil",
     "free_port",
     "fund_native",
+    "install_gas_price_oracle",
     "load_artifact",
     "mint_usdc",
     "send_contract_transaction",
     "set_aggregator_answer",
+    "set_l1_fee_per_byte",
 ]
 
 # Anvil's well-known account 0, derived from the public mnemonic "test test ... junk". It is
@@ -541,3 +545,44 @@ def set_aggregator_answer(
     send_contract_transaction(
         w3, "MockAggregator", feed, "setAnswer", answer, updated_at, sender_key=owner_key
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# OP-stack L1 data fee
+# ---------------------------------------------------------------------------------------------
+
+GAS_PRICE_ORACLE_PREDEPLOY: Final = cast(
+    ChecksumAddress, "0x420000000000000000000000000000000000000F")
+
+
+def install_gas_price_oracle(
+    w3: Web3, *, fee_per_byte_wei: int, deployer_key: str | bytes = ANVIL_DEFAULT_KEY
+) -> ChecksumAddress:
+    """Put a ``MockGasPriceOracle`` at the OP-stack predeploy address (anvil only).
+
+    anvil has no GasPriceOracle, so one is deployed normally, its runtime code copied to
+    0x4200...000F with ``anvil_setCode``, and the fee set there (the copy has its own, empty,
+    storage). ``getL1Fee(data)`` then quotes ``(len(data) + 68) * fee_per_byte_wei``.
+    """
+    template = deploy_contract(w3, "MockGasPriceOracle", deployer_key=deployer_key)
+    runtime = w3.eth.get_code(template)
+    w3.manager.request_blocking(
+        RPCEndpoint("anvil_setCode"), [GAS_PRICE_ORACLE_PREDEPLOY, "0x" + runtime.hex()])
+    set_l1_fee_per_byte(w3, fee_per_byte_wei, sender_key=deployer_key)
+    return GAS_PRICE_ORACLE_PREDEPLOY
+
+
+def set_l1_fee_per_byte(
+    w3: Web3, fee_per_byte_wei: int, *, sender_key: str | bytes = ANVIL_DEFAULT_KEY
+) -> None:
+    """Set the predeploy ``MockGasPriceOracle``'s fee, in wei per byte of quoted data."""
+    send_contract_transaction(w3, "MockGasPriceOracle", GAS_PRICE_ORACLE_PREDEPLOY,
+                              "setFeePerByte", fee_per_byte_wei, sender_key=sender_key)
+
+
+def break_gas_price_oracle(
+    w3: Web3, broken: bool, *, sender_key: str | bytes = ANVIL_DEFAULT_KEY
+) -> None:
+    """Make every quote of the predeploy ``MockGasPriceOracle`` revert (or stop doing so)."""
+    send_contract_transaction(w3, "MockGasPriceOracle", GAS_PRICE_ORACLE_PREDEPLOY,
+                              "setBroken", broken, sender_key=sender_key)

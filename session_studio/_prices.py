@@ -1,10 +1,11 @@
 """Prices for the policy engine: static ones from the config, and Chainlink-style feeds on chain.
 
 ``ChainPriceOracle`` is the RPC plane's ``PriceOracle``. For a chain it answers a ``PriceBook``
-holding every static ``{ usd = "..." }`` price of the configuration and the feed prices of *that*
-chain, each read through that chain's own upstream. A feed price is only ever filed under its own
-``(chain_id, symbol)``: chain A's ETH/USD aggregator never prices ETH on chain B, and a request
-on chain A never waits for chain B's node.
+holding *that chain's* prices only: its static ``{ usd = "..." }`` prices and its feed prices,
+each feed read through that chain's own upstream. Every ``(chain_id, symbol)`` has exactly one
+source, and the book holds its price only while that source is usable: chain A's ETH/USD
+aggregator never prices ETH on chain B, chain B's static ETH price never stands in for chain A's
+stale feed, and a request on chain A never waits for chain B's node.
 
 A feed answer that cannot be trusted is left out of the book, so the engine refuses whatever
 depends on it as ``unpriceable_asset`` (POLICY.md: fail closed, never value at a guess). Refused:
@@ -164,42 +165,48 @@ class ChainPriceOracle:
     ) -> None:
         self._clock = clock
         self._cache_s = settings.prices.cache_s
-        static: dict[tuple[int, str], Fraction] = {}
+        # Per chain: its static prices, and its feed-priced symbols. One source per symbol.
+        self._static: dict[int, dict[str, Fraction]] = {}
         self._feed_priced: dict[int, list[_FeedPriced]] = {}
         for chain in settings.chains.values():
-            self._add(static, chain.chain_id, chain.native_symbol, chain.native_price)
+            self._add(chain.chain_id, chain.native_symbol, chain.native_price)
         for token in settings.tokens:
-            self._add(static, token.chain_id, token.symbol, token.price)
-        missing = sorted(set(self._feed_priced) - set(upstreams))
+            self._add(token.chain_id, token.symbol, token.price)
+        missing = sorted({c for c, feeds in self._feed_priced.items() if feeds} - set(upstreams))
         if missing:
             raise ValueError(f"no upstream to read price feeds on chain(s) {missing}")
         self._upstreams = dict(upstreams)
-        self._static = static
-        self._static_book = PriceBook(dict(static))
         self._decimals: dict[_FeedKey, int] = {}
         self._readings: dict[_FeedKey, FeedReading] = {}
         self._in_flight: dict[_FeedKey, asyncio.Task[FeedReading | _UnreadableFeed]] = {}
         # What was last logged per (chain, symbol), so a stale feed is logged once, not per request.
         self._last_problem: dict[tuple[int, str], FeedProblem | None] = {}
 
-    def _add(self, static: dict[tuple[int, str], Fraction], chain_id: int, symbol: str,
-             source: PriceSource) -> None:
+    def _add(self, chain_id: int, symbol: str, source: PriceSource) -> None:
+        static = self._static.setdefault(chain_id, {})
+        feeds = self._feed_priced.setdefault(chain_id, [])
+        if symbol in static or any(entry.symbol == symbol for entry in feeds):
+            # The settings refuse this already; a second source could show through the first
+            # one's failure, which is exactly the silent fallback the book must never have.
+            raise ValueError(f"{symbol} on chain {chain_id} has two price sources")
         if source.usd is not None:
-            static[(chain_id, symbol)] = Fraction(source.usd)
+            static[symbol] = Fraction(source.usd)
         elif source.feed is not None and source.max_age_s is not None:
-            self._feed_priced.setdefault(chain_id, []).append(
-                _FeedPriced(symbol=symbol, key=_FeedKey(chain_id=chain_id, feed=source.feed),
-                            max_age_s=source.max_age_s))
+            feeds.append(_FeedPriced(symbol=symbol,
+                                     key=_FeedKey(chain_id=chain_id, feed=source.feed),
+                                     max_age_s=source.max_age_s))
 
     async def price_book(self, chain_id: int) -> PriceBook:
+        """This chain's usable prices; an asset whose own source is unusable is left out."""
+        prices = {(chain_id, symbol): usd
+                  for symbol, usd in self._static.get(chain_id, {}).items()}
         priced = self._feed_priced.get(chain_id)
         if not priced:
-            return self._static_book
+            return PriceBook(prices)
         keys = list(dict.fromkeys(p.key for p in priced))
         readings = dict(zip(keys, await asyncio.gather(*(self._reading(k) for k in keys)),
                             strict=True))
         now = self._clock()
-        prices = dict(self._static)
         for entry in priced:
             reading = readings[entry.key]
             problem = (FeedProblem.UNREADABLE if isinstance(reading, _UnreadableFeed)

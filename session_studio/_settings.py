@@ -103,6 +103,7 @@ class ChainSettings:
     max_fee_per_gas_wei: int | None = None
     routers: tuple[str, ...] = ()  # checksum addresses the `swap` permission may call
     permit2: str = PERMIT2_CANONICAL  # Permit2's address: typed data and approve() to it
+    l1_fee: Literal["op-stack"] | None = None  # an L1 data fee the sender pays besides gas
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -406,6 +407,12 @@ def _window(value: object, key: str) -> Literal["rolling_24h", "utc_day"]:
     raise _fail(key, "expected 'rolling_24h' or 'utc_day'", value)
 
 
+def _l1_fee(value: object, key: str) -> Literal["op-stack"]:
+    if value == "op-stack":
+        return "op-stack"
+    raise _fail(key, "expected 'op-stack' (or leave it out: no L1 data fee)", value)
+
+
 def _chain_id_key(name: str, key: str) -> int:
     if not name.isascii() or not name.isdigit() or name.startswith("0"):
         raise _fail(
@@ -681,6 +688,14 @@ PERMIT2 = Setting(
     default=PERMIT2_CANONICAL,
     help="Permit2 contract: its typed data and approve() are valued as approvals",
 )
+L1_FEE = Setting(
+    table="chains.<chain_id>",
+    name="l1_fee",
+    parse=_l1_fee,
+    default=ABSENT,
+    default_doc="not set (no L1 data fee)",
+    help='"op-stack" (Base, OP Mainnet): reserve the L1 data fee quoted by the GasPriceOracle',
+)
 
 TOKEN_CHAIN_ID = Setting(
     table="tokens[]",
@@ -767,6 +782,7 @@ SETTINGS: Final[tuple[Setting[Any], ...]] = (
     MAX_FEE_PER_GAS_GWEI,
     ROUTERS,
     PERMIT2,
+    L1_FEE,
     TOKEN_CHAIN_ID,
     TOKEN_SYMBOL,
     TOKEN_ADDRESS,
@@ -928,6 +944,7 @@ def _chains(raw: object) -> dict[int, ChainSettings]:
             max_fee_per_gas_wei=table.optional(MAX_FEE_PER_GAS_GWEI),
             routers=table.value(ROUTERS),
             permit2=table.value(PERMIT2),
+            l1_fee=table.optional(L1_FEE),
         )
     return chains
 

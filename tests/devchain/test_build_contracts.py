@@ -9,7 +9,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-ARTIFACTS = ["DemoUSDC.json", "MockAggregator.json", "DemoNFT.json"]
+ARTIFACTS = ["DemoUSDC.json", "MockAggregator.json", "DemoNFT.json", "MockGasPriceOracle.json"]
 
 
 @pytest.mark.parametrize("artifact", ARTIFACTS)

@@ -151,9 +151,11 @@ def test_value_in_token_unit_converts_through_usd_prices() -> None:
     assert value_in_unit(WBTC, 5 * 10**7, "USDC", prices) == 60_000 * ATOMS_PER_UNIT
 
 
-def test_value_in_token_unit_uses_the_unit_price_of_another_chain_when_absent_here() -> None:
+def test_value_in_token_unit_never_uses_the_unit_price_of_another_chain() -> None:
+    # Issue 10 item 5: another chain's price for the unit's symbol is no stand-in for a
+    # missing (or stale, hence left out) one here: the request is unpriceable.
     prices = PriceBook({(CHAIN, "ETH"): Fraction(3000), (OTHER_CHAIN, "USDC"): Fraction(1)})
-    assert value_in_unit(ETH, 10**18, "USDC", prices) == 3000 * ATOMS_PER_UNIT
+    assert value_in_unit(ETH, 10**18, "USDC", prices) is None
 
 
 @FAST
