@@ -24,7 +24,6 @@ from session_studio.policy import (
     TransactionRequest,
     decode_transaction,
     evaluate_transaction,
-    window_start_ms,
 )
 from session_studio.store import NonceRequest, ReservationStatus, Session
 
@@ -88,12 +87,11 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
                                                        nonces.pending(chain, session))
     decoded = decode_transaction(request, chain.assets)
     prices = await deps.prices.price_book(chain.chain_id)
-    now = deps.clock()
     policy = session.policy()
 
-    def evaluate(state: SessionState) -> Decision:
+    def evaluate(state: SessionState, now_ms: int) -> Decision:
         decision = evaluate_transaction(policy=policy, state=state, tx=request, decoded=decoded,
-                                        prices=prices, now_ms=now,
+                                        prices=prices, now_ms=now_ms,
                                         chain_max_fee_per_gas=chain.max_fee_per_gas)
         # An unfilled request (gas 0, no nonce from the node) must never be signed.
         return early_refusal if decision.allowed and early_refusal is not None else decision
@@ -110,8 +108,8 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
 
     try:
         decision, reservation, signed = await deps.store.reserve_and_sign(
-            session_id=session.id, method=method, now_ms=now,
-            window_start_ms=window_start_ms(now, deps.window_mode), evaluate=evaluate,
+            session_id=session.id, method=method, clock=deps.clock,
+            window_mode=deps.window_mode, evaluate=evaluate,
             nonce=NonceRequest(chain_id=chain.chain_id, address=session.address,
                                upstream_pending=pending, explicit=tx.nonce),
             sign=sign, gas_wei=request.worst_case_gas_cost)

@@ -29,12 +29,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
-from session_studio.policy import Decision, Permission, SessionState
+from session_studio.policy import Decision, Permission, SessionState, window_start_ms
 
 from . import _audit as audit
 from ._audit import AuditEvent
 from ._errors import Conflict, NotFound, StoreUnavailable
-from ._interface import Evaluate, Sign, T
+from ._interface import Clock, Evaluate, Sign, T
 from ._records import (
     Agent,
     AgentCeiling,
@@ -424,11 +424,16 @@ class SqliteStore(AdminTables):
 
     # -- the ledger ------------------------------------------------------------------------
     async def reserve_and_sign(
-        self, *, session_id: str, method: str, now_ms: int, window_start_ms: int,
+        self, *, session_id: str, method: str, clock: Clock, window_mode: str,
         evaluate: Evaluate, nonce: NonceRequest | None, sign: Sign[T],
         gas_wei: int | None = None,
     ) -> tuple[Decision, Reservation | None, T | None]:
         def reserve(db: sqlite3.Connection) -> tuple[Decision, Reservation | None, T | None]:
+            # Read with the write lock held (BEGIN IMMEDIATE returned): a request that queued
+            # behind a slow writer is judged when it is decided, not when it arrived, so it
+            # cannot sign after expires_at or outside its rate-limit minute.
+            now_ms = clock()
+            window_start = window_start_ms(now_ms, window_mode)
             row = db.execute(
                 "SELECT s.revoked_at, s.expires_at, s.lineage_id, s.sealed_key, s.workspace_id,"
                 " s.key_hash, s.agent_id, a.daily_budget FROM sessions s"
@@ -442,12 +447,12 @@ class SqliteStore(AdminTables):
                 (session_id, now_ms - MINUTE_MS)).fetchone()[0]
             state = SessionState(revoked=row["revoked_at"] is not None,
                                  expires_at_ms=row["expires_at"],
-                                 spent_in_window=_window_sum(db, lineage, window_start_ms),
+                                 spent_in_window=_window_sum(db, lineage, window_start),
                                  requests_last_minute=recent,
                                  agent_spent_in_window=_agent_window_sum(
-                                     db, row["agent_id"], window_start_ms)
+                                     db, row["agent_id"], window_start)
                                  if row["daily_budget"] is not None else 0)
-            decision = evaluate(state)
+            decision = evaluate(state, now_ms)
             reservation: Reservation | None = None
             signed: T | None = None
             tx_hash: str | None = None

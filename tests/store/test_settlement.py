@@ -71,14 +71,14 @@ _ASSETS = ChainAssets(chain_id=CHAIN_ID, native=Asset(chain_id=CHAIN_ID, symbol=
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def _evaluate(session: Session, value: int, now_ms: int) -> Callable[[SessionState], Decision]:
+def _evaluate(session: Session, value: int) -> Callable[[SessionState, int], Decision]:
     tx = TransactionRequest(chain_id=CHAIN_ID, declared_chain_id=CHAIN_ID,
                             sender=session.address.lower(), to=RECIPIENT.lower(), value=value,
                             data=b"", gas=GAS, max_fee_per_gas=MAX_FEE, tx_type=2)
     decoded = decode_transaction(tx, _ASSETS)
     policy = session.policy()
 
-    def evaluate(state: SessionState) -> Decision:
+    def evaluate(state: SessionState, now_ms: int) -> Decision:
         return evaluate_transaction(policy=policy, state=state, tx=tx, decoded=decoded,
                                     prices=_PRICES, now_ms=now_ms)
 
@@ -96,8 +96,8 @@ async def _send(store: SqliteStore, session: Session, *, value: int = VALUE,
     """One send as the proxy makes it: reserve with the gas figures, then the broadcast's
     outcome (None: still `signed`)."""
     decision, reservation, _ = await store.reserve_and_sign(
-        session_id=session.id, method=method, now_ms=now_ms,
-        window_start_ms=window_start_ms(now_ms), evaluate=_evaluate(session, value, now_ms),
+        session_id=session.id, method=method, clock=lambda: now_ms,
+        window_mode="rolling_24h", evaluate=_evaluate(session, value),
         nonce=nonce_request(session, explicit=explicit_nonce), sign=_sign, gas_wei=GAS_WEI)
     assert decision.allowed and reservation is not None, decision
     assert decision.gas_cost == GAS_WEI
