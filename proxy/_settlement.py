@@ -1,8 +1,11 @@
-"""Settlement: correct each send's reservation to what its receipt says it really cost.
+"""Settlement: correct each transaction's reservation to what its receipt says it really cost.
 
-A send reserves its worst case (value + gas * maxFeePerGas). Once the transaction is mined, the
-receipt gives the real gas (`gasUsed * effectiveGasPrice`), and POLICY.md asks for the
-reservation to be settled down to it:
+A send reserves its worst case (value + gas * maxFeePerGas), and so does `eth_signTransaction`,
+whose raw transaction the client broadcasts itself, whenever it likes. Both are followed here
+alike, by hash and nonce (signed is not spent: a held-back transaction counts against the
+`max_outstanding_signed` bound until this task ends it one way or the other). Once the
+transaction is mined, the receipt gives the real gas (`gasUsed * effectiveGasPrice`), and
+POLICY.md asks for the reservation to be settled down to it:
 
 - status 1 (success): amount - gas_reserved + ceil(gas_reserved * real_wei / gas_wei_reserved),
   never more than was reserved; the rounding goes up, so the window never under-counts;
@@ -10,7 +13,8 @@ reservation to be settled down to it:
 - no receipt, and the signer's `latest` nonce has passed the reservation's nonce: another
   transaction took that nonce (a client's replacement, or a raw transaction sent elsewhere),
   so ours can never land: the reservation is released (its nonce is not handed out again);
-- no receipt otherwise: still pending, or an unknown broadcast: it stays reserved.
+- no receipt otherwise: still pending, an unknown broadcast, or a signature the client has
+  not broadcast yet: it stays reserved.
 
 Everything is read from the ledger (`Store.unsettled`) each round, so a restart loses nothing,
 and `Store.settle` applies a reservation's correction once only, so two `serve`s on one

@@ -88,11 +88,15 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
     decoded = decode_transaction(request, chain.assets)
     prices = await deps.prices.price_book(chain.chain_id)
     policy = session.policy()
+    # A signed transaction handed to the client may reach the chain whenever it likes: only
+    # those are bounded in number (a send is broadcast here, and settled like any other).
+    held_back_bound = None if broadcast else deps.max_outstanding_signed
 
     def evaluate(state: SessionState, now_ms: int) -> Decision:
         decision = evaluate_transaction(policy=policy, state=state, tx=request, decoded=decoded,
                                         prices=prices, now_ms=now_ms,
-                                        chain_max_fee_per_gas=chain.max_fee_per_gas)
+                                        chain_max_fee_per_gas=chain.max_fee_per_gas,
+                                        max_outstanding_signed=held_back_bound)
         # An unfilled request (gas 0, no nonce from the node) must never be signed.
         return early_refusal if decision.allowed and early_refusal is not None else decision
 

@@ -118,8 +118,10 @@ class Store(AdminStore, Protocol):
         """Sends signed (or sent without an answer) but not known to be broadcast, by nonce."""
     async def unsettled(self, *, limit: int = 200,
                         after: tuple[int, str] | None = None) -> list[UnsettledSend]:
-        """`eth_sendTransaction` reservations still `broadcast` or `unknown` and not settled,
-        oldest first, at most `limit`, starting after the cursor (`UnsettledSend.cursor`)."""
+        """What settlement follows, oldest first, at most `limit`, starting after the cursor
+        (`UnsettledSend.cursor`): `eth_sendTransaction` reservations still `broadcast` or
+        `unknown`, and `eth_signTransaction` ones still `signed` (held by the client, who may
+        broadcast them any time), none settled yet."""
     async def settle(
         self, reservation_id: str, *, amount: int, status: ReservationStatus, now_ms: int,
         gas_wei_used: int | None = None, receipt_status: int | None = None,
@@ -132,7 +134,9 @@ class Store(AdminStore, Protocol):
         keeps the amount it had reserved (as `release` does) and its nonce is not returned.
         The real gas (`gas_wei_used`, wei) and the receipt's status are recorded. Returns
         False, changing nothing, if the reservation is already settled or released, or is not
-        `broadcast`/`unknown`: settling twice (two processes, a repeated round) is a no-op."""
+        `broadcast`/`unknown` (a send) or `signed` (an `eth_signTransaction`): settling twice
+        (two processes, a repeated round) is a no-op, and a send still `signed` is left to
+        crash recovery."""
     async def spent_in_window(self, lineage_id: str, *, window_start_ms: int) -> int: ...
     async def reservations(self, session_id: str) -> Sequence[tuple[str, int, str | None]]:
         """(status, amount, tx_hash) of every reservation of a session, oldest first."""

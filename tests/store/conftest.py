@@ -61,10 +61,12 @@ def fake_sign(nonce: int | None, sealed: bytes | None) -> tuple[bytes, str, byte
     return b"sig", FAKE_TX_HASH, b"raw"
 
 
-def transfer_evaluate(session: Session, value_wei: int,
-                      now_ms: int | None = None) -> Callable[[SessionState, int], Decision]:
+def transfer_evaluate(session: Session, value_wei: int, now_ms: int | None = None, *,
+                      max_outstanding_signed: int | None = None,
+                      ) -> Callable[[SessionState, int], Decision]:
     """The engine's verdict on a plain ETH transfer of `value_wei` (cost = value_wei atoms),
-    judged at the time the store read inside its transaction (or at `now_ms` if given)."""
+    judged at the time the store read inside its transaction (or at `now_ms` if given);
+    `max_outstanding_signed` as the proxy passes it for eth_signTransaction."""
     tx = TransactionRequest(chain_id=CHAIN_ID, declared_chain_id=CHAIN_ID,
                             sender=session.address.lower(), to=RECIPIENT.lower(),
                             value=value_wei, data=b"", gas=21_000, max_fee_per_gas=0, tx_type=2)
@@ -74,7 +76,8 @@ def transfer_evaluate(session: Session, value_wei: int,
     def evaluate(state: SessionState, in_lock_ms: int) -> Decision:
         return evaluate_transaction(policy=policy, state=state, tx=tx, decoded=decoded,
                                     prices=_PRICES,
-                                    now_ms=in_lock_ms if now_ms is None else now_ms)
+                                    now_ms=in_lock_ms if now_ms is None else now_ms,
+                                    max_outstanding_signed=max_outstanding_signed)
 
     return evaluate
 
