@@ -45,7 +45,8 @@ class _Malformed(Exception):
     """The upstream answered, but not with a receipt or a count we can read."""
 
 
-_UPSTREAM_FAILURES = (UpstreamError, UpstreamUnavailable, _Malformed)
+# What "the upstream failed" means, for a caller that asks it for receipts or counts.
+UPSTREAM_FAILURES = (UpstreamError, UpstreamUnavailable, _Malformed)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -225,7 +226,7 @@ async def _or_none(work: Awaitable[R]) -> R | None:
     """`work`'s result, or None if the upstream failed (the round skips what needed it)."""
     try:
         return await work
-    except* _UPSTREAM_FAILURES:
+    except* UPSTREAM_FAILURES:
         pass
     return None
 

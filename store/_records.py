@@ -200,6 +200,7 @@ class UnbroadcastSend:
     reservation: Reservation
     address: str
     raw_tx: bytes
+    tx_hash: str  # to ask the chain for its receipt before believing a "nonce too low"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -537,15 +537,17 @@ class SqliteStore(AdminTables):
 
     async def unbroadcast_sends(self) -> list[UnbroadcastSend]:
         rows = await self._read_all(
-            "SELECT r.id, r.session_id, r.amount, r.nonce, r.chain_id, r.raw_tx, s.address "
+            "SELECT r.id, r.session_id, r.amount, r.nonce, r.chain_id, r.raw_tx, r.tx_hash,"
+            " s.address "
             "FROM reservations r JOIN sessions s ON s.id = r.session_id "
             "WHERE r.status IN ('signed', 'unknown') AND r.method = 'eth_sendTransaction' "
-            "AND r.raw_tx IS NOT NULL ORDER BY r.chain_id, s.address, r.nonce", ())
+            "AND r.raw_tx IS NOT NULL AND r.tx_hash IS NOT NULL"
+            " ORDER BY r.chain_id, s.address, r.nonce", ())
         return [UnbroadcastSend(
             reservation=Reservation(id=r["id"], session_id=r["session_id"],
                                     amount=int(r["amount"]), nonce=r["nonce"],
                                     chain_id=r["chain_id"]),
-            address=r["address"], raw_tx=r["raw_tx"]) for r in rows]
+            address=r["address"], raw_tx=r["raw_tx"], tx_hash=r["tx_hash"]) for r in rows]
 
     async def unsettled(self, *, limit: int = 200,
                         after: tuple[int, str] | None = None) -> list[UnsettledSend]:
