@@ -45,6 +45,9 @@ def main() -> None:
     rows = ["| path | median ms | p95 ms | per second |", "|---|---|---|---|"]
     with tempfile.TemporaryDirectory() as tmp:
         studio = start_studio(Path(tmp))
+        # N held-back eth_signTransaction results below: lift the outstanding bound (default 4).
+        with studio.config.open("a") as config:
+            config.write("[policy]\nmax_outstanding_signed = 1000\n")
         try:
             studio.start_server()
             session = studio.create_session(per_tx="1000000", daily="1000000000")

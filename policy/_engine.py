@@ -57,6 +57,9 @@ class SessionState:
     spent_in_window: int  # atoms of the policy's unit, lineage-wide (rotation keeps the window)
     requests_last_minute: int = 0  # signing decisions of this session in the last 60 s
     agent_spent_in_window: int = 0  # atoms, every lineage of the session's agent
+    # eth_signTransaction results of the lineage that the chain has neither mined nor passed
+    # by nonce: signed, handed out, and broadcastable at any moment by whoever holds them.
+    outstanding_signed: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -117,9 +120,17 @@ def evaluate_transaction(
     prices: PriceBook,
     now_ms: int,
     chain_max_fee_per_gas: int | None = None,
+    max_outstanding_signed: int | None = None,
 ) -> Decision:
-    """Decide whether `tx` may be signed for this session, and what it costs."""
+    """Decide whether `tx` may be signed for this session, and what it costs.
+
+    `max_outstanding_signed` is given when the signed transaction is handed to the client
+    (eth_signTransaction) instead of being broadcast: it bounds `state.outstanding_signed`.
+    """
     refusal = _admit(policy, state, now_ms)
+    if refusal is not None:
+        return refusal
+    refusal = _check_outstanding(state, max_outstanding_signed)
     if refusal is not None:
         return refusal
     if tx.declared_chain_id is not None and tx.declared_chain_id != tx.chain_id:
@@ -145,6 +156,20 @@ def evaluate_transaction(
                              f"max fee per gas {tx.max_fee_per_gas} wei exceeds the cap {gas_cap}",
                              max_fee_per_gas=str(tx.max_fee_per_gas), cap=str(gas_cap))
     return _check_limits(policy, state, decoded, prices)
+
+
+def _check_outstanding(state: SessionState, bound: int | None) -> Decision | None:
+    """Signed is not spent: transactions held back by the client can all be broadcast in one
+    block, whenever the window has moved on. A count of them, not their value, is bounded, and
+    refused as `rate_limited` because, like the per-minute limit, it clears by itself (here,
+    once settlement sees them mined or their nonce taken) and a retry later succeeds."""
+    if bound is None or state.outstanding_signed < bound:
+        return None
+    return Decision.deny(ReasonCode.RATE_LIMITED,
+                         f"{state.outstanding_signed} signed transactions are not on chain yet; "
+                         f"at most {bound} may be outstanding (broadcast or replace them first)",
+                         outstanding_signed=str(state.outstanding_signed),
+                         max_outstanding_signed=str(bound))
 
 
 def _tightest(a: int | None, b: int | None) -> int | None:

@@ -41,6 +41,8 @@ class RpcPlaneDeps:
     prices: PriceOracle
     clock: Callable[[], int]  # unix milliseconds
     window_mode: str
+    # eth_signTransaction results a lineage may hold unmined ([policy] max_outstanding_signed)
+    max_outstanding_signed: int
     max_body_bytes: int
     max_batch_size: int
     allow_raw_transactions: bool

@@ -19,6 +19,8 @@ from typing import Any
 
 from session_studio.policy import Decision
 
+from ._node_errors import NodeSays, node_says
+
 
 class RpcError(Exception):
     code: int = -32603
@@ -83,12 +85,10 @@ class ChainNotConfigured(RpcError):
 
 
 class UpstreamError(RpcError):
-    """The upstream node answered with an error object: hand it to the client as it is."""
+    """The upstream node answered with an error object: hand it to the client as it is.
 
-    # Answers to eth_sendRawTransaction that are not refusals: the transaction is in the pool.
-    _ALREADY_KNOWN = ("already known", "known transaction", "already imported")
-    # Refusals that say the nonce is used on chain already, so it must never be handed out again.
-    _STALE_NONCE = ("nonce too low", "nonce is too low", "already used")
+    What an answer to eth_sendRawTransaction means is read from the one table of node
+    wordings (`_node_errors.py`), for every client the sidecar may sit in front of."""
 
     def __init__(self, error: dict[str, Any]) -> None:
         super().__init__(str(error.get("message", "upstream error")), error.get("data"))
@@ -96,11 +96,13 @@ class UpstreamError(RpcError):
 
     @property
     def already_known(self) -> bool:
-        return any(marker in self.message.lower() for marker in self._ALREADY_KNOWN)
+        """Not a refusal: the node has this very transaction, which may land."""
+        return node_says(self.message) is NodeSays.ALREADY_KNOWN
 
     @property
     def stale_nonce(self) -> bool:
-        return any(marker in self.message.lower() for marker in self._STALE_NONCE)
+        """The nonce is used on chain (by this transaction or another): never hand it out."""
+        return node_says(self.message) is NodeSays.NONCE_USED
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.error)

@@ -19,7 +19,6 @@ from session_studio.policy import (
     decode_typed_data,
     evaluate_message,
     evaluate_typed_data,
-    window_start_ms,
 )
 
 from session_studio._jsonguard import nesting_exceeds
@@ -143,13 +142,12 @@ class RpcMethods:
         message = _message_bytes(params[0])
         session = session_for_address(caller, params[1], "address")
         deps = self._deps
-        now = deps.clock()
         policy = session.policy()
         ctx = KeyContext(workspace_id=session.workspace_id, session_id=session.id)
 
-        def evaluate(state: SessionState) -> Decision:
+        def evaluate(state: SessionState, now_ms: int) -> Decision:
             return evaluate_message(policy=policy, state=state, chain_id=caller.chain_id,
-                                    message=message, now_ms=now)
+                                    message=message, now_ms=now_ms)
 
         def sign(_nonce: int | None, sealed: bytes | None) -> tuple[bytes, None, None]:
             started = time.perf_counter()
@@ -157,8 +155,7 @@ class RpcMethods:
             deps.observer.signed(time.perf_counter() - started)
             return signature, None, None
 
-        return await self._sign_off_chain(caller, session.id, "personal_sign", now, evaluate,
-                                          sign)
+        return await self._sign_off_chain(caller, session.id, "personal_sign", evaluate, sign)
 
     async def _sign_typed_data(self, caller: Caller, params: list[Any]) -> str:
         """EIP-712: permits are approvals (spend, reserved like a send); other data is opaque."""
@@ -169,13 +166,12 @@ class RpcMethods:
         deps = self._deps
         decoded = decode_typed_data(typed, chain.assets, sender=session.address.lower())
         prices = await deps.prices.price_book(chain.chain_id)
-        now = deps.clock()
         policy = session.policy()
         ctx = KeyContext(workspace_id=session.workspace_id, session_id=session.id)
 
-        def evaluate(state: SessionState) -> Decision:
+        def evaluate(state: SessionState, now_ms: int) -> Decision:
             return evaluate_typed_data(policy=policy, state=state, chain_id=caller.chain_id,
-                                       decoded=decoded, prices=prices, now_ms=now)
+                                       decoded=decoded, prices=prices, now_ms=now_ms)
 
         def sign(_nonce: int | None, sealed: bytes | None) -> tuple[bytes, None, None]:
             started = time.perf_counter()
@@ -183,20 +179,20 @@ class RpcMethods:
             deps.observer.signed(time.perf_counter() - started)
             return signature, None, None
 
-        return await self._sign_off_chain(caller, session.id, "eth_signTypedData_v4", now,
+        return await self._sign_off_chain(caller, session.id, "eth_signTypedData_v4",
                                           evaluate, sign)
 
     async def _sign_off_chain(
-        self, caller: Caller, session_id: str, method: str, now: int,
-        evaluate: Callable[[SessionState], Decision],
+        self, caller: Caller, session_id: str, method: str,
+        evaluate: Callable[[SessionState, int], Decision],
         sign: Callable[[int | None, bytes | None], tuple[bytes, None, None]],
     ) -> str:
         """Decide, reserve (a permit's allowance is spend) and sign in one ledger transaction."""
         deps = self._deps
         try:
             decision, _, signature = await deps.store.reserve_and_sign(
-                session_id=session_id, method=method, now_ms=now,
-                window_start_ms=window_start_ms(now, deps.window_mode), evaluate=evaluate,
+                session_id=session_id, method=method, clock=deps.clock,
+                window_mode=deps.window_mode, evaluate=evaluate,
                 nonce=None, sign=sign)
         except KeystoreError as exc:
             raise InternalError("internal error: signing failed",

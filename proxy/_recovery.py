@@ -5,10 +5,15 @@ before the broadcast, so a crash in between leaves signed transactions that no n
 Their spend is reserved and they were authorised, but their nonces form a gap: every later send
 of that signer would wait behind it forever. Broadcasting them on start closes the gap.
 
-Per signer, in nonce order: a nonce the chain has passed is marked broadcast (only the sidecar
-signs with that key, so the mined transaction is this one); "already known" is broadcast too;
-any other refusal provably never reached the chain, so it is released and its nonce handed
-out again; a silent upstream leaves it for the next start (or the settlement task).
+Per signer, in nonce order: a nonce the chain has passed is marked broadcast (settlement then
+settles it by receipt, or releases it if another transaction took the nonce); "already known"
+(in any client's wording, `_node_errors.py`) is broadcast too. "Nonce too low" is not proof of
+anything: the count was read before the loop, and broadcasting an earlier nonce can let the
+node mine a later one it held queued behind the gap, so the transaction's receipt decides:
+mined -> broadcast (settlement settles it); otherwise `unknown`, and settlement releases it
+(without handing the nonce out again) once its own check shows another transaction used it.
+Any other refusal provably never reached the chain, so it is released and its nonce handed out
+again; a silent upstream leaves it for the next start (or the settlement task).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from session_studio.store import ReservationStatus, UnbroadcastSend
 
 from ._context import RpcPlaneDeps
 from ._errors import UpstreamError, UpstreamUnavailable
+from ._settlement import UPSTREAM_FAILURES, parse_receipt
 from ._upstream import Upstream
 
 log = logging.getLogger("session_studio.recovery")
@@ -62,6 +68,8 @@ async def _rebroadcast_one(deps: RpcPlaneDeps, upstream: Upstream, item: Unbroad
         if exc.already_known:
             await deps.store.record_outcome(reservation, status=ReservationStatus.BROADCAST,
                                             now_ms=deps.clock())
+        elif exc.stale_nonce:
+            await _settle_stale_nonce(deps, upstream, item)
         else:
             await deps.store.release(reservation, now_ms=deps.clock(), return_nonce=True)
         return 0
@@ -70,3 +78,24 @@ async def _rebroadcast_one(deps: RpcPlaneDeps, upstream: Upstream, item: Unbroad
     await deps.store.record_outcome(reservation, status=ReservationStatus.BROADCAST,
                                     now_ms=deps.clock())
     return 1
+
+
+async def _settle_stale_nonce(deps: RpcPlaneDeps, upstream: Upstream,
+                              item: UnbroadcastSend) -> None:
+    """The nonce is used on chain; whether by this transaction only its receipt can say.
+
+    Mined: `broadcast`, and settlement settles it to its real cost. Otherwise (no receipt, or
+    no answer) `unknown`, never a release from here: settlement releases it (nonce not handed
+    out again) only after its own count-then-receipt check, a round later, so a receipt that
+    a lagging node indexes late still counts."""
+    try:
+        mined = parse_receipt(await upstream.call("eth_getTransactionReceipt",
+                                                  [item.tx_hash])) is not None
+    except UPSTREAM_FAILURES:
+        mined = False
+    await deps.store.record_outcome(
+        item.reservation, now_ms=deps.clock(),
+        status=ReservationStatus.BROADCAST if mined else ReservationStatus.UNKNOWN)
+    if mined:
+        log.info("recovery found a transaction mined before its rebroadcast",
+                 extra={"chain_id": item.reservation.chain_id, "tx_hash": item.tx_hash})

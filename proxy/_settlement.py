@@ -1,9 +1,12 @@
-"""Settlement: correct each send's reservation to what its receipt says it really cost.
+"""Settlement: correct each transaction's reservation to what its receipt says it really cost.
 
 A send reserves its worst case (value + gas * maxFeePerGas, + the quoted L1 data fee on an
-OP-stack chain). Once the transaction is mined, the receipt gives the real gas (`gasUsed *
-effectiveGasPrice`, + its `l1Fee`), and POLICY.md asks for the reservation to be settled down
-to it:
+OP-stack chain), and so does `eth_signTransaction`, whose raw transaction the client broadcasts
+itself, whenever it likes. Both are followed here alike, by hash and nonce (signed is not spent:
+a held-back transaction counts against the `max_outstanding_signed` bound until this task ends
+it one way or the other). Once the transaction is mined, the receipt gives the real gas
+(`gasUsed * effectiveGasPrice`, + its `l1Fee`), and POLICY.md asks for the reservation to be
+settled down to it:
 
 - status 1 (success): amount - gas_reserved + ceil(gas_reserved * real_wei / gas_wei_reserved),
   never more than was reserved; the rounding goes up, so the window never under-counts;
@@ -11,7 +14,8 @@ to it:
 - no receipt, and the signer's `latest` nonce has passed the reservation's nonce: another
   transaction took that nonce (a client's replacement, or a raw transaction sent elsewhere),
   so ours can never land: the reservation is released (its nonce is not handed out again);
-- no receipt otherwise: still pending, or an unknown broadcast: it stays reserved.
+- no receipt otherwise: still pending, an unknown broadcast, or a signature the client has
+  not broadcast yet: it stays reserved.
 
 Everything is read from the ledger (`Store.unsettled`) each round, so a restart loses nothing,
 and `Store.settle` applies a reservation's correction once only, so two `serve`s on one
@@ -42,7 +46,8 @@ class _Malformed(Exception):
     """The upstream answered, but not with a receipt or a count we can read."""
 
 
-_UPSTREAM_FAILURES = (UpstreamError, UpstreamUnavailable, _Malformed)
+# What "the upstream failed" means, for a caller that asks it for receipts or counts.
+UPSTREAM_FAILURES = (UpstreamError, UpstreamUnavailable, _Malformed)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -222,7 +227,7 @@ async def _or_none(work: Awaitable[R]) -> R | None:
     """`work`'s result, or None if the upstream failed (the round skips what needed it)."""
     try:
         return await work
-    except* _UPSTREAM_FAILURES:
+    except* UPSTREAM_FAILURES:
         pass
     return None
 

@@ -24,7 +24,6 @@ from session_studio.policy import (
     TransactionRequest,
     decode_transaction,
     evaluate_transaction,
-    window_start_ms,
 )
 from session_studio.store import NonceRequest, ReservationStatus, Session
 
@@ -93,13 +92,16 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
         request = replace(request, l1_fee_wei=await quote_l1_fee(chain.upstream, fields))
     decoded = decode_transaction(request, chain.assets)
     prices = await deps.prices.price_book(chain.chain_id)
-    now = deps.clock()
     policy = session.policy()
+    # A signed transaction handed to the client may reach the chain whenever it likes: only
+    # those are bounded in number (a send is broadcast here, and settled like any other).
+    held_back_bound = None if broadcast else deps.max_outstanding_signed
 
-    def evaluate(state: SessionState) -> Decision:
+    def evaluate(state: SessionState, now_ms: int) -> Decision:
         decision = evaluate_transaction(policy=policy, state=state, tx=request, decoded=decoded,
-                                        prices=prices, now_ms=now,
-                                        chain_max_fee_per_gas=chain.max_fee_per_gas)
+                                        prices=prices, now_ms=now_ms,
+                                        chain_max_fee_per_gas=chain.max_fee_per_gas,
+                                        max_outstanding_signed=held_back_bound)
         # An unfilled request (gas 0, no nonce from the node) must never be signed.
         return early_refusal if decision.allowed and early_refusal is not None else decision
 
@@ -115,8 +117,8 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
 
     try:
         decision, reservation, signed = await deps.store.reserve_and_sign(
-            session_id=session.id, method=method, now_ms=now,
-            window_start_ms=window_start_ms(now, deps.window_mode), evaluate=evaluate,
+            session_id=session.id, method=method, clock=deps.clock,
+            window_mode=deps.window_mode, evaluate=evaluate,
             nonce=NonceRequest(chain_id=chain.chain_id, address=session.address,
                                upstream_pending=pending, explicit=tx.nonce),
             sign=sign, gas_wei=request.worst_case_gas_cost)

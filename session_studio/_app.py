@@ -108,6 +108,7 @@ class Studio:
         return RpcPlaneDeps(
             store=self.store, keystore=self.keystore, chains=MappingProxyType(chains),
             prices=prices, clock=now_ms, window_mode=s.policy.window,
+            max_outstanding_signed=s.policy.max_outstanding_signed,
             max_body_bytes=s.server.max_body_bytes, max_batch_size=s.server.max_batch_size,
             allow_raw_transactions=s.server.allow_raw_transactions, observer=self.observer,
             agents=AgentDesk(service=self.service, store=self.store))

@@ -147,6 +147,9 @@ class AdminSettings:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PolicySettings:
     window: Literal["rolling_24h", "utc_day"] = "rolling_24h"
+    # eth_signTransaction results a session lineage may hold that the chain has not consumed
+    # yet: bounds what can be broadcast at once beyond the daily window (docs/design.md).
+    max_outstanding_signed: int = 4
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -601,6 +604,14 @@ WINDOW = Setting(
     default="rolling_24h",
     help="daily limits count spend over the last 24 hours or since 00:00 UTC",
 )
+MAX_OUTSTANDING_SIGNED = Setting(
+    table="policy",
+    name="max_outstanding_signed",
+    parse=_int_in(0, 1000),
+    default=4,
+    help="eth_signTransaction results per session not yet mined or replaced; beyond it 4001 "
+    "rate_limited (0 refuses eth_signTransaction)",
+)
 
 PRICES_CACHE_S = Setting(
     table="prices",
@@ -770,6 +781,7 @@ SETTINGS: Final[tuple[Setting[Any], ...]] = (
     RP_ID,
     ORIGIN,
     WINDOW,
+    MAX_OUTSTANDING_SIGNED,
     PRICES_CACHE_S,
     METRICS_PER_SESSION,
     METRICS_SNAPSHOT_INTERVAL_S,
@@ -895,7 +907,9 @@ def _keystore(raw: object, config_dir: Path) -> KeystoreSettings:
 
 
 def _policy(raw: object) -> PolicySettings:
-    return PolicySettings(window=_Table(raw, "policy", "policy").value(WINDOW))
+    table = _Table(raw, "policy", "policy")
+    return PolicySettings(window=table.value(WINDOW),
+                          max_outstanding_signed=table.value(MAX_OUTSTANDING_SIGNED))
 
 
 def _prices(raw: object) -> PricesSettings:

@@ -30,7 +30,10 @@ from ._records import (
     Workspace,
 )
 
-Evaluate = Callable[[SessionState], Decision]
+# The engine's verdict on the state read inside the reserving transaction, judged at `now_ms`:
+# the clock as the store read it there, once it held the ledger's lock.
+Evaluate = Callable[[SessionState, int], Decision]
+Clock = Callable[[], int]  # unix milliseconds
 T = TypeVar("T")
 # Called inside the reserving transaction with the picked nonce and the sealed key; returns the
 # signed artefact, its transaction hash and raw bytes (both None for message signatures).
@@ -89,7 +92,7 @@ class Store(AdminStore, Protocol):
 
     # The ledger
     async def reserve_and_sign(
-        self, *, session_id: str, method: str, now_ms: int, window_start_ms: int,
+        self, *, session_id: str, method: str, clock: Clock, window_mode: str,
         evaluate: Evaluate, nonce: NonceRequest | None, sign: Sign[T],
         gas_wei: int | None = None,
     ) -> tuple[Decision, Reservation | None, T | None]:
@@ -97,6 +100,10 @@ class Store(AdminStore, Protocol):
         pick a nonce and sign: all in one transaction. No concurrent request sees stale usage,
         and a revoke (which needs the same write lock) cannot return while a signature for the
         session is still being made. If `sign` raises, nothing is reserved.
+
+        `clock` is called once, after the lock is taken: expiry, the rate limit's minute and
+        the spend window (`window_mode`, see `policy.window_start_ms`) are judged at that
+        instant, never at a time read before a wait for the lock (issue 10, item 13).
 
         The reservation records `Decision.gas_cost` (the worst-case gas part of the cost, in
         unit atoms) and `gas_wei` (the same worst case in wei, gas * maxFeePerGas), which
@@ -111,8 +118,10 @@ class Store(AdminStore, Protocol):
         """Sends signed (or sent without an answer) but not known to be broadcast, by nonce."""
     async def unsettled(self, *, limit: int = 200,
                         after: tuple[int, str] | None = None) -> list[UnsettledSend]:
-        """`eth_sendTransaction` reservations still `broadcast` or `unknown` and not settled,
-        oldest first, at most `limit`, starting after the cursor (`UnsettledSend.cursor`)."""
+        """What settlement follows, oldest first, at most `limit`, starting after the cursor
+        (`UnsettledSend.cursor`): `eth_sendTransaction` reservations still `broadcast` or
+        `unknown`, and `eth_signTransaction` ones still `signed` (held by the client, who may
+        broadcast them any time), none settled yet."""
     async def settle(
         self, reservation_id: str, *, amount: int, status: ReservationStatus, now_ms: int,
         gas_wei_used: int | None = None, receipt_status: int | None = None,
@@ -125,7 +134,9 @@ class Store(AdminStore, Protocol):
         keeps the amount it had reserved (as `release` does) and its nonce is not returned.
         The real gas (`gas_wei_used`, wei) and the receipt's status are recorded. Returns
         False, changing nothing, if the reservation is already settled or released, or is not
-        `broadcast`/`unknown`: settling twice (two processes, a repeated round) is a no-op."""
+        `broadcast`/`unknown` (a send) or `signed` (an `eth_signTransaction`): settling twice
+        (two processes, a repeated round) is a no-op, and a send still `signed` is left to
+        crash recovery."""
     async def spent_in_window(self, lineage_id: str, *, window_start_ms: int) -> int: ...
     async def reservations(self, session_id: str) -> Sequence[tuple[str, int, str | None]]:
         """(status, amount, tx_hash) of every reservation of a session, oldest first."""

@@ -200,16 +200,18 @@ class UnbroadcastSend:
     reservation: Reservation
     address: str
     raw_tx: bytes
+    tx_hash: str  # to ask the chain for its receipt before believing a "nonce too low"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class UnsettledSend:
-    """A broadcast (or unknown) send whose receipt has not been settled yet."""
+    """A transaction whose receipt has not been settled yet: a broadcast (or unknown) send,
+    or an `eth_signTransaction` result the client holds (status SIGNED)."""
 
     reservation: Reservation
     address: str  # the signer, EIP-55
     tx_hash: str
-    status: ReservationStatus  # BROADCAST or UNKNOWN
+    status: ReservationStatus  # BROADCAST or UNKNOWN; SIGNED for eth_signTransaction
     gas_reserved: int | None  # limit-unit atoms; None for rows reserved before settlement
     gas_wei_reserved: int | None  # worst-case gas in wei; None when not known
     created_at_ms: int

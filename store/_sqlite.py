@@ -29,12 +29,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
-from session_studio.policy import Decision, Permission, SessionState
+from session_studio.policy import Decision, Permission, SessionState, window_start_ms
 
 from . import _audit as audit
 from ._audit import AuditEvent
 from ._errors import Conflict, NotFound, StoreUnavailable
-from ._interface import Evaluate, Sign, T
+from ._interface import Clock, Evaluate, Sign, T
 from ._records import (
     Agent,
     AgentCeiling,
@@ -85,6 +85,23 @@ _FLEET_SPEND_WITH_ACTIVE = (
     " SELECT s.lineage_id FROM sessions s JOIN agents a ON a.id = s.agent_id"
     " WHERE a.daily_budget IS NOT NULL AND s.limit_unit = 'USD'"
     " UNION SELECT lineage_id FROM sessions WHERE revoked_at IS NULL AND expires_at > ?)")
+# eth_signTransaction results of a lineage the chain has not consumed yet (settlement ends
+# each either way). Repeats the terms of reservations_signed_outstanding (migration 0010).
+_COUNT_OUTSTANDING_SIGNED = (
+    "SELECT COUNT(*) FROM reservations WHERE lineage_id = ?"
+    " AND method = 'eth_signTransaction' AND status = 'signed' AND settled_at IS NULL")
+# One page of what settlement follows: sends the upstream took (or may have taken), and
+# held-back signatures. Repeats, term for term, the partial index reservations_to_settle_any
+# (migration 0010), so the page is one range of it.
+_UNSETTLED_PAGE = (
+    "SELECT r.id, r.session_id, r.amount, r.nonce, r.chain_id, r.tx_hash, r.status,"
+    " r.gas_reserved, r.gas_wei_reserved, r.created_at, s.address"
+    " FROM reservations r JOIN sessions s ON s.id = r.session_id"
+    " WHERE r.settled_at IS NULL AND ("
+    "(r.method = 'eth_sendTransaction' AND r.status IN ('broadcast', 'unknown'))"
+    " OR (r.method = 'eth_signTransaction' AND r.status = 'signed'))"
+    " AND (r.created_at, r.id) > (?, ?) AND r.tx_hash IS NOT NULL"
+    " ORDER BY r.created_at, r.id LIMIT ?")
 _PRAGMAS = ("PRAGMA foreign_keys=ON", "PRAGMA secure_delete=ON", "PRAGMA synchronous=NORMAL")
 
 
@@ -424,11 +441,16 @@ class SqliteStore(AdminTables):
 
     # -- the ledger ------------------------------------------------------------------------
     async def reserve_and_sign(
-        self, *, session_id: str, method: str, now_ms: int, window_start_ms: int,
+        self, *, session_id: str, method: str, clock: Clock, window_mode: str,
         evaluate: Evaluate, nonce: NonceRequest | None, sign: Sign[T],
         gas_wei: int | None = None,
     ) -> tuple[Decision, Reservation | None, T | None]:
         def reserve(db: sqlite3.Connection) -> tuple[Decision, Reservation | None, T | None]:
+            # Read with the write lock held (BEGIN IMMEDIATE returned): a request that queued
+            # behind a slow writer is judged when it is decided, not when it arrived, so it
+            # cannot sign after expires_at or outside its rate-limit minute.
+            now_ms = clock()
+            window_start = window_start_ms(now_ms, window_mode)
             row = db.execute(
                 "SELECT s.revoked_at, s.expires_at, s.lineage_id, s.sealed_key, s.workspace_id,"
                 " s.key_hash, s.agent_id, a.daily_budget FROM sessions s"
@@ -440,14 +462,17 @@ class SqliteStore(AdminTables):
             recent = db.execute(
                 "SELECT COUNT(*) FROM decisions WHERE session_id = ? AND at > ?",
                 (session_id, now_ms - MINUTE_MS)).fetchone()[0]
+            # Counted under the same lock that inserts the next one: exact across processes.
+            outstanding = db.execute(_COUNT_OUTSTANDING_SIGNED, (lineage,)).fetchone()[0]
             state = SessionState(revoked=row["revoked_at"] is not None,
                                  expires_at_ms=row["expires_at"],
-                                 spent_in_window=_window_sum(db, lineage, window_start_ms),
+                                 spent_in_window=_window_sum(db, lineage, window_start),
                                  requests_last_minute=recent,
                                  agent_spent_in_window=_agent_window_sum(
-                                     db, row["agent_id"], window_start_ms)
-                                 if row["daily_budget"] is not None else 0)
-            decision = evaluate(state)
+                                     db, row["agent_id"], window_start)
+                                 if row["daily_budget"] is not None else 0,
+                                 outstanding_signed=outstanding)
+            decision = evaluate(state, now_ms)
             reservation: Reservation | None = None
             signed: T | None = None
             tx_hash: str | None = None
@@ -512,28 +537,22 @@ class SqliteStore(AdminTables):
 
     async def unbroadcast_sends(self) -> list[UnbroadcastSend]:
         rows = await self._read_all(
-            "SELECT r.id, r.session_id, r.amount, r.nonce, r.chain_id, r.raw_tx, s.address "
+            "SELECT r.id, r.session_id, r.amount, r.nonce, r.chain_id, r.raw_tx, r.tx_hash,"
+            " s.address "
             "FROM reservations r JOIN sessions s ON s.id = r.session_id "
             "WHERE r.status IN ('signed', 'unknown') AND r.method = 'eth_sendTransaction' "
-            "AND r.raw_tx IS NOT NULL ORDER BY r.chain_id, s.address, r.nonce", ())
+            "AND r.raw_tx IS NOT NULL AND r.tx_hash IS NOT NULL"
+            " ORDER BY r.chain_id, s.address, r.nonce", ())
         return [UnbroadcastSend(
             reservation=Reservation(id=r["id"], session_id=r["session_id"],
                                     amount=int(r["amount"]), nonce=r["nonce"],
                                     chain_id=r["chain_id"]),
-            address=r["address"], raw_tx=r["raw_tx"]) for r in rows]
+            address=r["address"], raw_tx=r["raw_tx"], tx_hash=r["tx_hash"]) for r in rows]
 
     async def unsettled(self, *, limit: int = 200,
                         after: tuple[int, str] | None = None) -> list[UnsettledSend]:
         created, last_id = after if after is not None else (-1, "")
-        # The WHERE repeats the partial index's terms, so the page is a range of that index.
-        rows = await self._read_all(
-            "SELECT r.id, r.session_id, r.amount, r.nonce, r.chain_id, r.tx_hash, r.status,"
-            " r.gas_reserved, r.gas_wei_reserved, r.created_at, s.address "
-            "FROM reservations r JOIN sessions s ON s.id = r.session_id "
-            "WHERE r.status IN ('broadcast', 'unknown') AND r.method = 'eth_sendTransaction'"
-            " AND r.settled_at IS NULL AND (r.created_at, r.id) > (?, ?)"
-            " AND r.tx_hash IS NOT NULL ORDER BY r.created_at, r.id LIMIT ?",
-            (created, last_id, limit))
+        rows = await self._read_all(_UNSETTLED_PAGE, (created, last_id, limit))
         return [UnsettledSend(
             reservation=Reservation(id=r["id"], session_id=r["session_id"],
                                     amount=int(r["amount"]), nonce=r["nonce"],
@@ -554,12 +573,15 @@ class SqliteStore(AdminTables):
 
         def settle(db: sqlite3.Connection) -> bool:
             row = db.execute(
-                "SELECT lineage_id, minute, amount, status, settled_at FROM reservations"
+                "SELECT lineage_id, minute, amount, status, settled_at, method FROM reservations"
                 " WHERE id = ?", (reservation_id,)).fetchone()
             if row is None:
                 raise NotFound(f"no reservation {reservation_id}")
-            if row["settled_at"] is not None or row["status"] not in (
-                    ReservationStatus.BROADCAST, ReservationStatus.UNKNOWN):
+            # A held-back eth_signTransaction stays `signed`; a send still `signed` is crash
+            # recovery's to broadcast, never settlement's to settle.
+            settleable = ((ReservationStatus.SIGNED,) if row["method"] == "eth_signTransaction"
+                          else (ReservationStatus.BROADCAST, ReservationStatus.UNKNOWN))
+            if row["settled_at"] is not None or row["status"] not in settleable:
                 return False
             held = int(row["amount"])
             if amount > held:

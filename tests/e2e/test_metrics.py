@@ -62,8 +62,9 @@ def _value(samples: Samples, name: str, **labels: str) -> float:
 
 
 def signed_spend(studio: Studio, session: dict[str, Any], eth: str) -> Decimal:
-    """Spend through eth_signTransaction (reserved like a send, never settled, so the figure
-    stays put) and return the session's spend in window as the CLI reports it."""
+    """Spend through eth_signTransaction (reserved like a send; nobody broadcasts it, so
+    settlement leaves it and the figure stays put) and return the session's spend in window
+    as the CLI reports it."""
     tx = {"from": session["address"], "to": TO, "value": hex(int(Decimal(eth) * 10**18)),
           **ETH_FEES}
     answer = send(studio, session, tx, method="eth_signTransaction")

@@ -95,7 +95,8 @@ def prometheus(studio: Studio, tmp_path_factory: pytest.TempPathFactory
 
 
 def signed_spend(studio: Studio, session: dict[str, Any], eth: str) -> Decimal:
-    """Spend that stays put (eth_signTransaction is never settled); the CLI's figure of it."""
+    """Spend that stays put (an eth_signTransaction nobody broadcasts stays reserved at its
+    worst case); the CLI's figure of it."""
     tx = {"from": session["address"], "to": TO, "value": hex(int(Decimal(eth) * 10**18)),
           **ETH_FEES}
     answer = send(studio, session, tx, method="eth_signTransaction")

@@ -56,22 +56,22 @@ async def add_agent(store: SqliteStore, workspace: Workspace, name: str, *,
 async def spend(store: SqliteStore, session: Session, atoms: int, *, now_ms: int = T0) -> None:
     """One allowed, signed decision costing `atoms`, written by the real ledger transaction."""
     await store.reserve_and_sign(
-        session_id=session.id, method="personal_sign", now_ms=now_ms,
-        window_start_ms=now_ms - DAY_MS,
-        evaluate=lambda _state: Decision(allowed=True, reason=None, detail="", cost=atoms),
+        session_id=session.id, method="personal_sign", clock=lambda: now_ms,
+        window_mode="rolling_24h",
+        evaluate=lambda _state, _now: Decision(allowed=True, reason=None, detail="", cost=atoms),
         nonce=None, sign=lambda _nonce, _sealed: (b"sig", None, None))
 
 
 async def deny(store: SqliteStore, session: Session, *, now_ms: int = T0) -> None:
     """One policy denial of `session`, recorded as the RPC plane records it."""
 
-    def refuse(_state: SessionState) -> Decision:
+    def refuse(_state: SessionState, _now: int) -> Decision:
         return Decision(allowed=False, reason=ReasonCode.PER_TX_LIMIT_EXCEEDED,
                         detail="over", cost=0)
 
     await store.reserve_and_sign(
-        session_id=session.id, method="personal_sign", now_ms=now_ms,
-        window_start_ms=now_ms - DAY_MS, evaluate=refuse, nonce=None,
+        session_id=session.id, method="personal_sign", clock=lambda: now_ms,
+        window_mode="rolling_24h", evaluate=refuse, nonce=None,
         sign=lambda _nonce, _sealed: (b"sig", None, None))
 
 

@@ -36,6 +36,7 @@ def test_minimal_config_gets_the_contract_defaults() -> None:
     assert settings.keystore.master_key_file == Path("/srv/studio/master.key")
     assert (settings.admin.rp_id, settings.admin.origin) == ("localhost", "http://localhost:8646")
     assert settings.policy.window == "rolling_24h"
+    assert settings.policy.max_outstanding_signed == 4
     assert settings.chains[8453].native_decimals == 18
     assert settings.chains[8453].max_fee_per_gas_wei is None
     assert settings.tokens == ()

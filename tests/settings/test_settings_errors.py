@@ -326,6 +326,16 @@ def test_unknown_policy_window_is_refused(error_for: ErrorFor, full_config: Any)
     )
 
 
+@pytest.mark.parametrize("bound", [-1, 1001, True, "4"])
+def test_out_of_range_max_outstanding_signed_is_refused(error_for: ErrorFor, full_config: Any,
+                                                        bound: Any) -> None:
+    document = full_config()
+    document["policy"] = {"max_outstanding_signed": bound}
+
+    assert error_for(document).startswith(
+        "policy.max_outstanding_signed: expected an integer 0..1000, got ")
+
+
 def test_non_positive_upstream_timeout_is_refused(error_for: ErrorFor, full_config: Any) -> None:
     document = full_config()
     document["server"] = {"upstream_timeout_s": 0}

@@ -26,7 +26,7 @@ _SECTION_KEYS = {
     "database": {"path", "url"},
     "keystore": {"master_key_file"},
     "admin": {"rp_id", "origin"},
-    "policy": {"window"},
+    "policy": {"window", "max_outstanding_signed"},
 }
 _CHAIN_KEYS = {
     "name",

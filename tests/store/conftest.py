@@ -31,7 +31,6 @@ from session_studio.policy import (
     TransactionRequest,
     decode_transaction,
     evaluate_transaction,
-    window_start_ms,
 )
 from session_studio.store import (
     NonceRequest,
@@ -62,18 +61,23 @@ def fake_sign(nonce: int | None, sealed: bytes | None) -> tuple[bytes, str, byte
     return b"sig", FAKE_TX_HASH, b"raw"
 
 
-def transfer_evaluate(session: Session, value_wei: int,
-                      now_ms: int) -> Callable[[SessionState], Decision]:
-    """The engine's verdict on a plain ETH transfer of `value_wei` (cost = value_wei atoms)."""
+def transfer_evaluate(session: Session, value_wei: int, now_ms: int | None = None, *,
+                      max_outstanding_signed: int | None = None,
+                      ) -> Callable[[SessionState, int], Decision]:
+    """The engine's verdict on a plain ETH transfer of `value_wei` (cost = value_wei atoms),
+    judged at the time the store read inside its transaction (or at `now_ms` if given);
+    `max_outstanding_signed` as the proxy passes it for eth_signTransaction."""
     tx = TransactionRequest(chain_id=CHAIN_ID, declared_chain_id=CHAIN_ID,
                             sender=session.address.lower(), to=RECIPIENT.lower(),
                             value=value_wei, data=b"", gas=21_000, max_fee_per_gas=0, tx_type=2)
     decoded = decode_transaction(tx, _ASSETS)
     policy = session.policy()
 
-    def evaluate(state: SessionState) -> Decision:
+    def evaluate(state: SessionState, in_lock_ms: int) -> Decision:
         return evaluate_transaction(policy=policy, state=state, tx=tx, decoded=decoded,
-                                    prices=_PRICES, now_ms=now_ms)
+                                    prices=_PRICES,
+                                    now_ms=in_lock_ms if now_ms is None else now_ms,
+                                    max_outstanding_signed=max_outstanding_signed)
 
     return evaluate
 
@@ -109,13 +113,16 @@ def nonce_request(session: Session, *, upstream_pending: int = 0,
 async def reserve(store: SqliteStore, session: Session, value_wei: int, *, now_ms: int = T0,
                   upstream_pending: int = 0, explicit_nonce: int | None = None,
                   sign: Callable[[int | None, bytes | None], tuple[Any, str | None]] = fake_sign,
-                  evaluate: Callable[[SessionState], Decision] | None = None,
+                  evaluate: Callable[[SessionState, int], Decision] | None = None,
+                  clock: Callable[[], int] | None = None,
+                  method: str = "eth_sendTransaction",
                   ) -> tuple[Decision, Reservation | None]:
-    """One `eth_sendTransaction`'s ledger step, exactly as the proxy calls it."""
+    """One `eth_sendTransaction`'s ledger step, exactly as the proxy calls it; the store reads
+    `clock` (default: always `now_ms`) inside its transaction."""
     decision, reservation, _ = await store.reserve_and_sign(
-        session_id=session.id, method="eth_sendTransaction", now_ms=now_ms,
-        window_start_ms=window_start_ms(now_ms),
-        evaluate=evaluate or transfer_evaluate(session, value_wei, now_ms),
+        session_id=session.id, method=method, clock=clock or (lambda: now_ms),
+        window_mode="rolling_24h",
+        evaluate=evaluate or transfer_evaluate(session, value_wei),
         nonce=nonce_request(session, upstream_pending=upstream_pending,
                             explicit=explicit_nonce),
         sign=sign)

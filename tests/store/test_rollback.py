@@ -27,7 +27,7 @@ def _raising_sign(nonce: int | None, sealed: bytes | None) -> tuple[bytes, str, 
     raise Boom("the keystore failed")
 
 
-def _raising_evaluate(state: SessionState) -> Decision:
+def _raising_evaluate(state: SessionState, now_ms: int) -> Decision:
     raise Boom("the engine failed")
 
 

@@ -71,14 +71,14 @@ _ASSETS = ChainAssets(chain_id=CHAIN_ID, native=Asset(chain_id=CHAIN_ID, symbol=
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def _evaluate(session: Session, value: int, now_ms: int) -> Callable[[SessionState], Decision]:
+def _evaluate(session: Session, value: int) -> Callable[[SessionState, int], Decision]:
     tx = TransactionRequest(chain_id=CHAIN_ID, declared_chain_id=CHAIN_ID,
                             sender=session.address.lower(), to=RECIPIENT.lower(), value=value,
                             data=b"", gas=GAS, max_fee_per_gas=MAX_FEE, tx_type=2)
     decoded = decode_transaction(tx, _ASSETS)
     policy = session.policy()
 
-    def evaluate(state: SessionState) -> Decision:
+    def evaluate(state: SessionState, now_ms: int) -> Decision:
         return evaluate_transaction(policy=policy, state=state, tx=tx, decoded=decoded,
                                     prices=_PRICES, now_ms=now_ms)
 
@@ -96,8 +96,8 @@ async def _send(store: SqliteStore, session: Session, *, value: int = VALUE,
     """One send as the proxy makes it: reserve with the gas figures, then the broadcast's
     outcome (None: still `signed`)."""
     decision, reservation, _ = await store.reserve_and_sign(
-        session_id=session.id, method=method, now_ms=now_ms,
-        window_start_ms=window_start_ms(now_ms), evaluate=_evaluate(session, value, now_ms),
+        session_id=session.id, method=method, clock=lambda: now_ms,
+        window_mode="rolling_24h", evaluate=_evaluate(session, value),
         nonce=nonce_request(session, explicit=explicit_nonce), sign=_sign, gas_wei=GAS_WEI)
     assert decision.allowed and reservation is not None, decision
     assert decision.gas_cost == GAS_WEI
@@ -176,19 +176,22 @@ async def test_reservation_records_the_worst_case_gas(store: SqliteStore, worksp
         str(COST), str(GAS_WEI), str(GAS_WEI))
 
 
-async def test_unsettled_lists_broadcast_and_unknown_sends_only(
+async def test_unsettled_lists_broadcast_and_unknown_sends_and_held_back_signatures(
         store: SqliteStore, workspace: Workspace) -> None:
     session = await insert_session(store, workspace)
     broadcast = await _send(store, session, now_ms=T0)
     unknown = await _send(store, session, now_ms=T0 + 1, status=ReservationStatus.UNKNOWN)
-    # Signed but never broadcast is recovery's business; a signed-only transaction, the client's.
+    # A send signed but never broadcast is recovery's business; a signed-only transaction
+    # (the client holds it and may broadcast it any time) is followed like a send.
     await _send(store, session, now_ms=T0 + 2, status=None)
-    await _send(store, session, now_ms=T0 + 3, method="eth_signTransaction", status=None)
+    held_back = await _send(store, session, now_ms=T0 + 3, method="eth_signTransaction",
+                            status=None)
     released = await _send(store, session, now_ms=T0 + 4)
     await store.release(released, now_ms=T0 + 2, return_nonce=False)
     listed = await store.unsettled()
     assert [(u.reservation.id, u.status) for u in listed] == [
-        (broadcast.id, ReservationStatus.BROADCAST), (unknown.id, ReservationStatus.UNKNOWN)]
+        (broadcast.id, ReservationStatus.BROADCAST), (unknown.id, ReservationStatus.UNKNOWN),
+        (held_back.id, ReservationStatus.SIGNED)]
     assert all(u.address == session.address and u.gas_reserved == GAS_WEI
                and u.gas_wei_reserved == GAS_WEI for u in listed)
 
@@ -410,7 +413,8 @@ def _deps(store: SqliteStore, upstream: ScriptedUpstream) -> RpcPlaneDeps:
                          max_fee_per_gas=None)
     return RpcPlaneDeps(store=store, keystore=None, chains={CHAIN_ID: chain},  # type: ignore[arg-type]
                         prices=None, clock=lambda: T0 + 10_000,  # type: ignore[arg-type]
-                        window_mode="rolling_24h", max_body_bytes=1 << 20, max_batch_size=10,
+                        window_mode="rolling_24h", max_outstanding_signed=4,
+                        max_body_bytes=1 << 20, max_batch_size=10,
                         allow_raw_transactions=False)
 
 
@@ -618,3 +622,65 @@ async def test_background_loop_settles_and_stops_cleanly(
         await settlement.stop()
     assert await _spent(store, session) == VALUE + REAL_WEI
     await settlement.stop()  # stopping twice is harmless
+
+
+# -- held-back signatures (eth_signTransaction): followed like sends -----------------------------
+async def _held_back(store: SqliteStore, session: Session, **fields: Any) -> Reservation:
+    return await _send(store, session, method="eth_signTransaction", status=None, **fields)
+
+
+async def test_round_settles_a_held_back_signature_once_the_client_broadcast_it(
+        store: SqliteStore, workspace: Workspace, db_path: Path, upstream: ScriptedUpstream,
+        settlement: Settlement) -> None:
+    session = await insert_session(store, workspace)
+    held = await _held_back(store, session)
+    upstream.receipts[_tx_hash(db_path, held)] = receipt()
+    assert (await settlement.run_once()).settled == 1
+    assert _row(db_path, held)["status"] == "settled"
+    assert await _spent(store, session) == VALUE + REAL_WEI
+
+
+async def test_round_keeps_only_the_real_gas_of_a_held_back_signature_that_reverted(
+        store: SqliteStore, workspace: Workspace, db_path: Path, upstream: ScriptedUpstream,
+        settlement: Settlement) -> None:
+    session = await insert_session(store, workspace)
+    held = await _held_back(store, session)
+    upstream.receipts[_tx_hash(db_path, held)] = receipt(status=0)
+    assert (await settlement.run_once()).reverted == 1
+    assert await _spent(store, session) == REAL_WEI
+
+
+async def test_round_keeps_a_held_back_signature_the_chain_has_not_seen(
+        store: SqliteStore, workspace: Workspace, db_path: Path, upstream: ScriptedUpstream,
+        settlement: Settlement) -> None:
+    session = await insert_session(store, workspace)
+    held = await _held_back(store, session)
+    report = await settlement.run_once()
+    assert (report.pending, report.changed) == (1, 0)
+    assert _row(db_path, held)["status"] == "signed"
+    assert await _spent(store, session) == COST
+
+
+async def test_round_releases_a_held_back_signature_whose_nonce_another_took(
+        store: SqliteStore, workspace: Workspace, db_path: Path, upstream: ScriptedUpstream,
+        settlement: Settlement) -> None:
+    session = await insert_session(store, workspace)
+    replaced = await _held_back(store, session, explicit_nonce=0)
+    replacement = await _send(store, session, explicit_nonce=0, value=2 * ETHER)
+    upstream.receipts[_tx_hash(db_path, replacement)] = receipt()
+    upstream.mined[session.address] = 1
+    report = await settlement.run_once()
+    assert (report.settled, report.released) == (1, 1)
+    assert _row(db_path, replaced)["status"] == "released"
+    assert await _spent(store, session) == 2 * ETHER + REAL_WEI
+
+
+async def test_settle_does_not_touch_a_held_back_signature_twice(
+        store: SqliteStore, workspace: Workspace, db_path: Path) -> None:
+    session = await insert_session(store, workspace)
+    held = await _held_back(store, session)
+    assert await store.settle(held.id, amount=REAL_WEI, status=ReservationStatus.SETTLED,
+                              now_ms=T0 + 5)
+    assert not await store.settle(held.id, amount=0, status=ReservationStatus.RELEASED,
+                                  now_ms=T0 + 6)
+    assert bucket_total(db_path, session.lineage_id) == REAL_WEI
