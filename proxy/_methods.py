@@ -6,7 +6,6 @@ signing methods go through the policy; `eth_sign` and raw transactions are refus
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -23,7 +22,7 @@ from session_studio.policy import (
     window_start_ms,
 )
 
-from session_studio._jsonguard import nesting_exceeds
+from session_studio._json import JsonRejected, parse_json
 
 from ._context import Caller, ChainRuntime, RpcPlaneDeps
 from ._envelope import MAX_NESTING, Call
@@ -223,20 +222,17 @@ class RpcMethods:
 def _typed_data(value: Any) -> dict[str, Any]:
     """Typed data as ethers and viem send it (a JSON string) or as dapps do (an object)."""
     if isinstance(value, str):
-        # The body's nesting guard never looked inside this string: same guard, same reason.
-        if nesting_exceeds(value.encode("utf-8", "surrogatepass"), MAX_NESTING):
-            raise InvalidParams(f"invalid params: typed data nested deeper than {MAX_NESTING}")
+        # A second JSON document inside the first: parsed by the body's parser, same caps.
         try:
-            value = json.loads(value, parse_constant=_no_constant)
-        except (ValueError, RecursionError) as exc:
-            raise InvalidParams("invalid params: typed data is not valid JSON") from exc
+            value = parse_json(value, max_depth=MAX_NESTING)
+        except JsonRejected as exc:
+            if exc.too_deep:
+                raise InvalidParams("invalid params: typed data nested deeper than "
+                                    f"{MAX_NESTING}") from None
+            raise InvalidParams("invalid params: typed data is not valid JSON") from None
     if not isinstance(value, dict):
         raise InvalidParams("invalid params: typed data must be an object or a JSON string")
     return value
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def _message_bytes(value: Any) -> bytes:

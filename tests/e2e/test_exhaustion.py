@@ -1,0 +1,170 @@
+"""Catalogue 14 and the nonce half of 15: requests built to cost the sidecar work or break its
+arithmetic, tried against the real `serve` + anvil.
+
+One request may cost milliseconds, never seconds, and never while it holds the ledger's lock;
+the server keeps answering everyone else meanwhile. Timing bounds here are deliberately
+generous (the machine is shared): they tell "answered at once" from "froze for seconds", and the
+measured figures live in bench/exhaustion.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from session_studio._devchain import free_port
+
+from .harness import Studio
+
+RPC_NESTING_CAP = 64  # proxy/_envelope.py MAX_NESTING
+ADMIN_NESTING_CAP = 32  # admin_ui/_operations.py MAX_NESTING
+PROMPT_S = 3.0  # "answered at once", with room for a loaded CI machine
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    target = urlsplit(url)
+    conn = http.client.HTTPConnection(target.hostname or "", target.port, timeout=120)
+    try:
+        conn.request("POST", target.path, body=body,
+                     headers={"Content-Type": "application/json", **headers})
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def _healthz_answers_within(url: str, seconds: float) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=seconds) as answer:
+            return int(answer.status) == 200
+    except OSError:
+        return False
+
+
+def _while_attacking(attack: Callable[[], tuple[int, bytes]], healthz: str
+                     ) -> tuple[int, bytes, float, list[bool]]:
+    """Run `attack` in a thread and probe `healthz` meanwhile: (status, body, seconds the attack
+    took, whether each probe was answered promptly)."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        started = time.monotonic()
+        status, body = attack()
+        outcome.extend((status, body, time.monotonic() - started))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    probes = []
+    for _ in range(3):
+        time.sleep(0.05)
+        probes.append(_healthz_answers_within(healthz, PROMPT_S))
+    thread.join(timeout=120)
+    assert outcome, "the attack got no answer within 120 s"
+    return outcome[0], outcome[1], outcome[2], probes
+
+
+def escaped_quotes(size: int, *, brackets: int) -> bytes:
+    """More brackets than the cap, then one open string of escaped quotes: the body that made
+    the old regex guard backtrack over the whole rest of the body from every quote."""
+    head = b"[" * brackets + b'"'
+    return head + b'\\"' * ((size - len(head)) // 2)
+
+
+def rpc_call(studio: Studio, credential: str, method: str, params: list[Any]) -> Any:
+    status, raw = _post(studio.rpc_url(), json.dumps(
+        {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode(),
+        {"Authorization": f"Bearer {credential}"})
+    assert status == 200, raw
+    return json.loads(raw)
+
+
+# -- item 10: the JSON nesting guard was quadratic --------------------------------------------
+@pytest.mark.parametrize("size", [40 * 1024, 200 * 1024], ids=["40KB", "200KB"])
+def test_escaped_quote_body_is_refused_at_once_on_the_rpc_plane(studio: Studio,
+                                                                 size: int) -> None:
+    session = studio.create_session(type_="app", fund=False)
+    body = escaped_quotes(size, brackets=RPC_NESTING_CAP + 1)
+
+    status, raw, seconds, probes = _while_attacking(
+        lambda: _post(studio.rpc_url(), body, {"Authorization": f"Bearer {session['credential']}"}),
+        f"http://127.0.0.1:{studio.rpc_port}/healthz")
+
+    assert probes == [True, True, True], "the server froze while parsing one body"
+    assert status == 200
+    answer = json.loads(raw)
+    assert answer["id"] is None and answer["error"]["code"] == -32700, answer
+    assert seconds < PROMPT_S
+
+
+@pytest.mark.parametrize("size", [40 * 1024, 200 * 1024], ids=["40KB", "200KB"])
+def test_escaped_quote_body_is_refused_at_once_on_a_public_admin_endpoint(studio: Studio,
+                                                                          size: int) -> None:
+    # No credential needed: login/finish is where a passkey assertion arrives.
+    body = escaped_quotes(size, brackets=ADMIN_NESTING_CAP + 1)
+
+    status, raw, seconds, probes = _while_attacking(
+        lambda: _post(f"http://127.0.0.1:{studio.admin_port}/api/v1/auth/login/finish", body,
+                      {}),
+        f"http://127.0.0.1:{studio.rpc_port}/healthz")
+
+    assert probes == [True, True, True], "the server froze while parsing one body"
+    assert status == 400, raw
+    assert json.loads(raw)["error"]["code"] == "bad_json"
+    assert seconds < PROMPT_S
+
+
+def test_typed_data_nested_deeply_behind_unicode_escapes_is_invalid_params(
+        studio: Studio) -> None:
+    # `\u005b` is "[": the outer body holds one flat string, the typed data inside it nests
+    # 50 000 deep. The typed data is parsed by the same parser with the same cap.
+    session = studio.create_session(type_="app", permissions="sign_typed_data", fund=False)
+    depth = 50_000
+    inner = "\\u005b" * depth + "\\u005d" * depth
+    body = ('{"jsonrpc":"2.0","id":7,"method":"eth_signTypedData_v4","params":["'
+            + session["address"] + '","' + inner + '"]}').encode()
+
+    status, raw = _post(studio.rpc_url(), body,
+                        {"Authorization": f"Bearer {session['credential']}"})
+
+    assert status == 200
+    answer = json.loads(raw)
+    assert answer["id"] == 7 and answer["error"]["code"] == -32602, answer
+    assert "nested deeper" in answer["error"]["message"]
+
+
+def test_deep_nesting_in_utf16_is_a_parse_error_and_the_server_survives(studio: Studio) -> None:
+    # json.loads reads UTF-16 bytes; the old regex guard read them as if they were UTF-8, so an
+    # escaped quote ended its string early and the brackets that followed looked like string
+    # content. py_ecc (loaded by the first signature) lets the recursion run into the C stack.
+    port = free_port()
+    server = studio.start_server(rpc_port=port)
+    session = studio.create_session(type_="app", permissions="sign_message", fund=False)
+    url = studio.rpc_url(port=port)
+    headers = {"Authorization": f"Bearer {session['credential']}"}
+    signed = _post(url, json.dumps({"jsonrpc": "2.0", "id": 1, "method": "personal_sign",
+                                    "params": ["0x68656c6c6f", session["address"]]}).encode(),
+                   headers)
+    assert "result" in json.loads(signed[1]), signed
+    text = '["\\"", ' + "[" * 120_000 + ' "x"'
+    try:
+        status, raw = _post(url, text.encode("utf-16-le"), headers)
+    except (ConnectionError, http.client.HTTPException) as exc:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.wait(timeout=5)
+        raise AssertionError(f"connection dropped ({exc!r}); serve exit code "
+                             f"{server.poll()}") from exc
+    assert status == 200
+    answer = json.loads(raw)
+    assert answer["id"] is None and answer["error"]["code"] == -32700, answer
+    assert server.poll() is None
