@@ -168,3 +168,53 @@ def test_deep_nesting_in_utf16_is_a_parse_error_and_the_server_survives(studio: 
     answer = json.loads(raw)
     assert answer["id"] is None and answer["error"]["code"] == -32700, answer
     assert server.poll() is None
+
+
+# -- item 12: nonce overflow ------------------------------------------------------------------
+GWEI = 10**9
+NEAR_2_63 = 2**63 - 2  # the largest nonce whose successor SQLite's signed INTEGER still holds
+
+
+def _transfer(session: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {"from": session["address"], "to": "0x000000000000000000000000000000000000dEaD",
+            "value": hex(1), "gas": hex(21_000), "maxFeePerGas": hex(2 * GWEI),
+            "maxPriorityFeePerGas": hex(GWEI), **fields}
+
+
+def _normal_send_is_mined(studio: Studio, session: dict[str, Any]) -> None:
+    answer = rpc_call(studio, session["credential"], "eth_sendTransaction", [_transfer(session)])
+    assert "result" in answer, answer
+    receipt = studio.chain_web3().eth.wait_for_transaction_receipt(answer["result"], timeout=30)
+    assert receipt["status"] == 1
+
+
+@pytest.mark.parametrize("method", ["eth_signTransaction", "eth_sendTransaction"])
+def test_explicit_nonce_near_2_63_does_not_break_the_sessions_next_sends(
+        studio: Studio, method: str) -> None:
+    session = studio.create_session(type_="app")
+    _normal_send_is_mined(studio, session)
+
+    far = rpc_call(studio, session["credential"], method,
+                   [_transfer(session, nonce=hex(NEAR_2_63))])
+
+    # Signed (and, for a send, whatever the node makes of it), but the sidecar's own nonces
+    # carry on from the chain's count instead of from 2**63 - 1, which overflowed before.
+    assert "result" in far or far["error"]["code"] != -32603, far
+    for _ in range(2):
+        _normal_send_is_mined(studio, session)
+
+
+@pytest.mark.parametrize("nonce", [2**63 - 1, 2**63, 2**64 - 2, 2**64 - 1, 2**64, 2**256 - 1],
+                         ids=["2^63-1", "2^63", "2^64-2", "2^64-1", "2^64", "2^256-1"])
+def test_explicit_nonce_beyond_what_an_account_can_reach_is_invalid_params(
+        studio: Studio, nonce: int) -> None:
+    session = studio.create_session(type_="app")
+    before = studio.chain_web3().eth.get_transaction_count(session["address"], "pending")
+    for method in ("eth_signTransaction", "eth_sendTransaction"):
+        answer = rpc_call(studio, session["credential"], method,
+                          [_transfer(session, nonce=hex(nonce))])
+        assert "result" not in answer, answer
+        assert answer["error"]["code"] == -32602, answer
+        assert "nonce" in answer["error"]["message"]
+    assert studio.chain_web3().eth.get_transaction_count(session["address"], "pending") == before
+    _normal_send_is_mined(studio, session)
