@@ -11,11 +11,19 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from session_studio.keystore import KeyContext, KeystoreError
+from session_studio.keystore import (
+    EncodedTypedData,
+    KeyContext,
+    KeystoreError,
+    LocalKeystore,
+    SigningRefusedError,
+)
 from session_studio.policy import (
     Decision,
     Permission,
     SessionState,
+    TypedDataTooLarge,
+    Undecodable,
     decode_typed_data,
     evaluate_message,
     evaluate_typed_data,
@@ -167,7 +175,13 @@ class RpcMethods:
         session = session_for_address(caller, params[0], "address")
         typed = _typed_data(params[1])
         deps = self._deps
-        decoded = decode_typed_data(typed, chain.assets, sender=session.address.lower())
+        try:
+            decoded = decode_typed_data(typed, chain.assets, sender=session.address.lower())
+        except TypedDataTooLarge as exc:
+            raise InvalidParams(f"invalid params: {exc}") from None
+        # Hashed now, before the ledger's lock (catalogue 14): inside it, only the signature.
+        encoded = (SigningRefusedError("undecodable typed data is never signed")
+                   if isinstance(decoded, Undecodable) else _encode(deps.keystore, typed))
         prices = await deps.prices.price_book(chain.chain_id)
         now = deps.clock()
         policy = session.policy()
@@ -179,7 +193,9 @@ class RpcMethods:
 
         def sign(_nonce: int | None, sealed: bytes | None) -> tuple[bytes, None, None]:
             started = time.perf_counter()
-            signature = deps.keystore.sign_typed_data(sealed, ctx, typed)
+            if isinstance(encoded, KeystoreError):
+                raise encoded
+            signature = deps.keystore.sign_encoded_typed_data(sealed, ctx, encoded)
             deps.observer.signed(time.perf_counter() - started)
             return signature, None, None
 
@@ -233,6 +249,15 @@ def _typed_data(value: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidParams("invalid params: typed data must be an object or a JSON string")
     return value
+
+
+def _encode(keystore: LocalKeystore, typed: dict[str, Any]) -> EncodedTypedData | KeystoreError:
+    """The typed data hashed by the keystore, or why it cannot be: raised only if the policy
+    lets the request reach signing, so a refusal still gets its policy reason."""
+    try:
+        return keystore.encode_typed_data(typed)
+    except KeystoreError as exc:
+        return exc
 
 
 def _message_bytes(value: Any) -> bytes:

@@ -24,7 +24,7 @@ import pytest
 
 from session_studio._devchain import free_port
 
-from .harness import Studio
+from .harness import PRIMARY_CHAIN, Studio
 
 RPC_NESTING_CAP = 64  # proxy/_envelope.py MAX_NESTING
 ADMIN_NESTING_CAP = 32  # admin_ui/_operations.py MAX_NESTING
@@ -218,3 +218,58 @@ def test_explicit_nonce_beyond_what_an_account_can_reach_is_invalid_params(
         assert "nonce" in answer["error"]["message"]
     assert studio.chain_web3().eth.get_transaction_count(session["address"], "pending") == before
     _normal_send_is_mined(studio, session)
+
+
+# -- item 11: typed data held the ledger lock for minutes -------------------------------------
+MAIL_APP = "0x00000000000000000000000000000000000a11ce"
+
+
+def types_times_instances(types: int, instances: int) -> dict[str, Any]:
+    """A chain of `types` structs and `instances` empty-looking instances of its head: cheap to
+    send, and eth-account walks every type again for every instance it hashes."""
+    declared: dict[str, Any] = {
+        "EIP712Domain": [{"name": "chainId", "type": "uint256"},
+                         {"name": "verifyingContract", "type": "address"}],
+        "Main": [{"name": "items", "type": "T0[]"}]}
+    for i in range(types - 1):
+        declared[f"T{i}"] = [{"name": "n", "type": f"T{i + 1}[]"}]
+    declared[f"T{types - 1}"] = []
+    return {"types": declared, "primaryType": "Main",
+            "domain": {"chainId": PRIMARY_CHAIN, "verifyingContract": MAIL_APP},
+            "message": {"items": [{"n": []}] * instances}}
+
+
+def test_typed_data_of_many_types_times_instances_is_refused_and_never_holds_the_ledger(
+        studio: Studio) -> None:
+    attacker = studio.create_session(type_="app", permissions="sign_typed_data",
+                                     contracts=MAIL_APP, fund=False)
+    bystander = studio.create_session(type_="app")
+    payload = json.dumps(types_times_instances(300, 20_000))
+    timing: dict[str, float] = {}
+
+    def attack() -> tuple[int, bytes]:
+        return _post(studio.rpc_url(), json.dumps(
+            {"jsonrpc": "2.0", "id": 1, "method": "eth_signTypedData_v4",
+             "params": [attacker["address"], payload]}).encode(),
+            {"Authorization": f"Bearer {attacker['credential']}"})
+
+    outcome: list[Any] = []
+    thread = threading.Thread(target=lambda: outcome.append(attack()), daemon=True)
+    started = time.monotonic()
+    thread.start()
+    time.sleep(0.2)  # the attack is parsed, decided and, before the fix, in the ledger by now
+    before = time.monotonic()
+    signed = rpc_call(studio, bystander["credential"], "eth_signTransaction",
+                      [_transfer(bystander, nonce=hex(0))])
+    timing["bystander"] = time.monotonic() - before
+    thread.join(timeout=300)
+    timing["attack"] = time.monotonic() - started
+
+    assert "result" in signed, signed
+    assert timing["bystander"] < PROMPT_S, timing
+    assert outcome, "the attack got no answer"
+    status, raw = outcome[0]
+    answer = json.loads(raw)
+    assert status == 200 and answer["error"]["code"] == -32602, answer
+    assert "types" in answer["error"]["message"]
+    assert timing["attack"] < PROMPT_S + 0.2, timing
