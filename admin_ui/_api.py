@@ -32,6 +32,7 @@ from session_studio.store import (
     Workspace,
 )
 
+from session_studio._json import parse_json
 from session_studio._service import InvalidSpec, SessionService, SessionSpec, iso
 
 from ._accounts import LOGIN_TTL_MS, MAX_TOKEN_LIFETIME_S, AdminAccounts
@@ -121,7 +122,7 @@ def encode_cursor(sort: str, value: int, session_id: str) -> str:
 def decode_cursor(cursor: str, sort: str) -> tuple[int, str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        cursor_sort, value, session_id = json.loads(raw)
+        cursor_sort, value, session_id = parse_json(raw, max_depth=1)
     except (ValueError, TypeError, binascii.Error) as exc:
         raise ValidationFailed("cursor", "cursor: not a cursor this API returned") from exc
     if cursor_sort != sort or not isinstance(value, int) or not isinstance(session_id, str):

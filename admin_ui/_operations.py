@@ -5,7 +5,6 @@ made. Handlers receive validated models and return models; they never touch raw 
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -16,7 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from session_studio.store import Conflict, NotFound, Scope, StoreUnavailable
 
-from session_studio._jsonguard import nesting_exceeds
+from session_studio._json import JsonRejected, parse_json
 
 from ._errors import ApiError, Forbidden, Unauthenticated
 from ._principal import Principal
@@ -169,9 +168,10 @@ async def _json_body(request: web.Request) -> Any:
         raise ApiError(413, "too_large", f"bodies are limited to {MAX_BODY_BYTES} bytes")
     if not raw.strip():
         return {}
-    if nesting_exceeds(raw, MAX_NESTING):
-        raise ApiError(400, "bad_json", f"the body nests deeper than {MAX_NESTING} levels")
     try:
-        return json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        raise ApiError(400, "bad_json", f"the body is not JSON: {exc}") from exc
+        return parse_json(raw, max_depth=MAX_NESTING)
+    except JsonRejected as exc:
+        if exc.too_deep:
+            raise ApiError(400, "bad_json",
+                           f"the body nests deeper than {MAX_NESTING} levels") from None
+        raise ApiError(400, "bad_json", f"the body is not JSON: {exc}") from None

@@ -3,7 +3,8 @@
 Module map (one job each):
 
     _errors.py      the exception tree (read its docstring first)
-    _models.py      KeyContext, NewSessionKey, SignedTransaction: what crosses the boundary
+    _models.py      KeyContext, NewSessionKey, SignedTransaction, EncodedTypedData: what
+                    crosses the boundary
     _master.py      the master key: loading (env or 0600 file), creating, HKDF subkeys
     _envelope.py    AES-256-GCM envelope encryption of session keys; the blob layout
     _keygen.py      secp256k1 private keys from the OS CSPRNG
@@ -29,10 +30,11 @@ from ._errors import (
 )
 from ._local import LocalKeystore
 from ._master import MASTER_KEY_ENV_VAR, MasterKey, create_master_key_file, load_master_key
-from ._models import KeyContext, NewSessionKey, SignedTransaction
+from ._models import EncodedTypedData, KeyContext, NewSessionKey, SignedTransaction
 
 __all__ = [
     "MASTER_KEY_ENV_VAR",
+    "EncodedTypedData",
     "KeyContext",
     "KeyDestroyedError",
     "KeyUnsealError",

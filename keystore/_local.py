@@ -1,7 +1,9 @@
 """`LocalKeystore`: session keys sealed in the database, unsealed in this process to sign.
 
 This is the only place a private key exists in usable form. Every signature Session Studio
-produces goes through one of three methods here, and each of them:
+produces goes through one of three signing methods here (`sign_transaction`,
+`sign_personal_message`, `sign_encoded_typed_data`; typed data is hashed first by
+`encode_typed_data`, outside the ledger's lock, and only that result is signed), and each of them:
 
 1. refuses malformed or forbidden requests before touching any key (see `_validation`);
 2. treats a NULL/empty sealed blob as a destroyed (revoked) key, before consulting the cache,
@@ -35,7 +37,13 @@ from ._envelope import KeyEnvelope
 from ._errors import KeyDestroyedError, KeyUnsealError, SigningRefusedError
 from ._keygen import generate_private_key, is_valid_private_key
 from ._master import MasterKey
-from ._models import KeyContext, NewSessionKey, SignedTransaction
+from ._models import (
+    _ENCODED_BY_KEYSTORE,
+    EncodedTypedData,
+    KeyContext,
+    NewSessionKey,
+    SignedTransaction,
+)
 from ._validation import check_signable_transaction, take_sender
 
 __all__ = ["LocalKeystore"]
@@ -43,6 +51,7 @@ __all__ = ["LocalKeystore"]
 # Error text from eth-account is passed on so callers can see what was wrong with their input;
 # it is bounded so an odd exception cannot turn one log line into a dump.
 _MAX_DETAIL_LENGTH = 300
+_EIP712_VERSION = b"\x01"  # EIP-191 version byte of structured data
 
 
 class _UnsealedKey:
@@ -162,8 +171,13 @@ class LocalKeystore:
         """EIP-712 signature over a full message (types, primaryType, domain, message): 65 bytes.
 
         The typed data is encoded before any key is unsealed, so malformed input never reaches
-        key material.
+        key material. Callers holding a lock encode first (`encode_typed_data`) and sign the
+        result inside it (`sign_encoded_typed_data`).
         """
+        return self.sign_encoded_typed_data(sealed, ctx, self.encode_typed_data(typed_data))
+
+    def encode_typed_data(self, typed_data: Mapping[str, Any]) -> EncodedTypedData:
+        """Hash a full EIP-712 message (the costly part); no key is involved."""
         if not isinstance(typed_data, Mapping):
             raise SigningRefusedError("typed data must be a mapping")
         try:
@@ -175,7 +189,23 @@ class LocalKeystore:
         except Exception as exc:  # eth-account raises many types for malformed EIP-712 data
             detail = f"{type(exc).__name__}: {exc}"[:_MAX_DETAIL_LENGTH]
             raise SigningRefusedError(f"typed data could not be encoded: {detail}") from exc
-        return self._sign_message(sealed, ctx, signable)
+        if signable.version != _EIP712_VERSION:
+            raise SigningRefusedError("typed data did not encode as EIP-712")
+        return EncodedTypedData(domain_separator=bytes(signable.header),
+                                message_hash=bytes(signable.body), _mark=_ENCODED_BY_KEYSTORE)
+
+    def sign_encoded_typed_data(
+        self, sealed: bytes | None, ctx: KeyContext, encoded: EncodedTypedData
+    ) -> bytes:
+        """The EIP-712 signature (65 bytes) over data this keystore encoded, and nothing else."""
+        if not isinstance(encoded, EncodedTypedData) or (
+                encoded._mark is not _ENCODED_BY_KEYSTORE):
+            raise SigningRefusedError("only typed data encoded by the keystore is signed")
+        from eth_account.messages import SignableMessage
+
+        return self._sign_message(sealed, ctx, SignableMessage(
+            version=_EIP712_VERSION, header=encoded.domain_separator,
+            body=encoded.message_hash))
 
     def forget(self, ctx: KeyContext) -> None:
         """Drop any cached unsealed key for `ctx`; called on revoke."""

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["KeyContext", "NewSessionKey", "SignedTransaction"]
+__all__ = ["EncodedTypedData", "KeyContext", "NewSessionKey", "SignedTransaction"]
+
+# Only the keystore makes EncodedTypedData (see there); it checks for this mark before signing.
+_ENCODED_BY_KEYSTORE = object()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,3 +62,20 @@ class SignedTransaction:
     """The signed, serialized transaction."""
     tx_hash: str
     """"0x" + 64 hex: keccak256 of `raw`, the hash the chain will report."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EncodedTypedData:
+    """EIP-712 data hashed by `LocalKeystore.encode_typed_data`, ready to be signed.
+
+    Hashing a large message is the expensive part of signing typed data; it happens before the
+    ledger's reserving transaction, and only the signature over these two hashes inside it.
+    This is not a door to sign arbitrary hashes: the keystore signs only values it made itself
+    (the `_mark`), from a full typed-data message the policy has seen.
+    """
+
+    domain_separator: bytes
+    """hashStruct(EIP712Domain): 32 bytes."""
+    message_hash: bytes
+    """hashStruct(message): 32 bytes."""
+    _mark: object = field(repr=False, compare=False)

@@ -39,7 +39,7 @@ from ._money import (
     value_in_unit,
 )
 from ._reasons import Permission, ReasonCode
-from ._typed_data import decode_typed_data
+from ._typed_data import TypedDataTooLarge, decode_typed_data
 
 __all__ = [
     "ATOMS_PER_UNIT",
@@ -61,6 +61,7 @@ __all__ = [
     "SessionState",
     "TransactionRequest",
     "TypedDataIntents",
+    "TypedDataTooLarge",
     "Undecodable",
     "check_session_usable",
     "decode_transaction",

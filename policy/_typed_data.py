@@ -17,6 +17,15 @@ what gets signed:
   are JSON booleans (eth-account reads the string "no" as true); addresses are 0x and 40 hex,
   mixed case only with a valid checksum; bytes are 0x-hex, `bytesN` exactly N bytes.
 
+Size is bounded before anything is hashed (catalogue 14): eth-account re-derives a struct's
+type string, walking every type it depends on, for every instance it hashes, so the cost grows
+with types times instances (a few hundred types and tens of thousands of empty instances took
+minutes). At most MAX_STRUCT_TYPES struct types of MAX_FIELDS fields, arrays of
+MAX_ARRAY_ITEMS, strings and bytes of MAX_VALUE_CHARS, and a total of MAX_HASH_WORK units where
+an instance costs the fields of its type's whole dependency set: `TypedDataTooLarge`, which the
+RPC plane answers with -32602. The worst payload within the bounds hashes in a few
+milliseconds (bench/exhaustion.py).
+
 Known spend types are recognised by primary type AND exact shape (field names, types, order,
 nested structs), never by name alone: a `Permit` of any other shape is `Undecodable`, not opaque.
 
@@ -55,6 +64,15 @@ from ._intents import (
 from ._money import Asset
 
 MAX_DEPTH = 32  # struct and array nesting; real permits need 3
+# Size bounds (see the module docstring). Real payloads are far inside them: a Seaport order
+# has 4 struct types of at most 11 fields and costs under a thousand units, a Permit2 batch of
+# 100 tokens about 3300.
+MAX_STRUCT_TYPES = 32
+MAX_FIELDS = 64
+MAX_ARRAY_ITEMS = 1024
+MAX_VALUE_CHARS = 32 * 1024  # one string, or one bytes value's hex
+MAX_HASH_WORK = 4_096  # about 5 ms of eth-account's hashing at worst (bench/exhaustion.py)
+_INSTANCE_UNITS = 16
 MAX_NUMBER_CHARS = 80  # "2**256-1" has 78 decimal digits; longer strings are not uint256s
 MAX_NAME_CHARS = 256  # type and field names; also keeps parsing a type string linear
 UINT160_BITS = 160
@@ -117,6 +135,43 @@ class _Malformed(ValueError):
     """The payload is not well-formed EIP-712 (or not in the strict form accepted here)."""
 
 
+class TypedDataTooLarge(ValueError):
+    """The payload exceeds a size bound: refused before it is hashed, as invalid params."""
+
+
+class _HashWork:
+    """What hashing the message will cost eth-account, counted while the message is read.
+
+    Units are about a microsecond each (measured, bench/exhaustion.py): a struct instance costs
+    16, plus its own fields, plus every field of every struct its type depends on and a unit
+    per 32 characters of their declarations (eth-account walks and renders that whole set again
+    for each instance); an array costs 1, a value 2, plus a unit per 256 characters of a string
+    or bytes.
+    """
+
+    def __init__(self, types: Types) -> None:
+        self.spent = 0
+        declared = {name: len(fields) + (len(name) + sum(len(f) + len(t) + 2 for f, t in fields))
+                    // 32 for name, fields in types.items()}
+        self.instance_cost = {
+            name: _INSTANCE_UNITS + len(fields) + sum(
+                declared[dep] for dep in _reachable(name, types))
+            for name, fields in types.items()}
+
+    def spend_on(self, type_: str, value: object, *, array: bool) -> None:
+        if array:
+            units = 1
+        elif type_ in self.instance_cost:
+            units = self.instance_cost[type_]
+        else:  # hashing a string or bytes is linear: a unit per 256 characters
+            units = 2 + (len(value) // 256 if isinstance(value, str) else 0)
+        self.spent += units
+        if self.spent > MAX_HASH_WORK:
+            raise TypedDataTooLarge(f"typed data would cost more than {MAX_HASH_WORK} units to "
+                                    "hash (struct instances times the fields their types "
+                                    "depend on)")
+
+
 @dataclass(frozen=True, slots=True)
 class _Domain:
     chain_id: int | None
@@ -126,11 +181,14 @@ class _Domain:
 def decode_typed_data(
     typed: Mapping[str, Any], assets: ChainAssets, *, sender: str
 ) -> DecodedTypedData:
-    """What signing `typed` for `sender` would authorise, or why that cannot be told."""
+    """What signing `typed` for `sender` would authorise, or why that cannot be told.
+
+    Raises `TypedDataTooLarge` for a payload beyond the size bounds, before any hashing.
+    """
     try:
         types, primary = _validate_types(typed)
         domain = _validate_domain(typed.get("domain"), typed["types"])
-        message = _value(primary, typed.get("message"), types, depth=0)
+        message = _value(primary, typed.get("message"), types, depth=0, work=_HashWork(types))
     except _Malformed as exc:
         return Undecodable(detail=f"malformed typed data: {exc}")
     assert isinstance(message, dict)  # a struct value is always parsed into a dict
@@ -152,6 +210,9 @@ def _validate_types(typed: Mapping[str, Any]) -> tuple[Types, str]:
         raise _Malformed("types must be an object")
     if not isinstance(primary, str):
         raise _Malformed("primaryType must be a string")
+    if len(raw_types) > MAX_STRUCT_TYPES + (_DOMAIN in raw_types):
+        raise TypedDataTooLarge(f"typed data declares {len(raw_types)} types; at most "
+                                f"{MAX_STRUCT_TYPES} structs besides {_DOMAIN}")
     types: dict[str, Fields] = {}
     for name, fields in raw_types.items():
         if name == _DOMAIN:
@@ -181,6 +242,8 @@ def _validate_types(typed: Mapping[str, Any]) -> tuple[Types, str]:
 def _fields(struct: str, raw: object) -> Fields:
     if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
         raise _Malformed(f"fields of {struct} must be an array")
+    if len(raw) > MAX_FIELDS:
+        raise TypedDataTooLarge(f"{struct!r:.40} has {len(raw)} fields; at most {MAX_FIELDS}")
     fields: list[tuple[str, str]] = []
     for field in raw:
         if not isinstance(field, Mapping) or set(field) != _FIELD_KEYS:
@@ -259,17 +322,26 @@ def _validate_domain(raw: object, raw_types: Mapping[str, Any]) -> _Domain:
     return _Domain(chain_id=chain_id, verifying_contract=contract)
 
 
-def _value(type_: str, value: object, types: Types, *, depth: int) -> object:
-    """`value` checked against `type_` and normalised (ints, lower-case addresses, bytes)."""
+def _value(type_: str, value: object, types: Types, *, depth: int,
+           work: _HashWork | None = None) -> object:
+    """`value` checked against `type_` and normalised (ints, lower-case addresses, bytes),
+    its hashing cost counted on `work`."""
     if depth > MAX_DEPTH:
         raise _Malformed("nested too deeply")
-    if (array := _ARRAY.fullmatch(type_)) is not None:
+    array = _ARRAY.fullmatch(type_)
+    if work is not None:
+        work.spend_on(type_, value, array=array is not None)
+    if array is not None:
         if not isinstance(value, list | tuple):
             raise _Malformed(f"expected an array for {type_}")
+        if len(value) > MAX_ARRAY_ITEMS:
+            raise TypedDataTooLarge(f"an array of {len(value)} items; at most "
+                                    f"{MAX_ARRAY_ITEMS}")
         length = array.group(2)
         if length and len(value) != int(length):
             raise _Malformed(f"expected {length} items for {type_}, got {len(value)}")
-        return [_value(array.group(1), item, types, depth=depth + 1) for item in value]
+        return [_value(array.group(1), item, types, depth=depth + 1, work=work)
+                for item in value]
     if type_ in types:
         if not isinstance(value, Mapping):
             raise _Malformed(f"expected an object for {type_}")
@@ -277,7 +349,7 @@ def _value(type_: str, value: object, types: Types, *, depth: int) -> object:
         if set(value) != set(names):
             raise _Malformed(f"{type_} needs exactly the fields {names}, got "
                              f"{sorted(map(str, value))}")
-        return {name: _value(field_type, value[name], types, depth=depth + 1)
+        return {name: _value(field_type, value[name], types, depth=depth + 1, work=work)
                 for name, field_type in types[type_]}
     return _atomic(type_, value)
 
@@ -289,6 +361,9 @@ def _atomic(type_: str, value: object) -> object:
         if not isinstance(value, bool):
             raise _Malformed(f"expected true or false, got {value!r:.40}")
         return value
+    if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
+        raise TypedDataTooLarge(f"a {type_} value of {len(value)} characters; at most "
+                                f"{MAX_VALUE_CHARS}")
     if type_ == "string":
         if not isinstance(value, str):
             raise _Malformed(f"expected a string, got {type(value).__name__}")

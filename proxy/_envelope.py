@@ -7,12 +7,11 @@ answers nothing at all.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from session_studio._jsonguard import nesting_exceeds
+from session_studio._json import JsonRejected, parse_json
 
 from ._errors import InvalidParams, InvalidRequest, ParseError, RpcError
 
@@ -31,19 +30,18 @@ class Call:
         return self.id is _MISSING
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 MAX_NESTING = 64  # a JSON-RPC request needs a handful of levels; typed data a few more
+
+
 def parse_body(body: bytes) -> Any:
-    """Strict JSON: NaN and Infinity are refused, duplicate keys keep the last (json's rule)."""
-    if nesting_exceeds(body, MAX_NESTING):
-        raise ParseError(f"parse error: JSON nested deeper than {MAX_NESTING} levels")
+    """Strict UTF-8 JSON in linear time (session_studio._json): NaN, Infinity and lone
+    surrogates are refused, duplicate keys keep the last, integers stay exact."""
     try:
-        return json.loads(body, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise ParseError("parse error: body is not valid JSON") from exc
+        return parse_json(body, max_depth=MAX_NESTING)
+    except JsonRejected as exc:
+        if exc.too_deep:
+            raise ParseError(f"parse error: JSON nested deeper than {MAX_NESTING} levels") from None
+        raise ParseError("parse error: body is not valid JSON") from None
 
 
 def _valid_id(value: Any) -> bool:

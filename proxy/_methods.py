@@ -6,22 +6,29 @@ signing methods go through the policy; `eth_sign` and raw transactions are refus
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from session_studio.keystore import KeyContext, KeystoreError
+from session_studio.keystore import (
+    EncodedTypedData,
+    KeyContext,
+    KeystoreError,
+    LocalKeystore,
+    SigningRefusedError,
+)
 from session_studio.policy import (
     Decision,
     SessionState,
+    TypedDataTooLarge,
+    Undecodable,
     decode_typed_data,
     evaluate_message,
     evaluate_typed_data,
 )
 
-from session_studio._jsonguard import nesting_exceeds
+from session_studio._json import JsonRejected, parse_json
 
 from ._context import Caller, ChainRuntime, RpcPlaneDeps
 from ._envelope import MAX_NESTING, Call
@@ -164,7 +171,13 @@ class RpcMethods:
         session = session_for_address(caller, params[0], "address")
         typed = _typed_data(params[1])
         deps = self._deps
-        decoded = decode_typed_data(typed, chain.assets, sender=session.address.lower())
+        try:
+            decoded = decode_typed_data(typed, chain.assets, sender=session.address.lower())
+        except TypedDataTooLarge as exc:
+            raise InvalidParams(f"invalid params: {exc}") from None
+        # Hashed now, before the ledger's lock (catalogue 14): inside it, only the signature.
+        encoded = (SigningRefusedError("undecodable typed data is never signed")
+                   if isinstance(decoded, Undecodable) else _encode(deps.keystore, typed))
         prices = await deps.prices.price_book(chain.chain_id)
         policy = session.policy()
         ctx = KeyContext(workspace_id=session.workspace_id, session_id=session.id)
@@ -175,7 +188,9 @@ class RpcMethods:
 
         def sign(_nonce: int | None, sealed: bytes | None) -> tuple[bytes, None, None]:
             started = time.perf_counter()
-            signature = deps.keystore.sign_typed_data(sealed, ctx, typed)
+            if isinstance(encoded, KeystoreError):
+                raise encoded
+            signature = deps.keystore.sign_encoded_typed_data(sealed, ctx, encoded)
             deps.observer.signed(time.perf_counter() - started)
             return signature, None, None
 
@@ -218,20 +233,26 @@ class RpcMethods:
 def _typed_data(value: Any) -> dict[str, Any]:
     """Typed data as ethers and viem send it (a JSON string) or as dapps do (an object)."""
     if isinstance(value, str):
-        # The body's nesting guard never looked inside this string: same guard, same reason.
-        if nesting_exceeds(value.encode("utf-8", "surrogatepass"), MAX_NESTING):
-            raise InvalidParams(f"invalid params: typed data nested deeper than {MAX_NESTING}")
+        # A second JSON document inside the first: parsed by the body's parser, same caps.
         try:
-            value = json.loads(value, parse_constant=_no_constant)
-        except (ValueError, RecursionError) as exc:
-            raise InvalidParams("invalid params: typed data is not valid JSON") from exc
+            value = parse_json(value, max_depth=MAX_NESTING)
+        except JsonRejected as exc:
+            if exc.too_deep:
+                raise InvalidParams("invalid params: typed data nested deeper than "
+                                    f"{MAX_NESTING}") from None
+            raise InvalidParams("invalid params: typed data is not valid JSON") from None
     if not isinstance(value, dict):
         raise InvalidParams("invalid params: typed data must be an object or a JSON string")
     return value
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+def _encode(keystore: LocalKeystore, typed: dict[str, Any]) -> EncodedTypedData | KeystoreError:
+    """The typed data hashed by the keystore, or why it cannot be: raised only if the policy
+    lets the request reach signing, so a refusal still gets its policy reason."""
+    try:
+        return keystore.encode_typed_data(typed)
+    except KeystoreError as exc:
+        return exc
 
 
 def _message_bytes(value: Any) -> bytes:

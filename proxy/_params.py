@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_utils.address import is_checksum_address, to_checksum_address
+from session_studio.store import MAX_LEDGER_NONCE
 
 from ._errors import InvalidParams
 
@@ -130,12 +131,26 @@ def transaction(value: Any) -> TransactionParams:
         gas_price=gas_price,
         max_fee_per_gas=max_fee,
         max_priority_fee_per_gas=opt_quantity("maxPriorityFeePerGas"),
-        nonce=opt_quantity("nonce", 2**64 - 2),
+        nonce=_nonce(value.get("nonce")),
         chain_id=opt_quantity("chainId", 2**64 - 1),
         tx_type=tx_type,
         access_list=access_list,
         has_authorization_list="authorizationList" in value,
     )
+
+
+def _nonce(raw: Any) -> int | None:
+    """EIP-2681 caps account nonces below 2**64 - 1; the ledger records them up to
+    MAX_LEDGER_NONCE (2**63 - 2), which no account can reach either."""
+    if raw is None:
+        return None
+    nonce = quantity(raw, "nonce")
+    if nonce >= 2**64 - 1:
+        raise InvalidParams("invalid params: nonce must be below 2**64 - 1 (EIP-2681)")
+    if nonce > MAX_LEDGER_NONCE:
+        raise InvalidParams(f"invalid params: nonce must be at most {MAX_LEDGER_NONCE}: no "
+                            "account reaches a higher one, and the ledger does not record it")
+    return nonce
 
 
 def arity(params: list[Any], low: int, high: int, method: str) -> None:

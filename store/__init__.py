@@ -18,9 +18,10 @@ from ._admin_records import (
     SetupLink,
 )
 from ._audit import AuditEntry, AuditEvent, AuditVerdict, verify_chain
-from ._errors import Conflict, NotFound, StoreError, StoreUnavailable
+from ._errors import Conflict, NonceOutOfRange, NotFound, StoreError, StoreUnavailable
 from ._interface import Evaluate, Store
 from ._records import (
+    MAX_LEDGER_NONCE,
     Agent,
     AgentCeiling,
     CredentialOwner,
@@ -51,6 +52,7 @@ def open_store(*, path: Path | None, url: str | None) -> Store:
 
 
 __all__ = [
+    "MAX_LEDGER_NONCE",
     "Admin",
     "AdminLogin",
     "Agent",
@@ -68,6 +70,7 @@ __all__ = [
     "FleetAgent",
     "FleetSession",
     "FleetSnapshot",
+    "NonceOutOfRange",
     "NonceRequest",
     "NotFound",
     "Passkey",

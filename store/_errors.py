@@ -3,7 +3,8 @@
     StoreError
     ├── NotFound        the named workspace, agent or session does not exist (in that workspace)
     ├── Conflict        a unique name is taken, or the row changed state (already revoked)
-    └── StoreUnavailable the database could not be reached or answered an error: fail closed
+    ├── StoreUnavailable the database could not be reached or answered an error: fail closed
+    └── NonceOutOfRange  a nonce beyond what the ledger records (MAX_LEDGER_NONCE): not signed
 """
 
 from __future__ import annotations
@@ -23,3 +24,7 @@ class Conflict(StoreError):
 
 class StoreUnavailable(StoreError):
     """The database failed; nothing that depends on it may be signed."""
+
+
+class NonceOutOfRange(StoreError):
+    """The nonce to sign with exceeds MAX_LEDGER_NONCE; the reserving transaction rolled back."""

@@ -170,12 +170,23 @@ class SessionFilter:
         return session.created_at_ms
 
 
+# The largest nonce the ledger records: it stores a nonce and its successor in signed 64-bit
+# integers (SQLite's INTEGER, Postgres' BIGINT). EIP-2681 caps account nonces at 2**64 - 1, but
+# no account reaches 2**63 (a transaction per millisecond for 290 million years), so a nonce
+# beyond this is refused as invalid params rather than stored in another representation.
+MAX_LEDGER_NONCE = 2**63 - 2
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NonceRequest:
     """How to pick the nonce in the reserving transaction.
 
-    `explicit` is the client's own nonce, honoured as given; otherwise the store hands out the
-    lowest released nonce at or above `upstream_pending`, else max(stored next, upstream_pending).
+    `explicit` is the client's own nonce, honoured as given; it moves the counter only when it
+    is the next nonce or one already counted, never across a gap (a far-ahead nonce must not
+    drag every later send behind it). Otherwise the store hands out the lowest released nonce
+    below its counter, else the first nonce from max(counter, upstream_pending) that no live
+    reservation holds (a client's far-ahead nonce is skipped once the counter reaches it).
+    Nonces above MAX_LEDGER_NONCE are refused with `NonceOutOfRange`.
     """
 
     chain_id: int

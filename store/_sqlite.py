@@ -33,9 +33,10 @@ from session_studio.policy import Decision, Permission, SessionState, window_sta
 
 from . import _audit as audit
 from ._audit import AuditEvent
-from ._errors import Conflict, NotFound, StoreUnavailable
+from ._errors import Conflict, NonceOutOfRange, NotFound, StoreUnavailable
 from ._interface import Clock, Evaluate, Sign, T
 from ._records import (
+    MAX_LEDGER_NONCE,
     Agent,
     AgentCeiling,
     CredentialOwner,
@@ -742,6 +743,7 @@ def _add_to_bucket(db: sqlite3.Connection, lineage: str, minute: int, delta: int
 
 
 def _pick_nonce(db: sqlite3.Connection, req: NonceRequest) -> int:
+    _within_ledger(req.explicit if req.explicit is not None else req.upstream_pending)
     address = req.address.lower()
     key = (req.chain_id, address)
     row = db.execute("SELECT next_nonce FROM nonces WHERE chain_id = ? AND address = ?",
@@ -750,17 +752,46 @@ def _pick_nonce(db: sqlite3.Connection, req: NonceRequest) -> int:
     # Nonces below what the chain already counts can never be used again.
     db.execute("DELETE FROM released_nonces WHERE chain_id = ? AND address = ? AND nonce < ?",
                (*key, req.upstream_pending))
+    expected = max(stored, req.upstream_pending)
     if req.explicit is not None:
         picked = req.explicit
     else:
         gap = db.execute("SELECT MIN(nonce) FROM released_nonces WHERE chain_id = ?"
                          " AND address = ?", key).fetchone()[0]
-        picked = gap if gap is not None and gap < stored else max(stored, req.upstream_pending)
+        picked = gap if gap is not None and gap < stored else _first_unheld(db, req, expected)
+    _within_ledger(picked)
     db.execute("DELETE FROM released_nonces WHERE chain_id = ? AND address = ? AND nonce = ?",
                (*key, picked))
-    db.execute("INSERT OR REPLACE INTO nonces VALUES (?, ?, ?)",
-               (*key, max(stored, picked + 1)))
+    # A client's nonce past the next one opens a gap: the counter stays where it is, so one
+    # far-ahead nonce (2**63 - 2, say) cannot drag every later send behind it or past what the
+    # column holds; `_first_unheld` steps over it once the counter gets there.
+    opens_gap = req.explicit is not None and picked > expected
+    following = stored if opens_gap else max(stored, picked + 1)
+    db.execute("INSERT OR REPLACE INTO nonces VALUES (?, ?, ?)", (*key, following))
     return picked
+
+
+def _within_ledger(nonce: int) -> None:
+    """Refuse a nonce the columns cannot hold with its successor: raised inside the reserving
+    transaction, it rolls back whatever was written and nothing is signed."""
+    if nonce > MAX_LEDGER_NONCE:
+        raise NonceOutOfRange(f"nonce {nonce} exceeds the ledger's {MAX_LEDGER_NONCE}")
+
+
+def _first_unheld(db: sqlite3.Connection, req: NonceRequest, start: int) -> int:
+    """The first nonce from `start` that no live reservation of this signer holds (a client's
+    own far-ahead nonce); ordinarily `start` itself, found with one index range scan."""
+    held = db.execute(
+        "SELECT DISTINCT r.nonce FROM reservations r"
+        " JOIN sessions s ON s.id = r.session_id AND s.address_lower = ?"
+        " WHERE r.chain_id = ? AND r.nonce >= ? AND r.status != 'released' ORDER BY r.nonce",
+        (req.address.lower(), req.chain_id, start))
+    candidate = start
+    for (nonce,) in held:
+        if nonce != candidate:
+            break
+        candidate += 1
+    return candidate
 
 
 def _optional_int(text: str | None) -> int | None:

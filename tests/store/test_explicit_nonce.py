@@ -20,12 +20,23 @@ async def test_explicit_nonce_is_honoured(store: SqliteStore, workspace: Workspa
     assert (signed_with, reservation.nonce) == ([7], 7)
 
 
-async def test_counter_moves_past_an_explicit_nonce(store: SqliteStore,
-                                                    workspace: Workspace) -> None:
+async def test_counter_moves_past_the_next_nonce_taken_explicitly(
+        store: SqliteStore, workspace: Workspace) -> None:
+    session = await insert_session(store, workspace)
+    await reserve(store, session, ETHER, explicit_nonce=0)
+    _, following = await reserve(store, session, ETHER)
+    assert following is not None and following.nonce == 1
+
+
+async def test_explicit_nonce_ahead_is_stepped_over_without_jumping_the_gap(
+        store: SqliteStore, workspace: Workspace) -> None:
+    # Was: the counter jumped to 8 at once, so every later send queued behind a gap of 0..6
+    # (and a nonce near 2**63 overflowed the column). Now the counter fills the gap and never
+    # hands out the client's 7 again.
     session = await insert_session(store, workspace)
     await reserve(store, session, ETHER, explicit_nonce=7)
-    _, following = await reserve(store, session, ETHER)
-    assert following is not None and following.nonce == 8
+    picked = [(await reserve(store, session, ETHER // 10))[1] for _ in range(8)]
+    assert [r.nonce for r in picked if r is not None] == [0, 1, 2, 3, 4, 5, 6, 8]
 
 
 async def test_explicit_nonce_below_the_counter_does_not_move_it_back(
