@@ -25,7 +25,7 @@ from session_studio.policy import (
     decode_transaction,
     evaluate_transaction,
 )
-from session_studio.store import NonceRequest, ReservationStatus, Session
+from session_studio.store import NonceGap, NonceRequest, ReservationStatus, Session
 
 from ._context import Caller, ChainRuntime, RpcPlaneDeps
 from ._errors import (
@@ -81,9 +81,9 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
     early_refusal = _refusal_whatever_the_fill(deps, session, provisional)
     if early_refusal is not None:
         request, pending = provisional, 0
-    elif tx.nonce is not None:
-        (request, tx), pending = await _fill(tx, session, chain), 0
     else:
+        # Asked for an explicit nonce too (free once the ledger counts the account): the ledger
+        # judges whether it would open a gap against max(its counter, the node's pending count).
         (request, tx), pending = await asyncio.gather(_fill(tx, session, chain),
                                                        nonces.pending(chain, session))
     if chain.l1_fee == "op-stack" and early_refusal is None:
@@ -122,6 +122,9 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
             nonce=NonceRequest(chain_id=chain.chain_id, address=session.address,
                                upstream_pending=pending, explicit=tx.nonce),
             sign=sign, gas_wei=request.worst_case_gas_cost)
+    except NonceGap as exc:
+        raise InvalidParams(f"invalid params: {exc}; a transaction behind a gap is never "
+                            f"signed (leave the nonce out and the sidecar picks it)") from exc
     except KeystoreError as exc:
         log.error("signing failed", extra={"request_id": caller.request_id,
                                            "error": type(exc).__name__})

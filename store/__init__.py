@@ -18,7 +18,14 @@ from ._admin_records import (
     SetupLink,
 )
 from ._audit import AuditEntry, AuditEvent, AuditVerdict, verify_chain
-from ._errors import Conflict, NonceOutOfRange, NotFound, StoreError, StoreUnavailable
+from ._errors import (
+    Conflict,
+    NonceGap,
+    NonceOutOfRange,
+    NotFound,
+    StoreError,
+    StoreUnavailable,
+)
 from ._interface import Evaluate, Store
 from ._records import (
     MAX_LEDGER_NONCE,
@@ -70,6 +77,7 @@ __all__ = [
     "FleetAgent",
     "FleetSession",
     "FleetSnapshot",
+    "NonceGap",
     "NonceOutOfRange",
     "NonceRequest",
     "NotFound",

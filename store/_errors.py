@@ -4,7 +4,8 @@
     ├── NotFound        the named workspace, agent or session does not exist (in that workspace)
     ├── Conflict        a unique name is taken, or the row changed state (already revoked)
     ├── StoreUnavailable the database could not be reached or answered an error: fail closed
-    └── NonceOutOfRange  a nonce beyond what the ledger records (MAX_LEDGER_NONCE): not signed
+    ├── NonceOutOfRange  a nonce beyond what the ledger records (MAX_LEDGER_NONCE): not signed
+    └── NonceGap         a client's nonce past the signer's next one: not signed
 """
 
 from __future__ import annotations
@@ -28,3 +29,19 @@ class StoreUnavailable(StoreError):
 
 class NonceOutOfRange(StoreError):
     """The nonce to sign with exceeds MAX_LEDGER_NONCE; the reserving transaction rolled back."""
+
+
+class NonceGap(StoreError):
+    """A client's explicit nonce lies past the signer's next nonce; nothing was signed.
+
+    A transaction behind a gap waits in the node's queue and lands whenever the gap is filled,
+    which the session holder controls: days later, outside the spend window it was counted in,
+    together with others held back the same way (POLICY.md catalogue 15). So the ledger never
+    signs one; the next nonce, or one already counted (a replacement), is always allowed.
+    """
+
+    def __init__(self, nonce: int, next_nonce: int) -> None:
+        super().__init__(f"nonce {nonce} would leave a gap: this account's next nonce is "
+                         f"{next_nonce}")
+        self.nonce = nonce
+        self.next_nonce = next_nonce

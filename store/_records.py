@@ -181,12 +181,13 @@ MAX_LEDGER_NONCE = 2**63 - 2
 class NonceRequest:
     """How to pick the nonce in the reserving transaction.
 
-    `explicit` is the client's own nonce, honoured as given; it moves the counter only when it
-    is the next nonce or one already counted, never across a gap (a far-ahead nonce must not
-    drag every later send behind it). Otherwise the store hands out the lowest released nonce
-    below its counter, else the first nonce from max(counter, upstream_pending) that no live
-    reservation holds (a client's far-ahead nonce is skipped once the counter reaches it).
-    Nonces above MAX_LEDGER_NONCE are refused with `NonceOutOfRange`.
+    `explicit` is the client's own nonce, honoured as given when it is the next nonce
+    (max(counter, upstream_pending)) or one already counted (a replacement); one past the next
+    would open a gap and is refused with `NonceGap` (a transaction behind a gap can be held
+    back and land whenever the holder fills it). Otherwise the store hands out the lowest
+    released nonce below its counter, else the first nonce from max(counter, upstream_pending)
+    that no live reservation holds (a far-ahead nonce signed before gaps were refused is
+    skipped). Nonces above MAX_LEDGER_NONCE are refused with `NonceOutOfRange`.
     """
 
     chain_id: int

@@ -33,7 +33,7 @@ from session_studio.policy import Decision, Permission, SessionState, window_sta
 
 from . import _audit as audit
 from ._audit import AuditEvent
-from ._errors import Conflict, NonceOutOfRange, NotFound, StoreUnavailable
+from ._errors import Conflict, NonceGap, NonceOutOfRange, NotFound, StoreUnavailable
 from ._interface import Clock, Evaluate, Sign, T
 from ._records import (
     MAX_LEDGER_NONCE,
@@ -523,7 +523,10 @@ class SqliteStore(AdminTables):
             db.execute("UPDATE reservations SET status = 'released', updated_at = ? WHERE id = ?",
                        (now_ms, reservation.id))
             _add_to_bucket(db, row["lineage_id"], row["minute"], -int(row["amount"]))
-            if return_nonce and reservation.nonce is not None:
+            # Back to the pool only if no other live reservation holds it (a replacement signed
+            # at the same nonce): the pool must never hand out a nonce still in use.
+            if return_nonce and reservation.nonce is not None and not _nonce_held(
+                    db, reservation.chain_id, row["address_lower"], reservation.nonce):
                 db.execute("INSERT OR IGNORE INTO released_nonces VALUES (?, ?, ?)",
                            (reservation.chain_id, row["address_lower"], reservation.nonce))
 
@@ -754,6 +757,8 @@ def _pick_nonce(db: sqlite3.Connection, req: NonceRequest) -> int:
                (*key, req.upstream_pending))
     expected = max(stored, req.upstream_pending)
     if req.explicit is not None:
+        if req.explicit > expected:
+            raise NonceGap(req.explicit, expected)
         picked = req.explicit
     else:
         gap = db.execute("SELECT MIN(nonce) FROM released_nonces WHERE chain_id = ?"
@@ -762,13 +767,17 @@ def _pick_nonce(db: sqlite3.Connection, req: NonceRequest) -> int:
     _within_ledger(picked)
     db.execute("DELETE FROM released_nonces WHERE chain_id = ? AND address = ? AND nonce = ?",
                (*key, picked))
-    # A client's nonce past the next one opens a gap: the counter stays where it is, so one
-    # far-ahead nonce (2**63 - 2, say) cannot drag every later send behind it or past what the
-    # column holds; `_first_unheld` steps over it once the counter gets there.
-    opens_gap = req.explicit is not None and picked > expected
-    following = stored if opens_gap else max(stored, picked + 1)
-    db.execute("INSERT OR REPLACE INTO nonces VALUES (?, ?, ?)", (*key, following))
+    db.execute("INSERT OR REPLACE INTO nonces VALUES (?, ?, ?)",
+               (*key, max(stored, picked + 1)))
     return picked
+
+
+def _nonce_held(db: sqlite3.Connection, chain_id: int, address_lower: str, nonce: int) -> bool:
+    return db.execute(
+        "SELECT 1 FROM reservations r JOIN sessions s ON s.id = r.session_id"
+        " AND s.address_lower = ? WHERE r.chain_id = ? AND r.nonce = ?"
+        " AND r.status != 'released' LIMIT 1", (address_lower, chain_id, nonce)
+    ).fetchone() is not None
 
 
 def _within_ledger(nonce: int) -> None:

@@ -1,10 +1,15 @@
-"""A client's own nonce is signed as given; the store's counter never hands it out again."""
+"""A client's own nonce is signed as given when it leaves no gap; the store's counter never
+hands it out again, and never signs a nonce past the next one (a transaction behind a gap can
+be held back and land whenever its holder fills the gap: POLICY.md catalogue 15)."""
 
 from __future__ import annotations
 
-from session_studio.store import SqliteStore, Workspace
+from pathlib import Path
 
-from .conftest import ETHER, T0, fake_sign, insert_session, reserve
+import pytest
+from session_studio.store import NonceGap, SqliteStore, Workspace
+
+from .conftest import ETHER, T0, fake_sign, insert_session, query, reserve
 
 
 async def test_explicit_nonce_is_honoured(store: SqliteStore, workspace: Workspace) -> None:
@@ -15,9 +20,10 @@ async def test_explicit_nonce_is_honoured(store: SqliteStore, workspace: Workspa
         signed_with.append(nonce)
         return fake_sign(nonce, sealed)
 
-    _, reservation = await reserve(store, session, ETHER, explicit_nonce=7, sign=sign)
+    await reserve(store, session, ETHER)
+    _, reservation = await reserve(store, session, ETHER, explicit_nonce=1, sign=sign)
     assert reservation is not None
-    assert (signed_with, reservation.nonce) == ([7], 7)
+    assert (signed_with, reservation.nonce) == ([1], 1)
 
 
 async def test_counter_moves_past_the_next_nonce_taken_explicitly(
@@ -28,15 +34,43 @@ async def test_counter_moves_past_the_next_nonce_taken_explicitly(
     assert following is not None and following.nonce == 1
 
 
-async def test_explicit_nonce_ahead_is_stepped_over_without_jumping_the_gap(
-        store: SqliteStore, workspace: Workspace) -> None:
-    # Was: the counter jumped to 8 at once, so every later send queued behind a gap of 0..6
-    # (and a nonce near 2**63 overflowed the column). Now the counter fills the gap and never
-    # hands out the client's 7 again.
+async def test_explicit_nonce_past_the_next_is_refused_and_nothing_is_signed(
+        store: SqliteStore, workspace: Workspace, db_path: Path) -> None:
     session = await insert_session(store, workspace)
-    await reserve(store, session, ETHER, explicit_nonce=7)
-    picked = [(await reserve(store, session, ETHER // 10))[1] for _ in range(8)]
-    assert [r.nonce for r in picked if r is not None] == [0, 1, 2, 3, 4, 5, 6, 8]
+    signed_with: list[int | None] = []
+
+    def sign(nonce: int | None, sealed: bytes | None) -> tuple[bytes, str, bytes]:
+        signed_with.append(nonce)
+        return fake_sign(nonce, sealed)
+
+    with pytest.raises(NonceGap) as refused:
+        await reserve(store, session, ETHER, explicit_nonce=7, sign=sign)
+    assert (refused.value.nonce, refused.value.next_nonce) == (7, 0)
+    assert signed_with == []
+    assert query(db_path, "SELECT COUNT(*) FROM reservations") == [(0,)]
+    _, first = await reserve(store, session, ETHER)
+    assert first is not None and first.nonce == 0
+
+
+async def test_explicit_nonce_at_the_nodes_pending_count_is_no_gap(
+        store: SqliteStore, workspace: Workspace) -> None:
+    # The node counts further than the ledger (a restored backup): its count is the next nonce.
+    session = await insert_session(store, workspace)
+    _, taken = await reserve(store, session, ETHER, upstream_pending=5, explicit_nonce=5)
+    assert taken is not None and taken.nonce == 5
+    with pytest.raises(NonceGap):
+        await reserve(store, session, ETHER, upstream_pending=5, explicit_nonce=7)
+
+
+async def test_released_nonce_is_not_pooled_while_a_replacement_holds_it(
+        store: SqliteStore, workspace: Workspace) -> None:
+    session = await insert_session(store, workspace)
+    _, original = await reserve(store, session, ETHER)
+    _, replacement = await reserve(store, session, ETHER, explicit_nonce=0)
+    assert original is not None and replacement is not None
+    await store.release(original, now_ms=T0 + 1, return_nonce=True)
+    _, following = await reserve(store, session, ETHER)
+    assert following is not None and following.nonce == 1
 
 
 async def test_explicit_nonce_below_the_counter_does_not_move_it_back(
