@@ -2,7 +2,9 @@
 
 An agent acts only on its own sessions, and creates sessions only within the ceiling its
 operator set (`_ceiling.beyond_ceiling`), with the number of live sessions checked in the
-inserting transaction. Rotation keeps the predecessor's terms and expiry (SessionService), so it
+inserting transaction. Everything the sessions it created spend shares one agent-wide window,
+bounded by the ceiling's daily limit in the reserving transaction, so revoking and recreating
+buys nothing. Rotation keeps the predecessor's terms, expiry and lineage (SessionService), so it
 can never give an agent more than it had. Every action is audited as `agent:<name>`.
 """
 
@@ -108,7 +110,7 @@ class AgentDesk:
         try:
             return await self._service.create_session(
                 ws, spec, actor=f"agent:{agent.name}",
-                max_live_for_agent=agent.ceiling.max_live_sessions)
+                max_live_for_agent=agent.ceiling.max_live_sessions, self_service=True)
         except InvalidSpec as exc:
             raise SelfServiceInvalid(str(exc)) from exc
         except Conflict as exc:

@@ -163,8 +163,12 @@ class SessionService:
 
     # -- sessions --------------------------------------------------------------------------
     async def create_session(self, ws: Workspace, spec: SessionSpec, *, actor: str,
-                             max_live_for_agent: int | None = None) -> dict[str, Any]:
-        """Create a session and return its provisioning artifact (credential included)."""
+                             max_live_for_agent: int | None = None,
+                             self_service: bool = False) -> dict[str, Any]:
+        """Create a session and return its provisioning artifact (credential included).
+
+        `self_service`: the agent asked for it itself, so it spends from the agent's one
+        self-service window (POLICY.md, "Limits")."""
         agent = await self._validate(ws, spec)
         session, sealed = self._new_session(ws, spec, agent=agent, lineage_id=None,
                                             predecessor_id=None)
@@ -174,7 +178,7 @@ class SessionService:
             credential_hash=None if cred is None else credential_hash(cred),
             audit=AuditEvent(workspace_id=ws.id, actor=actor, action="session.create",
                              subject=session.key_hash, detail=_policy_fields(session)),
-            max_live_for_agent=max_live_for_agent)
+            max_live_for_agent=max_live_for_agent, self_service=self_service)
         return await self._artifact(ws, session.key_hash)
 
     async def _validate(self, ws: Workspace, spec: SessionSpec) -> Agent | None:

@@ -62,12 +62,15 @@ class Store(AdminStore, Protocol):
     async def insert_session(
         self, session: Session, *, sealed_key: bytes, credential_hash: bytes | None,
         audit: AuditEvent | None = None, max_live_for_agent: int | None = None,
+        self_service: bool = False,
     ) -> None:
         """Insert the session (and its credential), appending `audit` in the same
         transaction; every mutation below takes the same optional audit event.
         `max_live_for_agent`: refuse (Conflict) if the session's agent already has that many
         live sessions, checked in the inserting transaction so concurrent creates cannot
-        overshoot."""
+        overshoot. `self_service`: the agent created it for itself, so its lineage joins the
+        agent's one self-service window (`reserve_and_sign` bounds that window by the
+        ceiling's daily limit)."""
     async def get_session(self, workspace_id: str, key_hash: str) -> Session: ...
     async def get_session_by_id(self, session_id: str) -> Session: ...
     async def list_sessions(

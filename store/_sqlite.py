@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
-from session_studio.policy import Decision, Permission, SessionState
+from session_studio.policy import AgentWindow, Decision, Permission, SessionState
 
 from . import _audit as audit
 from ._audit import AuditEvent
@@ -173,6 +173,9 @@ class SqliteStore(AdminTables):
                 continue
             for statement in _split_sql(f.read_text()):
                 db.execute(statement)
+            completion = _MIGRATION_COMPLETIONS.get(version)
+            if completion is not None:
+                completion(db)
             db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, f.name))
 
     # -- plumbing --------------------------------------------------------------------------
@@ -300,6 +303,7 @@ class SqliteStore(AdminTables):
     async def insert_session(
         self, session: Session, *, sealed_key: bytes, credential_hash: bytes | None,
         audit: AuditEvent | None = None, max_live_for_agent: int | None = None,
+        self_service: bool = False,
     ) -> None:
         def insert(db: sqlite3.Connection) -> None:
             if max_live_for_agent is not None:
@@ -311,6 +315,11 @@ class SqliteStore(AdminTables):
                     raise Conflict(f"the agent already has {live} live session(s), its "
                                    f"ceiling allows {max_live_for_agent}")
             _insert_session(db, session, sealed_key, credential_hash)
+            if self_service:
+                if session.agent_id is None:
+                    raise ValueError("only an agent creates sessions for itself")
+                db.execute("INSERT INTO self_service_lineages VALUES (?, ?)",
+                           (session.lineage_id, session.agent_id))
             _audit(db, audit, session.created_at_ms)
 
         await self._transaction(insert)
@@ -431,9 +440,11 @@ class SqliteStore(AdminTables):
         def reserve(db: sqlite3.Connection) -> tuple[Decision, Reservation | None, T | None]:
             row = db.execute(
                 "SELECT s.revoked_at, s.expires_at, s.lineage_id, s.sealed_key, s.workspace_id,"
-                " s.key_hash, s.agent_id, a.daily_budget FROM sessions s"
-                " LEFT JOIN agents a ON a.id = s.agent_id WHERE s.id = ?",
-                (session_id,)).fetchone()
+                " s.key_hash, s.agent_id, s.limit_unit, a.daily_budget, a.ceiling,"
+                " ss.agent_id AS self_service_agent FROM sessions s"
+                " LEFT JOIN agents a ON a.id = s.agent_id"
+                " LEFT JOIN self_service_lineages ss ON ss.lineage_id = s.lineage_id"
+                " WHERE s.id = ?", (session_id,)).fetchone()
             if row is None:
                 raise NotFound(f"no session {session_id}")
             lineage = row["lineage_id"]
@@ -446,7 +457,8 @@ class SqliteStore(AdminTables):
                                  requests_last_minute=recent,
                                  agent_spent_in_window=_agent_window_sum(
                                      db, row["agent_id"], window_start_ms)
-                                 if row["daily_budget"] is not None else 0)
+                                 if row["daily_budget"] is not None else 0,
+                                 self_service=_self_service_window(db, row, window_start_ms))
             decision = evaluate(state)
             reservation: Reservation | None = None
             signed: T | None = None
@@ -717,6 +729,58 @@ def _add_to_bucket(db: sqlite3.Connection, lineage: str, minute: int, delta: int
     total = (int(row[0]) if row else 0) + delta
     db.execute("INSERT OR REPLACE INTO spend_buckets VALUES (?, ?, ?)",
                (lineage, minute, str(total)))
+    _add_to_agent_window(db, lineage, minute, delta)
+
+
+def _add_to_agent_window(db: sqlite3.Connection, lineage: str, minute: int, delta: int) -> None:
+    """Every change to a self-created lineage's bucket (reserve, release, settle) moves its
+    agent's shared window by the same amount in the same transaction, so the two never drift."""
+    owner = db.execute("SELECT agent_id FROM self_service_lineages WHERE lineage_id = ?",
+                       (lineage,)).fetchone()
+    if owner is None:
+        return
+    row = db.execute("SELECT amount FROM agent_window_buckets WHERE agent_id = ? AND minute = ?",
+                     (owner[0], minute)).fetchone()
+    total = (int(row[0]) if row else 0) + delta
+    db.execute("INSERT OR REPLACE INTO agent_window_buckets VALUES (?, ?, ?)",
+               (owner[0], minute, str(total)))
+
+
+def _self_service_window(db: sqlite3.Connection, row: Any,
+                         window_start_ms: int) -> AgentWindow | None:
+    """The agent-wide window of a self-created session (None for any other session)."""
+    agent_id = row["self_service_agent"]
+    if agent_id is None:
+        return None
+    spent = sum(int(r[0]) for r in db.execute(
+        "SELECT amount FROM agent_window_buckets WHERE agent_id = ? AND minute >= ?",
+        (agent_id, window_start_ms // MINUTE_MS)))
+    if row["ceiling"] is None:
+        # A self-created session always has a ceiling behind it; without one, fail closed: a
+        # limit of zero lets it sign only what costs nothing.
+        return AgentWindow(unit=row["limit_unit"], limit=0, spent=spent)
+    ceiling = AgentCeiling.from_json(json.loads(row["ceiling"]))
+    return AgentWindow(unit=ceiling.limit_unit, limit=ceiling.daily, spent=spent)
+
+
+def _backfill_agent_windows(db: sqlite3.Connection) -> None:
+    """Completes migration 0009: the agent windows of sessions self-created before it.
+
+    Bucket amounts exceed SQLite's 64-bit integers, so they are added up here, exactly."""
+    totals: dict[tuple[str, int], int] = {}
+    for agent_id, minute, amount in db.execute(
+            "SELECT ss.agent_id, b.minute, b.amount FROM spend_buckets b"
+            " JOIN self_service_lineages ss ON ss.lineage_id = b.lineage_id"):
+        totals[agent_id, minute] = totals.get((agent_id, minute), 0) + int(amount)
+    db.executemany("INSERT INTO agent_window_buckets VALUES (?, ?, ?)",
+                   [(agent_id, minute, str(total))
+                    for (agent_id, minute), total in totals.items()])
+
+
+# Python steps that finish a migration inside its transaction, by migration number.
+_MIGRATION_COMPLETIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    9: _backfill_agent_windows,
+}
 
 
 def _pick_nonce(db: sqlite3.Connection, req: NonceRequest) -> int:
