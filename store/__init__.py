@@ -18,7 +18,7 @@ from ._admin_records import (
     SetupLink,
 )
 from ._audit import AuditEntry, AuditEvent, AuditVerdict, verify_chain
-from ._errors import Conflict, NotFound, StoreError, StoreUnavailable
+from ._errors import AgentDisabled, Conflict, NotFound, StoreError, StoreUnavailable
 from ._interface import Evaluate, Store
 from ._records import (
     Agent,
@@ -55,6 +55,7 @@ __all__ = [
     "AdminLogin",
     "Agent",
     "AgentCeiling",
+    "AgentDisabled",
     "ApiToken",
     "AuditEntry",
     "AuditEvent",

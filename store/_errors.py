@@ -3,6 +3,7 @@
     StoreError
     ├── NotFound        the named workspace, agent or session does not exist (in that workspace)
     ├── Conflict        a unique name is taken, or the row changed state (already revoked)
+    │   └── AgentDisabled   the agent was disabled: no new session, credential or reissue
     └── StoreUnavailable the database could not be reached or answered an error: fail closed
 """
 
@@ -19,6 +20,10 @@ class NotFound(StoreError):
 
 class Conflict(StoreError):
     """The change contradicts the current state (duplicate name, already revoked)."""
+
+
+class AgentDisabled(Conflict):
+    """The agent was disabled (`agents disable`): it gets nothing new, ever."""
 
 
 class StoreUnavailable(StoreError):

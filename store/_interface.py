@@ -57,6 +57,21 @@ class Store(AdminStore, Protocol):
     ) -> Agent: ...
     async def get_agent(self, workspace_id: str, name: str) -> Agent: ...
     async def list_agents(self, workspace_id: str) -> list[Agent]: ...
+    async def reissue_agent_credential(
+        self, agent: Agent, *, credential_hash: bytes, now_ms: int,
+        audit: AuditEvent | None = None,
+    ) -> Agent:
+        """Move the agent from `agent.credential_version` to the next version: every earlier
+        credential of the agent is revoked and the new one's hash inserted, in one transaction
+        (so no moment exists with two working credentials, or none). Conflict if the version
+        moved meanwhile (a concurrent reissue); AgentDisabled if the agent was disabled."""
+    async def disable_agent(self, agent: Agent, *, now_ms: int,
+                            audit: AuditEvent) -> list[Session]:
+        """Disable the agent for good, in one transaction: its credentials are revoked, every
+        session of it that is not yet revoked is revoked with its key destroyed (as
+        `revoke_session` does), and the audit trail gets `audit` plus one `session.revoke`
+        entry (same actor) per session. Returns those sessions as they were before. Conflict
+        if it was disabled already."""
 
     # Sessions
     async def insert_session(

@@ -24,6 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,7 +34,7 @@ from session_studio.policy import AgentWindow, Decision, Permission, SessionStat
 
 from . import _audit as audit
 from ._audit import AuditEvent
-from ._errors import Conflict, NotFound, StoreUnavailable
+from ._errors import AgentDisabled, Conflict, NotFound, StoreUnavailable
 from ._interface import Evaluate, Sign, T
 from ._records import (
     Agent,
@@ -298,6 +299,49 @@ class SqliteStore(AdminTables):
         rows = await self._read_all(
             "SELECT * FROM agents WHERE workspace_id = ? ORDER BY name", (workspace_id,))
         return [_agent(r) for r in rows]
+
+    async def reissue_agent_credential(
+        self, agent: Agent, *, credential_hash: bytes, now_ms: int,
+        audit: AuditEvent | None = None,
+    ) -> Agent:
+        version = agent.credential_version + 1
+
+        def reissue(db: sqlite3.Connection) -> None:
+            _check_agent_enabled(db, agent.id)
+            moved = db.execute(
+                "UPDATE agents SET credential_version = ? WHERE id = ? AND credential_version = ?",
+                (version, agent.id, agent.credential_version)).rowcount
+            if moved != 1:
+                raise Conflict(f"agent {agent.name!r} was reissued meanwhile; try again")
+            _revoke_agent_credentials(db, agent.id, now_ms)
+            _insert_credential(db, credential_hash, agent.workspace_id, "agent", agent.id,
+                               version, now_ms)
+            _audit(db, audit, now_ms)
+
+        await self._transaction(reissue)
+        return replace(agent, credential_version=version)
+
+    async def disable_agent(self, agent: Agent, *, now_ms: int,
+                            audit: AuditEvent) -> list[Session]:
+        def disable(db: sqlite3.Connection) -> list[Session]:
+            if db.execute("UPDATE agents SET disabled_at = ? WHERE id = ? AND disabled_at IS NULL",
+                          (now_ms, agent.id)).rowcount != 1:
+                raise AgentDisabled(f"agent {agent.name!r} is already disabled")
+            _revoke_agent_credentials(db, agent.id, now_ms)
+            live = [_session(r) for r in db.execute(
+                f"SELECT {_SESSION_COLUMNS} {_SESSION_FROM} WHERE s.agent_id = ?"
+                " AND s.revoked_at IS NULL ORDER BY s.created_at, s.id", (agent.id,))]
+            for session in live:
+                _revoke(db, session.id, now_ms)
+                _audit(db, replace(audit, action="session.revoke", subject=session.key_hash,
+                                   detail={"by": audit.action, "agent": agent.name}), now_ms)
+            _audit(db, replace(audit, detail={
+                **audit.detail, "revoked": [s.key_hash for s in live]}), now_ms)
+            return live
+
+        revoked = await self._transaction(disable)
+        await self._checkpoint()
+        return revoked
 
     # -- sessions --------------------------------------------------------------------------
     async def insert_session(
@@ -672,6 +716,10 @@ def _audit(db: sqlite3.Connection, event: AuditEvent | None, now_ms: int) -> Non
 
 def _insert_session(db: sqlite3.Connection, s: Session, sealed_key: bytes,
                     credential_hash: bytes | None) -> None:
+    if s.agent_id is not None:
+        # Checked under the write lock: a create or rotation racing `agents disable` either
+        # lands before it (and is revoked by it) or is refused here.
+        _check_agent_enabled(db, s.agent_id)
     db.execute(
         "INSERT INTO sessions (id, workspace_id, type, label, agent_id, key_hash, address,"
         " address_lower, sealed_key, permissions, chain_ids, tokens, limit_unit,"
@@ -697,6 +745,20 @@ def _insert_credential(db: sqlite3.Connection, token_hash: bytes, workspace_id: 
                        owner_id: str, version: int, now_ms: int) -> None:
     db.execute("INSERT INTO credentials VALUES (?, ?, ?, ?, ?, ?, NULL)",
                (token_hash, workspace_id, kind, owner_id, version, now_ms))
+
+
+def _check_agent_enabled(db: sqlite3.Connection, agent_id: str) -> None:
+    row = db.execute("SELECT name, disabled_at FROM agents WHERE id = ?", (agent_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no agent {agent_id}")
+    if row["disabled_at"] is not None:
+        raise AgentDisabled(f"agent {row['name']!r} is disabled: it gets no new session or "
+                            "credential; register a new agent instead")
+
+
+def _revoke_agent_credentials(db: sqlite3.Connection, agent_id: str, now_ms: int) -> None:
+    db.execute("UPDATE credentials SET revoked_at = ? WHERE owner_kind = 'agent'"
+               " AND owner_id = ? AND revoked_at IS NULL", (now_ms, agent_id))
 
 
 def _revoke(db: sqlite3.Connection, session_id: str, now_ms: int) -> None:
@@ -825,7 +887,7 @@ def _agent(row: Any) -> Agent:
                  credential_version=row["credential_version"], created_at_ms=row["created_at"],
                  ceiling=None if row["ceiling"] is None
                  else AgentCeiling.from_json(json.loads(row["ceiling"])),
-                 rotate_every_s=row["rotate_every_s"])
+                 rotate_every_s=row["rotate_every_s"], disabled_at_ms=row["disabled_at"])
 
 
 def _session(row: Any) -> Session:
