@@ -4,6 +4,7 @@ created before it into that window."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import sqlite3
@@ -113,3 +114,17 @@ def _undo_migration_0009(path: Path) -> None:
         db.executescript("DROP TABLE self_service_lineages; DROP TABLE agent_window_buckets;"
                          " ALTER TABLE agents DROP COLUMN disabled_at;"
                          " DELETE FROM schema_migrations WHERE version = 9;")
+
+
+async def test_parallel_spends_of_many_self_created_sessions_never_pass_the_ceiling(
+        store: SqliteStore, workspace: Workspace) -> None:
+    agent = await _agent(store, workspace)
+    sessions = [await _session(store, workspace, agent, self_service=True) for _ in range(5)]
+
+    results = await asyncio.gather(*(reserve(store, s, 3 * ETHER, now_ms=T0 + i)
+                                     for i in range(4) for s in sessions))
+
+    admitted = sum(1 for decision, _ in results if decision.allowed)
+    assert admitted == 3  # 3 x 3 ETH fit the ceiling's 10; the 17 others were refused
+    assert {d.reason for d, _ in results if not d.allowed} == {
+        ReasonCode.AGENT_BUDGET_EXCEEDED}
