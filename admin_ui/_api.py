@@ -45,8 +45,10 @@ from ._schemas import (
     AdminInvite,
     AgentCreate,
     AgentCreated,
+    AgentDisabledOut,
     AgentList,
     AgentOut,
+    AgentReissued,
     Artifact,
     AuditOut,
     AuditPage,
@@ -81,6 +83,7 @@ KEY_HASH = r"0x[0-9a-fA-F]{64}"
 _APP_CREDENTIAL_RULE = ("For an app session this hands out its credential, so, as for creating "
                         "one, it needs a person logged in with a passkey assertion from the "
                         "last 5 minutes (step-up); an API token gets 403 passkey_required.")
+AGENT_NAME = r"[A-Za-z0-9._-]{1,100}"
 TOKEN_ID = r"[0-9a-f]{32}"
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 # SessionService names fields as the CLI does; the API's body names some differently.
@@ -295,6 +298,8 @@ class AdminApi:
             daily_budget=None if agent.daily_budget is None
             else format_amount(agent.daily_budget), active_sessions=len(active),
             rotate_every_s=agent.rotate_every_s,
+            status="active" if agent.disabled_at_ms is None else "disabled",
+            disabled_at=iso(agent.disabled_at_ms),
             ceiling=None if ceiling is None else Ceiling(
                 permissions=list(ceiling.permissions), chain_ids=list(ceiling.chain_ids),
                 tokens=list(ceiling.tokens), limit_unit=ceiling.limit_unit,
@@ -326,6 +331,20 @@ class AdminApi:
             raise ValidationFailed(exc.field, str(exc)) from exc
         out = await self._agent_out(ws, agent.name)
         return AgentCreated(**out.model_dump(), credential=credential)
+
+    async def reissue_agent(self, call: Call) -> BaseModel:
+        ws = await self._ws(call.who)
+        agent, credential = await self._d.service.reissue_agent(
+            ws, call.path["name"], actor=call.who.actor)
+        out = await self._agent_out(ws, agent.name)
+        return AgentReissued(**out.model_dump(), credential=credential)
+
+    async def disable_agent(self, call: Call) -> BaseModel:
+        ws = await self._ws(call.who)
+        agent, revoked = await self._d.service.disable_agent(
+            ws, call.path["name"], actor=call.who.actor)
+        out = await self._agent_out(ws, agent.name)
+        return AgentDisabledOut(**out.model_dump(), revoked=[s.key_hash for s in revoked])
 
     # -- admin API tokens ------------------------------------------------------------------
     async def list_tokens(self, call: Call) -> BaseModel:
@@ -499,6 +518,17 @@ class AdminApi:
                AgentList, tag="agents"),
             op("POST", "/agents", "registerAgent", "Register an agent", self.create_agent,
                agents, AgentCreated, body=AgentCreate, status=201, tag="agents"),
+            op("POST", "/agents/{name}/reissue", "reissueAgentCredential",
+               "A new RPC credential for the agent; the old one is refused at once",
+               self.reissue_agent, agents, AgentReissued, tag="agents",
+               path_patterns={"name": AGENT_NAME},
+               description="409 if the agent is disabled."),
+            op("POST", "/agents/{name}/disable", "disableAgent",
+               "Disable the agent for good: credential dead, every session revoked",
+               self.disable_agent, agents, AgentDisabledOut, tag="agents",
+               path_patterns={"name": AGENT_NAME},
+               description="Revoked sessions' keys are destroyed; the agent gets no new "
+                           "session or credential afterwards. 409 if already disabled."),
             op("GET", "/tokens", "listTokens", "Admin API tokens", self.list_tokens, read,
                TokenList, cookie_only=True, tag="tokens"),
             op("POST", "/tokens", "createToken", "Create an admin API token (step-up)",

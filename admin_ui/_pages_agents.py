@@ -1,5 +1,7 @@
-"""The agents registry page: who the agents are, their budgets and active sessions, and a form
-to register one (its RPC credential is shown once, in the answer to the registration)."""
+"""The agents registry page: who the agents are, their budgets and active sessions, a form to
+register one, and per agent the two ways to cut a leaked credential off: reissue (a new
+credential, the old one dead at once) and disable (credential dead, every session revoked, for
+good). A new credential is shown once, in the answer to the POST that made it."""
 
 from __future__ import annotations
 
@@ -11,12 +13,13 @@ from session_studio.policy import parse_amount
 from session_studio.store import Conflict
 
 from . import _pages_forms as forms
+from ._api import AGENT_NAME
 from ._charts import spend_chart_svg
 from ._errors import ApiError
 from ._pages_forms import FormProblem
 from ._pages_kit import PageKit
 from ._principal import Principal
-from ._schemas import AgentCreated, AgentList, AgentOut
+from ._schemas import AgentCreated, AgentDisabledOut, AgentList, AgentOut, AgentReissued
 
 
 class AgentPages:
@@ -24,19 +27,25 @@ class AgentPages:
         self._kit = kit
 
     def routes(self) -> list[web.RouteDef]:
+        one = "/agents/{name:" + AGENT_NAME + "}"
         return [web.get("/agents", self._kit.page(self.registry)),
-                web.post("/agents", self._kit.page(self.register))]
+                web.post("/agents", self._kit.page(self.register)),
+                web.post(one + "/reissue", self._kit.page(self.reissue)),
+                web.post(one + "/disable", self._kit.page(self.disable))]
 
     async def registry(self, request: web.Request, who: Principal) -> web.StreamResponse:
         return await self._page(request, who)
 
     async def _page(self, request: web.Request, who: Principal, *, status: int = 200,
                     problem: FormProblem | None = None, created: AgentCreated | None = None,
+                    reissued: AgentReissued | None = None,
+                    disabled: AgentDisabledOut | None = None,
                     values: dict[str, Any] | None = None) -> web.StreamResponse:
         agents = await self._kit.invoke(self._kit.api.list_agents, request, who, AgentList)
         return await self._kit.render(
             "agents.html", principal=who, nav="agents", agents=agents.items, problem=problem,
-            created=created, values=values or {"name": "", "daily_budget": ""}, status=status,
+            created=created, reissued=reissued, disabled=disabled,
+            values=values or {"name": "", "daily_budget": ""}, status=status,
             charts=await self._budget_charts(who, agents.items))
 
     async def _budget_charts(self, who: Principal, agents: list[AgentOut]) -> dict[str, Markup]:
@@ -71,3 +80,15 @@ class AgentPages:
             return await self._page(request, who, status=422, problem=forms.from_api(exc),
                                     values=values)
         return await self._page(request, who, created=created)
+
+    async def reissue(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        await self._kit.form(request, who)
+        reissued = await self._kit.invoke(self._kit.api.reissue_agent, request, who,
+                                          AgentReissued, path=dict(request.match_info))
+        return await self._page(request, who, reissued=reissued)
+
+    async def disable(self, request: web.Request, who: Principal) -> web.StreamResponse:
+        await self._kit.form(request, who)
+        disabled = await self._kit.invoke(self._kit.api.disable_agent, request, who,
+                                          AgentDisabledOut, path=dict(request.match_info))
+        return await self._page(request, who, disabled=disabled)

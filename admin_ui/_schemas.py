@@ -220,6 +220,9 @@ class AgentOut(_Out):
     active_sessions: int
     ceiling: Ceiling | None = Field(default=None, description="null: no self-service")
     rotate_every_s: int | None = None
+    status: Literal["active", "disabled"] = Field(
+        default="active", description="disabled: credential dead, every session revoked")
+    disabled_at: Timestamp | None = None
 
 
 class AgentList(_Out):
@@ -236,6 +239,15 @@ class AgentCreate(_In):
 
 class AgentCreated(AgentOut):
     credential: str = Field(description="the agent's RPC credential, shown once here")
+
+
+class AgentReissued(AgentOut):
+    credential: str = Field(description="the agent's new RPC credential, shown once here; "
+                                        "the previous one is refused (HTTP 401) from now on")
+
+
+class AgentDisabledOut(AgentOut):
+    revoked: list[str] = Field(description="key hashes of the sessions the disable revoked")
 
 
 # -- admin API tokens -----------------------------------------------------------------------

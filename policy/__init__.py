@@ -6,6 +6,7 @@ everything it needs is handed in as frozen values, so every rule can be tested e
 
 from ._decode import decode_transaction
 from ._engine import (
+    AgentWindow,
     Decision,
     SessionPolicy,
     SessionState,
@@ -45,6 +46,7 @@ __all__ = [
     "ATOMS_PER_UNIT",
     "CANONICAL_PERMIT2",
     "USD",
+    "AgentWindow",
     "AmountError",
     "Asset",
     "ChainAssets",

@@ -49,6 +49,19 @@ class SessionPolicy:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AgentWindow:
+    """The one spend window an agent's self-created sessions share (POLICY.md, "Limits").
+
+    Each `studio_createSession` starts a new lineage with an empty window of its own; this is
+    what keeps revoking and recreating (or letting a session expire) from buying a new one:
+    everything those sessions spent counts against the ceiling's daily limit together."""
+
+    unit: str  # the ceiling's limit unit
+    limit: int  # the ceiling's daily limit, atoms of `unit`
+    spent: int  # atoms, every self-created lineage of the agent, in the window
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SessionState:
     """The session's mutable facts, read inside the reserving transaction."""
 
@@ -60,6 +73,8 @@ class SessionState:
     # eth_signTransaction results of the lineage that the chain has neither mined nor passed
     # by nonce: signed, handed out, and broadcastable at any moment by whoever holds them.
     outstanding_signed: int = 0
+    # Set for a session the agent created for itself; None for every other session.
+    self_service: AgentWindow | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -339,8 +354,37 @@ def _check_limits(
                                f"{figures['agent_spent_in_window']} already spent by the agent's "
                                f"sessions in the window, over its daily budget of "
                                f"{figures['agent_daily_budget']}", figures=figures)
+    window = state.self_service
+    if window is not None:
+        refusal = _check_agent_window(window, policy.unit, cost, figures)
+        if refusal is not None:
+            return refusal
     return Decision(allowed=True, reason=None, detail="allowed", cost=cost, gas_cost=gas_cost,
                     figures=figures)
+
+
+def _check_agent_window(window: AgentWindow, unit: str, cost: int,
+                        figures: Mapping[str, str]) -> Decision | None:
+    """The ceiling's daily limit over everything the agent's self-created sessions spent.
+
+    Reported as `agent_budget_exceeded`: it is an agent-wide bound like the daily budget, and
+    the session's own `daily_limit_exceeded` would point at a window that is not full."""
+    figures = {**figures, "self_service_daily_limit": format_amount(window.limit),
+               "self_service_spent_in_window": format_amount(window.spent)}
+    if window.unit != unit:
+        # Self-created sessions are limited in the ceiling's unit; anything else cannot be
+        # added up, so it is refused rather than left unbounded.
+        return Decision(allowed=False, reason=ReasonCode.AGENT_BUDGET_EXCEEDED,
+                        detail=f"the session's limits are in {unit}, the agent's self-service "
+                               f"ceiling in {window.unit}", figures=figures)
+    if window.spent + cost > window.limit:
+        return Decision(allowed=False, reason=ReasonCode.AGENT_BUDGET_EXCEEDED,
+                        detail=f"costs {figures['cost']} {unit} with "
+                               f"{figures['self_service_spent_in_window']} already spent by the "
+                               f"sessions the agent created for itself in the window, over its "
+                               f"ceiling's daily limit of {figures['self_service_daily_limit']}",
+                        figures=figures)
+    return None
 
 
 def _admit_on_chain(policy: SessionPolicy, state: SessionState, now_ms: int,

@@ -2,7 +2,9 @@
 
 An agent acts only on its own sessions, and creates sessions only within the ceiling its
 operator set (`_ceiling.beyond_ceiling`), with the number of live sessions checked in the
-inserting transaction. Rotation keeps the predecessor's terms and expiry (SessionService), so it
+inserting transaction. Everything the sessions it created spend shares one agent-wide window,
+bounded by the ceiling's daily limit in the reserving transaction, so revoking and recreating
+buys nothing. Rotation keeps the predecessor's terms, expiry and lineage (SessionService), so it
 can never give an agent more than it had. Every action is audited as `agent:<name>`.
 """
 
@@ -17,6 +19,7 @@ from session_studio.policy import USD, AmountError, Permission, parse_amount
 from session_studio.proxy import SelfServiceInvalid, SelfServiceRefused
 from session_studio.store import (
     Agent,
+    AgentDisabled,
     Conflict,
     CredentialOwner,
     NotFound,
@@ -80,6 +83,11 @@ class AgentDesk:
     async def create_session(self, owner: CredentialOwner,
                              config: Mapping[str, Any]) -> dict[str, Any]:
         ws, agent = await self._agent(owner)
+        if agent.disabled_at_ms is not None:
+            # Its credential died with the disable; this answers a request that was already
+            # past the credential check when the operator pulled the plug.
+            raise SelfServiceRefused(CEILING_EXCEEDED, "the operator disabled this agent",
+                                     field="agent")
         try:
             parsed = SelfServiceConfig.model_validate(dict(config))
             per_tx, daily = parse_amount(parsed.per_tx_limit), parse_amount(parsed.daily_limit)
@@ -108,9 +116,12 @@ class AgentDesk:
         try:
             return await self._service.create_session(
                 ws, spec, actor=f"agent:{agent.name}",
-                max_live_for_agent=agent.ceiling.max_live_sessions)
+                max_live_for_agent=agent.ceiling.max_live_sessions, self_service=True)
         except InvalidSpec as exc:
             raise SelfServiceInvalid(str(exc)) from exc
+        except AgentDisabled as exc:
+            raise SelfServiceRefused(CEILING_EXCEEDED, "the operator disabled this agent",
+                                     field="agent") from exc
         except Conflict as exc:
             raise SelfServiceRefused(CEILING_EXCEEDED, str(exc),
                                      field="max_live_sessions") from exc

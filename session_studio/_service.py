@@ -23,6 +23,7 @@ from session_studio.policy import (
 from session_studio.store import (
     Agent,
     AgentCeiling,
+    AgentDisabled,
     AuditEvent,
     Conflict,
     NotFound,
@@ -159,12 +160,46 @@ class SessionService:
         return await self._store.list_agents(ws.id)
 
     def agent_token(self, agent: Agent) -> str:
+        """The agent's current credential: what exports carry (a reissue moves the version)."""
         return self._issuer.token_for("agent", agent.id, agent.credential_version)
+
+    async def reissue_agent(self, ws: Workspace, name: str, *,
+                            actor: str) -> tuple[Agent, str]:
+        """A new credential for the agent; the old one is refused from the moment this returns,
+        by every process, since each RPC request looks its credential up in the database."""
+        agent = await self._store.get_agent(ws.id, name)
+        if agent.disabled_at_ms is not None:
+            raise AgentDisabled(f"agent {name!r} is disabled: it gets no new credential; "
+                                "register a new agent instead")
+        token = self._issuer.token_for("agent", agent.id, agent.credential_version + 1)
+        reissued = await self._store.reissue_agent_credential(
+            agent, credential_hash=credential_hash(token), now_ms=self._clock(),
+            audit=AuditEvent(workspace_id=ws.id, actor=actor, action="agent.reissue",
+                             subject=name,
+                             detail={"credential_version": agent.credential_version + 1}))
+        return reissued, token
+
+    async def disable_agent(self, ws: Workspace, name: str, *,
+                            actor: str) -> tuple[Agent, list[Session]]:
+        """Cut the agent off for good: credential dead, every session revoked (keys destroyed),
+        no self-service, no new session or credential; audited in the same transaction."""
+        agent = await self._store.get_agent(ws.id, name)
+        revoked = await self._store.disable_agent(
+            agent, now_ms=self._clock(),
+            audit=AuditEvent(workspace_id=ws.id, actor=actor, action="agent.disable",
+                             subject=name))
+        for session in revoked:
+            self._keystore.forget(KeyContext(workspace_id=ws.id, session_id=session.id))
+        return await self._store.get_agent(ws.id, name), revoked
 
     # -- sessions --------------------------------------------------------------------------
     async def create_session(self, ws: Workspace, spec: SessionSpec, *, actor: str,
-                             max_live_for_agent: int | None = None) -> dict[str, Any]:
-        """Create a session and return its provisioning artifact (credential included)."""
+                             max_live_for_agent: int | None = None,
+                             self_service: bool = False) -> dict[str, Any]:
+        """Create a session and return its provisioning artifact (credential included).
+
+        `self_service`: the agent asked for it itself, so it spends from the agent's one
+        self-service window (POLICY.md, "Limits")."""
         agent = await self._validate(ws, spec)
         session, sealed = self._new_session(ws, spec, agent=agent, lineage_id=None,
                                             predecessor_id=None)
@@ -174,7 +209,7 @@ class SessionService:
             credential_hash=None if cred is None else credential_hash(cred),
             audit=AuditEvent(workspace_id=ws.id, actor=actor, action="session.create",
                              subject=session.key_hash, detail=_policy_fields(session)),
-            max_live_for_agent=max_live_for_agent)
+            max_live_for_agent=max_live_for_agent, self_service=self_service)
         return await self._artifact(ws, session.key_hash)
 
     async def _validate(self, ws: Workspace, spec: SessionSpec) -> Agent | None:
@@ -232,6 +267,9 @@ class SessionService:
                 raise InvalidSpec("agent", "agent sessions need --agent NAME "
                                            "(register it with `agents register NAME`)")
             agent = await self._store.get_agent(ws.id, spec.agent)
+            if agent.disabled_at_ms is not None:
+                raise AgentDisabled(f"agent {agent.name!r} is disabled: it gets no new "
+                                    "session; register a new agent instead")
             if agent.daily_budget is not None and spec.limit_unit != USD:
                 raise InvalidSpec("limit_unit", f"agent {agent.name} has a daily budget in USD, "
                                                 "so its sessions must be limited in USD too")

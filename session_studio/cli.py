@@ -190,6 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
     ceiling.add_argument("--ceiling-lifetime", help="longest session, e.g. 7d")
     ceiling.add_argument("--ceiling-sessions", type=int, help="live sessions at most")
     asub.add_parser("list", parents=[common])
+    asub.add_parser("reissue", parents=[common],
+                    help="print a new credential for the agent; the old one dies at once"
+                    ).add_argument("name")
+    asub.add_parser("disable", parents=[common],
+                    help="kill the agent's credential and revoke every session of it, for good"
+                    ).add_argument("name")
 
     tokens = sub.add_parser("tokens", parents=[common], help="admin API tokens")
     tsub = tokens.add_subparsers(dest="action", required=True)
@@ -396,11 +402,27 @@ async def cmd_agents(args: argparse.Namespace, studio: Studio) -> None:
                    "ceiling": None if agent.ceiling is None else agent.ceiling.to_json(),
                    "rotate_every_s": agent.rotate_every_s}
         _print(args, payload, f"registered agent {agent.name}\ncredential: {token}")
+    elif args.action == "reissue":
+        agent, token = await svc.reissue_agent(ws, args.name, actor=cli_actor())
+        _print(args, {"name": agent.name, "credential": token},
+               f"reissued the credential of agent {agent.name}; the old one no longer works\n"
+               f"credential: {token}")
+    elif args.action == "disable":
+        agent, revoked = await svc.disable_agent(ws, args.name, actor=cli_actor())
+        key_hashes = [s.key_hash for s in revoked]
+        _print(args, {"name": agent.name, "status": "disabled", "revoked": key_hashes},
+               f"disabled agent {agent.name}: its credential no longer works and "
+               f"{len(key_hashes)} session(s) were revoked"
+               + "".join(f"\n  {k}" for k in key_hashes))
     else:
         agents = await svc.list_agents(ws)
         listed = [{"name": a.name, "daily_budget": None if a.daily_budget is None
-                   else format_amount(a.daily_budget)} for a in agents]
-        _print(args, listed, "\n".join(a.name for a in agents) or "no agents")
+                   else format_amount(a.daily_budget),
+                   "status": "active" if a.disabled_at_ms is None else "disabled"}
+                  for a in agents]
+        _print(args, listed, "\n".join(
+            a.name + ("" if a.disabled_at_ms is None else " (disabled)") for a in agents)
+            or "no agents")
 
 
 async def cmd_tokens(args: argparse.Namespace, studio: Studio) -> None:

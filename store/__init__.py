@@ -19,6 +19,7 @@ from ._admin_records import (
 )
 from ._audit import AuditEntry, AuditEvent, AuditVerdict, verify_chain
 from ._errors import (
+    AgentDisabled,
     Conflict,
     NonceGap,
     NonceOutOfRange,
@@ -64,6 +65,7 @@ __all__ = [
     "AdminLogin",
     "Agent",
     "AgentCeiling",
+    "AgentDisabled",
     "ApiToken",
     "AuditEntry",
     "AuditEvent",

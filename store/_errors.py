@@ -3,6 +3,7 @@
     StoreError
     ├── NotFound        the named workspace, agent or session does not exist (in that workspace)
     ├── Conflict        a unique name is taken, or the row changed state (already revoked)
+    │   └── AgentDisabled   the agent was disabled: no new session, credential or reissue
     ├── StoreUnavailable the database could not be reached or answered an error: fail closed
     ├── NonceOutOfRange  a nonce beyond what the ledger records (MAX_LEDGER_NONCE): not signed
     └── NonceGap         a client's nonce past the signer's next one: not signed
@@ -21,6 +22,10 @@ class NotFound(StoreError):
 
 class Conflict(StoreError):
     """The change contradicts the current state (duplicate name, already revoked)."""
+
+
+class AgentDisabled(Conflict):
+    """The agent was disabled (`agents disable`): it gets nothing new, ever."""
 
 
 class StoreUnavailable(StoreError):

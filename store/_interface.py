@@ -60,17 +60,35 @@ class Store(AdminStore, Protocol):
     ) -> Agent: ...
     async def get_agent(self, workspace_id: str, name: str) -> Agent: ...
     async def list_agents(self, workspace_id: str) -> list[Agent]: ...
+    async def reissue_agent_credential(
+        self, agent: Agent, *, credential_hash: bytes, now_ms: int,
+        audit: AuditEvent | None = None,
+    ) -> Agent:
+        """Move the agent from `agent.credential_version` to the next version: every earlier
+        credential of the agent is revoked and the new one's hash inserted, in one transaction
+        (so no moment exists with two working credentials, or none). Conflict if the version
+        moved meanwhile (a concurrent reissue); AgentDisabled if the agent was disabled."""
+    async def disable_agent(self, agent: Agent, *, now_ms: int,
+                            audit: AuditEvent) -> list[Session]:
+        """Disable the agent for good, in one transaction: its credentials are revoked, every
+        session of it that is not yet revoked is revoked with its key destroyed (as
+        `revoke_session` does), and the audit trail gets `audit` plus one `session.revoke`
+        entry (same actor) per session. Returns those sessions as they were before. Conflict
+        if it was disabled already."""
 
     # Sessions
     async def insert_session(
         self, session: Session, *, sealed_key: bytes, credential_hash: bytes | None,
         audit: AuditEvent | None = None, max_live_for_agent: int | None = None,
+        self_service: bool = False,
     ) -> None:
         """Insert the session (and its credential), appending `audit` in the same
         transaction; every mutation below takes the same optional audit event.
         `max_live_for_agent`: refuse (Conflict) if the session's agent already has that many
         live sessions, checked in the inserting transaction so concurrent creates cannot
-        overshoot."""
+        overshoot. `self_service`: the agent created it for itself, so its lineage joins the
+        agent's one self-service window (`reserve_and_sign` bounds that window by the
+        ceiling's daily limit)."""
     async def get_session(self, workspace_id: str, key_hash: str) -> Session: ...
     async def get_session_by_id(self, session_id: str) -> Session: ...
     async def list_sessions(

@@ -80,6 +80,7 @@ class Agent:
     created_at_ms: int
     ceiling: AgentCeiling | None = None  # None: no self-service session creation
     rotate_every_s: int | None = None  # the server rotates its sessions this often
+    disabled_at_ms: int | None = None  # `agents disable`: credential dead, sessions revoked
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -24,16 +24,17 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
-from session_studio.policy import Decision, Permission, SessionState, window_start_ms
+from session_studio.policy import AgentWindow, Decision, Permission, SessionState, window_start_ms
 
 from . import _audit as audit
 from ._audit import AuditEvent
-from ._errors import Conflict, NonceGap, NonceOutOfRange, NotFound, StoreUnavailable
+from ._errors import AgentDisabled, Conflict, NonceGap, NonceOutOfRange, NotFound, StoreUnavailable
 from ._interface import Clock, Evaluate, Sign, T
 from ._records import (
     MAX_LEDGER_NONCE,
@@ -191,6 +192,9 @@ class SqliteStore(AdminTables):
                 continue
             for statement in _split_sql(f.read_text()):
                 db.execute(statement)
+            completion = _MIGRATION_COMPLETIONS.get(version)
+            if completion is not None:
+                completion(db)
             db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, f.name))
 
     # -- plumbing --------------------------------------------------------------------------
@@ -314,10 +318,54 @@ class SqliteStore(AdminTables):
             "SELECT * FROM agents WHERE workspace_id = ? ORDER BY name", (workspace_id,))
         return [_agent(r) for r in rows]
 
+    async def reissue_agent_credential(
+        self, agent: Agent, *, credential_hash: bytes, now_ms: int,
+        audit: AuditEvent | None = None,
+    ) -> Agent:
+        version = agent.credential_version + 1
+
+        def reissue(db: sqlite3.Connection) -> None:
+            _check_agent_enabled(db, agent.id)
+            moved = db.execute(
+                "UPDATE agents SET credential_version = ? WHERE id = ? AND credential_version = ?",
+                (version, agent.id, agent.credential_version)).rowcount
+            if moved != 1:
+                raise Conflict(f"agent {agent.name!r} was reissued meanwhile; try again")
+            _revoke_agent_credentials(db, agent.id, now_ms)
+            _insert_credential(db, credential_hash, agent.workspace_id, "agent", agent.id,
+                               version, now_ms)
+            _audit(db, audit, now_ms)
+
+        await self._transaction(reissue)
+        return replace(agent, credential_version=version)
+
+    async def disable_agent(self, agent: Agent, *, now_ms: int,
+                            audit: AuditEvent) -> list[Session]:
+        def disable(db: sqlite3.Connection) -> list[Session]:
+            if db.execute("UPDATE agents SET disabled_at = ? WHERE id = ? AND disabled_at IS NULL",
+                          (now_ms, agent.id)).rowcount != 1:
+                raise AgentDisabled(f"agent {agent.name!r} is already disabled")
+            _revoke_agent_credentials(db, agent.id, now_ms)
+            live = [_session(r) for r in db.execute(
+                f"SELECT {_SESSION_COLUMNS} {_SESSION_FROM} WHERE s.agent_id = ?"
+                " AND s.revoked_at IS NULL ORDER BY s.created_at, s.id", (agent.id,))]
+            for session in live:
+                _revoke(db, session.id, now_ms)
+                _audit(db, replace(audit, action="session.revoke", subject=session.key_hash,
+                                   detail={"by": audit.action, "agent": agent.name}), now_ms)
+            _audit(db, replace(audit, detail={
+                **audit.detail, "revoked": [s.key_hash for s in live]}), now_ms)
+            return live
+
+        revoked = await self._transaction(disable)
+        await self._checkpoint()
+        return revoked
+
     # -- sessions --------------------------------------------------------------------------
     async def insert_session(
         self, session: Session, *, sealed_key: bytes, credential_hash: bytes | None,
         audit: AuditEvent | None = None, max_live_for_agent: int | None = None,
+        self_service: bool = False,
     ) -> None:
         def insert(db: sqlite3.Connection) -> None:
             if max_live_for_agent is not None:
@@ -329,6 +377,11 @@ class SqliteStore(AdminTables):
                     raise Conflict(f"the agent already has {live} live session(s), its "
                                    f"ceiling allows {max_live_for_agent}")
             _insert_session(db, session, sealed_key, credential_hash)
+            if self_service:
+                if session.agent_id is None:
+                    raise ValueError("only an agent creates sessions for itself")
+                db.execute("INSERT INTO self_service_lineages VALUES (?, ?)",
+                           (session.lineage_id, session.agent_id))
             _audit(db, audit, session.created_at_ms)
 
         await self._transaction(insert)
@@ -454,9 +507,11 @@ class SqliteStore(AdminTables):
             window_start = window_start_ms(now_ms, window_mode)
             row = db.execute(
                 "SELECT s.revoked_at, s.expires_at, s.lineage_id, s.sealed_key, s.workspace_id,"
-                " s.key_hash, s.agent_id, a.daily_budget FROM sessions s"
-                " LEFT JOIN agents a ON a.id = s.agent_id WHERE s.id = ?",
-                (session_id,)).fetchone()
+                " s.key_hash, s.agent_id, s.limit_unit, a.daily_budget, a.ceiling,"
+                " ss.agent_id AS self_service_agent FROM sessions s"
+                " LEFT JOIN agents a ON a.id = s.agent_id"
+                " LEFT JOIN self_service_lineages ss ON ss.lineage_id = s.lineage_id"
+                " WHERE s.id = ?", (session_id,)).fetchone()
             if row is None:
                 raise NotFound(f"no session {session_id}")
             lineage = row["lineage_id"]
@@ -472,7 +527,8 @@ class SqliteStore(AdminTables):
                                  agent_spent_in_window=_agent_window_sum(
                                      db, row["agent_id"], window_start)
                                  if row["daily_budget"] is not None else 0,
-                                 outstanding_signed=outstanding)
+                                 outstanding_signed=outstanding,
+                                 self_service=_self_service_window(db, row, window_start))
             decision = evaluate(state, now_ms)
             reservation: Reservation | None = None
             signed: T | None = None
@@ -686,6 +742,10 @@ def _audit(db: sqlite3.Connection, event: AuditEvent | None, now_ms: int) -> Non
 
 def _insert_session(db: sqlite3.Connection, s: Session, sealed_key: bytes,
                     credential_hash: bytes | None) -> None:
+    if s.agent_id is not None:
+        # Checked under the write lock: a create or rotation racing `agents disable` either
+        # lands before it (and is revoked by it) or is refused here.
+        _check_agent_enabled(db, s.agent_id)
     db.execute(
         "INSERT INTO sessions (id, workspace_id, type, label, agent_id, key_hash, address,"
         " address_lower, sealed_key, permissions, chain_ids, tokens, limit_unit,"
@@ -711,6 +771,20 @@ def _insert_credential(db: sqlite3.Connection, token_hash: bytes, workspace_id: 
                        owner_id: str, version: int, now_ms: int) -> None:
     db.execute("INSERT INTO credentials VALUES (?, ?, ?, ?, ?, ?, NULL)",
                (token_hash, workspace_id, kind, owner_id, version, now_ms))
+
+
+def _check_agent_enabled(db: sqlite3.Connection, agent_id: str) -> None:
+    row = db.execute("SELECT name, disabled_at FROM agents WHERE id = ?", (agent_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no agent {agent_id}")
+    if row["disabled_at"] is not None:
+        raise AgentDisabled(f"agent {row['name']!r} is disabled: it gets no new session or "
+                            "credential; register a new agent instead")
+
+
+def _revoke_agent_credentials(db: sqlite3.Connection, agent_id: str, now_ms: int) -> None:
+    db.execute("UPDATE credentials SET revoked_at = ? WHERE owner_kind = 'agent'"
+               " AND owner_id = ? AND revoked_at IS NULL", (now_ms, agent_id))
 
 
 def _revoke(db: sqlite3.Connection, session_id: str, now_ms: int) -> None:
@@ -743,6 +817,58 @@ def _add_to_bucket(db: sqlite3.Connection, lineage: str, minute: int, delta: int
     total = (int(row[0]) if row else 0) + delta
     db.execute("INSERT OR REPLACE INTO spend_buckets VALUES (?, ?, ?)",
                (lineage, minute, str(total)))
+    _add_to_agent_window(db, lineage, minute, delta)
+
+
+def _add_to_agent_window(db: sqlite3.Connection, lineage: str, minute: int, delta: int) -> None:
+    """Every change to a self-created lineage's bucket (reserve, release, settle) moves its
+    agent's shared window by the same amount in the same transaction, so the two never drift."""
+    owner = db.execute("SELECT agent_id FROM self_service_lineages WHERE lineage_id = ?",
+                       (lineage,)).fetchone()
+    if owner is None:
+        return
+    row = db.execute("SELECT amount FROM agent_window_buckets WHERE agent_id = ? AND minute = ?",
+                     (owner[0], minute)).fetchone()
+    total = (int(row[0]) if row else 0) + delta
+    db.execute("INSERT OR REPLACE INTO agent_window_buckets VALUES (?, ?, ?)",
+               (owner[0], minute, str(total)))
+
+
+def _self_service_window(db: sqlite3.Connection, row: Any,
+                         window_start_ms: int) -> AgentWindow | None:
+    """The agent-wide window of a self-created session (None for any other session)."""
+    agent_id = row["self_service_agent"]
+    if agent_id is None:
+        return None
+    spent = sum(int(r[0]) for r in db.execute(
+        "SELECT amount FROM agent_window_buckets WHERE agent_id = ? AND minute >= ?",
+        (agent_id, window_start_ms // MINUTE_MS)))
+    if row["ceiling"] is None:
+        # A self-created session always has a ceiling behind it; without one, fail closed: a
+        # limit of zero lets it sign only what costs nothing.
+        return AgentWindow(unit=row["limit_unit"], limit=0, spent=spent)
+    ceiling = AgentCeiling.from_json(json.loads(row["ceiling"]))
+    return AgentWindow(unit=ceiling.limit_unit, limit=ceiling.daily, spent=spent)
+
+
+def _backfill_agent_windows(db: sqlite3.Connection) -> None:
+    """Completes migration 0009: the agent windows of sessions self-created before it.
+
+    Bucket amounts exceed SQLite's 64-bit integers, so they are added up here, exactly."""
+    totals: dict[tuple[str, int], int] = {}
+    for agent_id, minute, amount in db.execute(
+            "SELECT ss.agent_id, b.minute, b.amount FROM spend_buckets b"
+            " JOIN self_service_lineages ss ON ss.lineage_id = b.lineage_id"):
+        totals[agent_id, minute] = totals.get((agent_id, minute), 0) + int(amount)
+    db.executemany("INSERT INTO agent_window_buckets VALUES (?, ?, ?)",
+                   [(agent_id, minute, str(total))
+                    for (agent_id, minute), total in totals.items()])
+
+
+# Python steps that finish a migration inside its transaction, by migration number.
+_MIGRATION_COMPLETIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    9: _backfill_agent_windows,
+}
 
 
 def _pick_nonce(db: sqlite3.Connection, req: NonceRequest) -> int:
@@ -823,7 +949,7 @@ def _agent(row: Any) -> Agent:
                  credential_version=row["credential_version"], created_at_ms=row["created_at"],
                  ceiling=None if row["ceiling"] is None
                  else AgentCeiling.from_json(json.loads(row["ceiling"])),
-                 rotate_every_s=row["rotate_every_s"])
+                 rotate_every_s=row["rotate_every_s"], disabled_at_ms=row["disabled_at"])
 
 
 def _session(row: Any) -> Session:

@@ -14,6 +14,7 @@ from session_studio.admin_ui._operations import Operation
 from .conftest import KEY_HASH_OF_NOBODY
 
 TOKEN_ID_OF_NOBODY = "0" * 32
+AGENT_OF_NOBODY = "nobody-agent"
 
 
 def operation_table() -> Sequence[Operation]:
@@ -28,8 +29,9 @@ COOKIE_ONLY = [op for op in OPERATIONS if op.cookie_only]
 
 
 def path_of(op: Operation, *, key_hash: str = KEY_HASH_OF_NOBODY,
-            token_id: str = TOKEN_ID_OF_NOBODY) -> str:
-    return op.path.replace("{key_hash}", key_hash).replace("{token_id}", token_id)
+            token_id: str = TOKEN_ID_OF_NOBODY, name: str = AGENT_OF_NOBODY) -> str:
+    return (op.path.replace("{key_hash}", key_hash).replace("{token_id}", token_id)
+            .replace("{name}", name))
 
 
 def op_id(op: Operation) -> str:

@@ -1,4 +1,4 @@
-"""`session-studio agents register NAME | agents list`."""
+"""`session-studio agents register NAME | agents list | agents reissue | agents disable`."""
 
 from __future__ import annotations
 
@@ -54,5 +54,25 @@ def test_agents_list_shows_the_budget_as_a_decimal_string(
     studio: Studio, registered: dict[str, Any],
 ) -> None:
     listed = studio.json("agents", "list")
-    assert {"name": "reg-bot", "daily_budget": "500.5"} in listed
+    assert {"name": "reg-bot", "daily_budget": "500.5", "status": "active"} in listed
 
+
+
+def test_reissue_prints_a_new_credential_as_json(studio: Studio) -> None:
+    registered = studio.json("agents", "register", "reissue-bot")
+    reissued = studio.json("agents", "reissue", "reissue-bot")
+    assert reissued["credential"].startswith("sst_")
+    assert reissued["credential"] != registered["credential"]
+
+
+def test_reissuing_an_unknown_agent_exits_1_naming_it(studio: Studio) -> None:
+    refused = studio.run("agents", "reissue", "nobody-here")
+    assert refused.returncode == 1 and "nobody-here" in stderr_lines(refused)[0]
+
+
+def test_disabling_twice_exits_1_the_second_time(studio: Studio) -> None:
+    studio.json("agents", "register", "disable-bot")
+    assert studio.json("agents", "disable", "disable-bot") == {
+        "name": "disable-bot", "status": "disabled", "revoked": []}
+    again = studio.run("agents", "disable", "disable-bot")
+    assert again.returncode == 1 and "already disabled" in again.stderr

@@ -174,3 +174,58 @@ def test_each_rotation_is_in_the_audit_trail(studio: Studio) -> None:
     proc = studio.cli_raw("audit", "export")
     assert '"action": "session.rotate"' in proc.stdout
     assert f'"actor": "agent:{agent["name"]}"' in proc.stdout
+
+
+def _register_window_agent(studio: Studio, name: str) -> dict[str, Any]:
+    """An agent whose ceiling allows one $50 request and $50 a day, with no daily budget:
+    only the ceiling's daily limit stands between it and an endless series of windows."""
+    registered: dict[str, Any] = studio.cli(
+        "agents", "register", f"{name}-{os.getpid()}", "--ceiling-permissions", "transfer",
+        "--ceiling-chains", str(PRIMARY_CHAIN), "--ceiling-tokens", "ETH",
+        "--ceiling-per-tx", "50", "--ceiling-daily", "50", "--ceiling-lifetime", "1d",
+        "--ceiling-sessions", "2")
+    return registered
+
+
+def _funded(studio: Studio, agent: dict[str, Any]) -> dict[str, Any]:
+    created = _create(studio, agent, per_tx_limit="50", daily_limit="50")["result"]
+    studio.fund(created["address"])
+    return created
+
+
+def test_agent_cannot_buy_a_new_window_by_revoking_and_recreating(studio: Studio) -> None:
+    agent = _register_window_agent(studio, "window-buyer")
+    credential = agent["credential"]
+    first = _funded(studio, agent)
+    assert "result" in _pay(studio, credential, first["address"], 15 * ETH_3_USD)  # ~$45.2
+    rpc(studio, credential, "studio_revokeSession", [first["key_hash"]])
+    second = _funded(studio, agent)
+    # The new session's own window is empty, but the agent's is not: $3 still fits, $6 not.
+    assert "result" in _pay(studio, credential, second["address"], ETH_3_USD)
+    denied = assert_policy_denied(_pay(studio, credential, second["address"], 2 * ETH_3_USD),
+                                  "agent_budget_exceeded")
+    assert denied["data"]["self_service_daily_limit"] == "50"
+
+
+def test_a_rotated_and_a_parallel_self_created_session_share_the_agent_window(
+        studio: Studio) -> None:
+    agent = _register_window_agent(studio, "window-splitter")
+    credential = agent["credential"]
+    first, second = _funded(studio, agent), _funded(studio, agent)
+    assert "result" in _pay(studio, credential, first["address"], 10 * ETH_3_USD)  # ~$30.2
+    rotated = rpc(studio, credential, "studio_rotateSession", [first["key_hash"]])["result"]
+    studio.fund(rotated["address"])
+    assert "result" in _pay(studio, credential, second["address"], 5 * ETH_3_USD)  # ~$15.2
+    assert_policy_denied(_pay(studio, credential, rotated["address"], 2 * ETH_3_USD),
+                         "agent_budget_exceeded")
+
+
+def test_sessions_an_operator_creates_for_the_agent_are_outside_its_self_service_window(
+        studio: Studio) -> None:
+    agent = _register_window_agent(studio, "window-operator")
+    credential = agent["credential"]
+    mine = _funded(studio, agent)
+    assert "result" in _pay(studio, credential, mine["address"], 15 * ETH_3_USD)
+    operators = studio.create_session(agent=agent["name"], tokens="ETH", per_tx="50",
+                                      daily="50")
+    assert "result" in _pay(studio, credential, operators["address"], 15 * ETH_3_USD)
