@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Literal
+from urllib.parse import quote
 
 from web3 import AsyncWeb3, Web3
 
@@ -288,6 +289,21 @@ class AsyncStudioClient:
         agent: AgentInfo = await self._http.request("POST", "/agents", body=body)
         return agent
 
+    async def reissue_agent(self, name: str) -> AgentInfo:
+        """A new RPC credential for the agent (in the answer's `credential`, shown only here);
+        the previous one is refused (HTTP 401) from the moment this returns, on every
+        process. Use it when an agent's exported config may have leaked."""
+        agent: AgentInfo = await self._http.request(
+            "POST", f"/agents/{quote(name, safe='')}/reissue")
+        return agent
+
+    async def disable_agent(self, name: str) -> AgentInfo:
+        """Cut the agent off for good: its credential dies, every session of it is revoked
+        (keys destroyed; `revoked` lists them) and it gets nothing new. Audited."""
+        agent: AgentInfo = await self._http.request(
+            "POST", f"/agents/{quote(name, safe='')}/disable")
+        return agent
+
 
 class StudioClient:
     """The admin API, blocking: the same methods as `AsyncStudioClient`, run on a private
@@ -374,3 +390,11 @@ class StudioClient:
         """See `AsyncStudioClient.register_agent`."""
         return self._portal.call(self._aio.register_agent(
             name, daily_budget=daily_budget, ceiling=ceiling, rotate_every=rotate_every))
+
+    def reissue_agent(self, name: str) -> AgentInfo:
+        """See `AsyncStudioClient.reissue_agent`."""
+        return self._portal.call(self._aio.reissue_agent(name))
+
+    def disable_agent(self, name: str) -> AgentInfo:
+        """See `AsyncStudioClient.disable_agent`."""
+        return self._portal.call(self._aio.disable_agent(name))

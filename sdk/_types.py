@@ -123,7 +123,10 @@ class AgentInfo(TypedDict):
     active_sessions: int
     ceiling: NotRequired[CeilingInfo | None]  # None: the agent cannot create sessions
     rotate_every_s: NotRequired[int | None]
-    credential: NotRequired[str]  # only in the answer to registering it
+    credential: NotRequired[str]  # only in the answer to registering or reissuing it
+    status: NotRequired[str]  # "active" or "disabled"
+    disabled_at: NotRequired[str | None]
+    revoked: NotRequired[list[str]]  # in the answer to disabling it: the sessions it revoked
 
 
 JsonObject = dict[str, Any]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from e2e.harness import PRIMARY_CHAIN, SECOND_CHAIN, Studio
-from e2e.rpc_client import fresh_address
+from e2e.rpc_client import fresh_address, post
 from session_studio.sdk import AgentCeiling, AsyncStudioClient
 
 from session_studio import (
@@ -270,6 +270,41 @@ def test_register_agent_returns_its_credential_and_ceiling(client: StudioClient)
     listed = next(a for a in client.list_agents() if a["name"] == name)
     assert listed.get("ceiling") is not None
     assert "credential" not in listed
+
+
+def test_reissue_agent_returns_a_new_credential_and_kills_the_old_one(
+        client: StudioClient, studio: Studio) -> None:
+    name = unique("reissued")
+    old = client.register_agent(name)["credential"]
+    session = client.create_session(type="agent", agent=name, label="reissue", chains=[
+        PRIMARY_CHAIN], permissions=["transfer"], tokens=["ETH"], limit=Limit.usd("1", daily="2"),
+        expires_in="1h")
+
+    reissued = client.reissue_agent(name)
+
+    assert reissued["credential"].startswith("sst_") and reissued["credential"] != old
+    assert _accounts(studio, old) == 401
+    assert _accounts(studio, reissued["credential"]) == [session["address"]]
+
+
+def test_disable_agent_revokes_its_sessions(client: StudioClient) -> None:
+    name = unique("disabled")
+    client.register_agent(name)
+    session = client.create_session(type="agent", agent=name, label="disable", chains=[
+        PRIMARY_CHAIN], permissions=["transfer"], tokens=["ETH"], limit=Limit.usd("1", daily="2"),
+        expires_in="1h")
+
+    disabled = client.disable_agent(name)
+
+    assert disabled["status"] == "disabled"
+    assert disabled["revoked"] == [session["key_hash"]]
+    assert client.get_session(session["key_hash"])["status"] == "revoked"
+
+
+def _accounts(studio: Studio, credential: str) -> Any:
+    """eth_accounts with `credential`: the addresses, or the HTTP status of a refusal."""
+    status, answer = post(studio, credential, "eth_accounts", [])
+    return answer["result"] if status == 200 else status
 
 
 def test_a_wrong_admin_token_is_unauthorized(admin_url: str) -> None:
