@@ -25,7 +25,7 @@ from session_studio.policy import (
     decode_transaction,
     evaluate_transaction,
 )
-from session_studio.store import NonceGap, NonceRequest, ReservationStatus, Session
+from session_studio.store import NonceGap, NonceRequest, Session
 
 from ._context import Caller, ChainRuntime, RpcPlaneDeps
 from ._errors import (
@@ -37,6 +37,7 @@ from ._errors import (
     UpstreamUnavailable,
 )
 from ._l1_fee import NONCE_PLACEHOLDER, quote_l1_fee
+from ._outcome import Attempt, send_raw, settle_broadcast
 from ._params import TransactionParams, arity, checksum, transaction
 from ._sessions import pick_session
 
@@ -137,24 +138,17 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
     raw_hex = "0x" + signed.raw.hex()
     if not broadcast:
         return raw_hex
-    try:
-        await chain.upstream.call("eth_sendRawTransaction", [raw_hex])
-    except UpstreamError as exc:
-        if not exc.already_known:
-            # A nonce goes back to the pool only if it was ours to hand out and is still
-            # unused on chain: never the client's explicit one, never one the node calls stale.
-            reusable = tx.nonce is None and not exc.stale_nonce
-            await deps.store.release(reservation, now_ms=deps.clock(), return_nonce=reusable)
+    sent = await send_raw(chain.upstream, signed.raw)
+    await settle_broadcast(deps.store, chain.upstream, reservation, answer=sent.answer,
+                           attempt=Attempt(first=True, explicit_nonce=tx.nonce is not None),
+                           tx_hash=signed.tx_hash, now_ms=deps.clock())
+    if isinstance(sent.error, UpstreamError):
         nonces.doubt(chain, session)
-        raise
-    except UpstreamUnavailable as exc:
-        await deps.store.record_outcome(reservation, status=ReservationStatus.UNKNOWN,
-                                        now_ms=deps.clock())
+        raise sent.error
+    if sent.error is not None:
         raise InternalError(
             "upstream did not answer: the transaction may or may not have been broadcast",
-            {"tx_hash": signed.tx_hash, "request_id": caller.request_id}) from exc
-    await deps.store.record_outcome(reservation, status=ReservationStatus.BROADCAST,
-                                    now_ms=deps.clock())
+            {"tx_hash": signed.tx_hash, "request_id": caller.request_id}) from sent.error
     return signed.tx_hash
 
 
