@@ -6,7 +6,7 @@ from session_studio.store import Session
 
 from ._context import ChainRuntime
 from ._params import checksum
-from ._upstream import quantity
+from ._upstream import upstream_quantity
 
 
 class NonceOracle:
@@ -25,7 +25,7 @@ class NonceOracle:
             return 0
         count = await chain.upstream.call("eth_getTransactionCount",
                                           [checksum(session.address), "pending"])
-        return quantity(count, "eth_getTransactionCount")
+        return upstream_quantity(count, "eth_getTransactionCount")
 
     def counted(self, chain: ChainRuntime, session: Session) -> None:
         self._counted.add((chain.chain_id, session.address))

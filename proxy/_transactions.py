@@ -1,10 +1,10 @@
-"""eth_sendTransaction / eth_signTransaction: fill, decode, decide+reserve+sign, broadcast.
+"""eth_sendTransaction / eth_signTransaction: the parse step of the signing pipeline.
 
-One request, one direction (STYLE.md): parse -> pick the session -> fill the gaps from the
-upstream (gas, fees, pending nonce; concurrently) -> decode and price (pure) -> one store
-transaction that evaluates, reserves, picks the nonce and signs -> broadcast. A reservation is
-released only when the upstream *answered* with an error (the transaction provably never entered
-its pool); a transport failure leaves it reserved as `unknown`.
+parse -> pick the session -> triage (a refusal whatever the fill never reaches the node) -> fill
+the gaps from the upstream (gas, fees, pending nonce; concurrently) -> decode and price (pure)
+-> a `SigningRequest` for `proxy/_pipeline.py`, which decides, reserves, picks the nonce and
+signs in one ledger transaction, then broadcasts a send; what the node's answer means for the
+reservation is `proxy/_outcome.py`'s.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from ._nonces import NonceOracle
 from ._params import TransactionParams, arity, checksum, transaction
 from ._pipeline import SigningRequest, Transaction, sign_with_policy
 from ._sessions import pick_session
-from ._upstream import quantity
+from ._upstream import upstream_quantity
 
 _SUPPORTED_TYPES = (0, 1, 2, 4)
 
@@ -63,10 +63,9 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
     # A signed transaction handed to the client may reach the chain whenever it likes: only
     # those are bounded in number (a send is broadcast here, and settled like any other).
     held_back_bound = None if broadcast else deps.max_outstanding_signed
-    filled, signed_params = request, tx
 
     def decide(state: SessionState, now_ms: int) -> Decision:
-        decision = evaluate_transaction(policy=policy, state=state, tx=filled, decoded=decoded,
+        decision = evaluate_transaction(policy=policy, state=state, tx=request, decoded=decoded,
                                         prices=prices, now_ms=now_ms,
                                         chain_max_fee_per_gas=chain.max_fee_per_gas,
                                         max_outstanding_signed=held_back_bound)
@@ -76,10 +75,10 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
     return await sign_with_policy(deps, caller, SigningRequest(
         method=method, session=session, decide=decide,
         payload=Transaction(
-            chain=chain, fields=lambda nonce: _to_eth_account(filled, signed_params, nonce),
+            chain=chain, fields=lambda nonce: _to_eth_account(request, tx, nonce),
             nonce=NonceRequest(chain_id=chain.chain_id, address=session.address,
                                upstream_pending=pending, explicit=tx.nonce),
-            gas_wei=filled.worst_case_gas_cost, broadcast=broadcast)), nonces=nonces)
+            gas_wei=request.worst_case_gas_cost, broadcast=broadcast)), nonces=nonces)
 
 
 def _unfilled(tx: TransactionParams, session: Session, chain: ChainRuntime) -> TransactionRequest:
@@ -136,7 +135,7 @@ async def _fill(tx: TransactionParams, session: Session,
         price_task = (up.call("eth_gasPrice", []) if tx.gas_price is None
                       else _const(hex(tx.gas_price)))
         gas_hex, price_hex = await asyncio.gather(gas_task, price_task)
-        max_fee = quantity(price_hex, "eth_gasPrice")
+        max_fee = upstream_quantity(price_hex, "eth_gasPrice")
         tx_type = tx.tx_type if tx.tx_type is not None else 0
     else:
         need_priority = tx.max_priority_fee_per_gas is None
@@ -146,9 +145,9 @@ async def _fill(tx: TransactionParams, session: Session,
         block_task = (up.call("eth_getBlockByNumber", ["latest", False]) if need_base
                       else _const(None))
         gas_hex, priority_hex, block = await asyncio.gather(gas_task, priority_task, block_task)
-        priority = quantity(priority_hex, "eth_maxPriorityFeePerGas")
+        priority = upstream_quantity(priority_hex, "eth_maxPriorityFeePerGas")
         if need_base:
-            base = quantity((block or {}).get("baseFeePerGas"), "baseFeePerGas")
+            base = upstream_quantity((block or {}).get("baseFeePerGas"), "baseFeePerGas")
             max_fee = priority + 2 * base
         else:
             max_fee = tx.max_fee_per_gas or 0
@@ -160,7 +159,7 @@ async def _fill(tx: TransactionParams, session: Session,
         tx_type = 2
     request = TransactionRequest(
         chain_id=chain.chain_id, declared_chain_id=tx.chain_id, sender=session.address.lower(),
-        to=tx.to, value=tx.value, data=tx.data, gas=quantity(gas_hex, "eth_estimateGas"),
+        to=tx.to, value=tx.value, data=tx.data, gas=upstream_quantity(gas_hex, "eth_estimateGas"),
         max_fee_per_gas=max_fee, tx_type=tx_type,
         has_authorization_list=tx.has_authorization_list)
     return request, tx

@@ -74,7 +74,7 @@ class Upstream:
         return payload["result"]
 
 
-def quantity(value: Any, what: str) -> int:
+def upstream_quantity(value: Any, what: str) -> int:
     """A number from the upstream; a malformed one is upstream doubt, so nothing is signed."""
     try:
         number = int(value, 16) if isinstance(value, str) else None

@@ -13,7 +13,7 @@ from typing import Any
 
 from session_studio.proxy import Upstream
 from session_studio.proxy._errors import UpstreamError, UpstreamUnavailable
-from session_studio.store import Reservation, ReservationStatus
+from session_studio.store import NonceGap, Reservation, ReservationStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +91,8 @@ class FakeLedger(RecordingLedger):
             return decision, None, None
         picked = None if nonce is None else (
             nonce.explicit if nonce.explicit is not None else nonce.upstream_pending)
+        if picked is not None and picked > nonce.upstream_pending:
+            raise NonceGap(picked, nonce.upstream_pending)  # the ledger's counter is not faked
         signed, tx_hash, raw_tx = sign(picked, b"sealed")
         self.rows.append({"method": method, "nonce": picked, "tx_hash": tx_hash,
                           "raw_tx": raw_tx, "gas_wei": gas_wei})

@@ -24,7 +24,12 @@ from session_studio.policy import (
 )
 from session_studio.proxy import Caller, ChainRuntime, RpcPlaneDeps
 from session_studio.proxy._envelope import Call
-from session_studio.proxy._errors import InternalError, PolicyDenied, UpstreamError
+from session_studio.proxy._errors import (
+    InternalError,
+    InvalidParams,
+    PolicyDenied,
+    UpstreamError,
+)
 from session_studio.proxy._methods import RpcMethods
 from session_studio.store import CredentialOwner, ReservationStatus, Session, SessionType, Store
 
@@ -234,3 +239,11 @@ async def test_a_request_refused_whatever_the_fill_never_reaches_the_node() -> N
     assert plane.upstream.calls == []
     assert plane.ledger.decided == 1  # still decided (and recorded) in the reservation
     assert plane.keystore.signed == []
+
+
+async def test_an_explicit_nonce_past_the_next_one_is_invalid_params_and_never_signed() -> None:
+    plane = Plane()
+    with pytest.raises(InvalidParams, match="would leave a gap"):
+        await plane.call("eth_sendTransaction", [plane.transfer(nonce=hex(9))])  # next is 7
+    assert plane.keystore.signed == [] and plane.ledger.rows == []
+    assert plane.upstream.asked("eth_sendRawTransaction") == 0
