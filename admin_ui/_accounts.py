@@ -20,24 +20,20 @@ from session_studio.store import (
     ApiToken,
     AuditEvent,
     Scope,
-    SetupLink,
     Store,
     Workspace,
-    new_id,
 )
+
+from session_studio._admins import MAX_TOKEN_LIFETIME_S, SETUP_TTL_MS, AdminService
+from session_studio._secrets import TOKEN_PREFIX, secret_hash
 
 from ._errors import Unauthenticated
 from ._principal import ActorKind, Principal
 
-SETUP_PREFIX = "ssu_"
-TOKEN_PREFIX = "ssa_"
-SETUP_TTL_MS = 24 * 3600_000
+__all__ = ["LOGIN_TTL_MS", "MAX_TOKEN_LIFETIME_S", "SETUP_TTL_MS", "AdminAccounts",
+           "passkey_label", "secret_hash"]
+
 LOGIN_TTL_MS = 12 * 3600_000
-MAX_TOKEN_LIFETIME_S = 366 * 24 * 3600
-
-
-def _secret(prefix: str) -> str:
-    return prefix + base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
 
 
 def passkey_label(credential_id: bytes) -> str:
@@ -45,17 +41,14 @@ def passkey_label(credential_id: bytes) -> str:
     return "passkey:" + credential_id.hex()[:16]
 
 
-def secret_hash(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).digest()
-
-
 class AdminAccounts:
-    """Issues and resolves the admin plane's secrets, workspace by workspace."""
+    """Resolves the admin plane's secrets to principals, workspace by workspace; issuing
+    invites and tokens is the admin service's (`AdminService`), reached through here."""
 
-    def __init__(self, *, store: Store, origin: str, csrf_key: bytes,
+    def __init__(self, *, admins: AdminService, store: Store, csrf_key: bytes,
                  clock: Callable[[], int]) -> None:
+        self._admins = admins
         self._store = store
-        self._origin = origin.rstrip("/")
         self._csrf_key = csrf_key
         self._clock = clock
 
@@ -65,21 +58,8 @@ class AdminAccounts:
     # -- setup links -----------------------------------------------------------------------
     async def issue_setup_link(self, ws: Workspace, *, actor: str,
                                admin_name: str = "admin") -> str:
-        """A one-time URL that lets one person register a passkey as an admin of `ws`.
-
-        The secret rides in the fragment: browsers never send it to the server in the request
-        line, so it reaches no access log or proxy; the page's script posts it once.
-        """
-        token = _secret(SETUP_PREFIX)
-        now = self._clock()
-        await self._store.create_setup_link(SetupLink(
-            token_hash=secret_hash(token), workspace_id=ws.id, admin_name=admin_name,
-            created_at_ms=now, expires_at_ms=now + SETUP_TTL_MS))
-        await self._store.append_audit(AuditEvent(
-            workspace_id=ws.id, actor=actor, action="admin.invite", subject=admin_name),
-            now_ms=now)
-        return f"{self._origin}/setup#{token}"
-
+        """`AdminService.invite`: Conflict if the workspace has an admin of that name."""
+        return await self._admins.invite(ws, actor=actor, admin_name=admin_name)
     # -- browser logins --------------------------------------------------------------------
     async def start_login(self, admin: Admin, *, passkey_id: bytes) -> str:
         """A new cookie for an admin who just proved a passkey (counts as a fresh step-up)."""
@@ -144,20 +124,9 @@ class AdminAccounts:
     async def create_api_token(self, ws: Workspace, *, name: str, scopes: frozenset[Scope],
                                expires_in_s: int | None, created_by: str | None,
                                actor: str) -> tuple[ApiToken, str]:
-        secret = _secret(TOKEN_PREFIX)
-        now = self._clock()
-        token = ApiToken(
-            id=new_id(), workspace_id=ws.id, name=name,
-            scopes=tuple(s for s in Scope if s in scopes), created_by=created_by,
-            created_at_ms=now,
-            expires_at_ms=None if expires_in_s is None else now + expires_in_s * 1000)
-        await self._store.create_api_token(
-            token, token_hash=secret_hash(secret),
-            audit=AuditEvent(workspace_id=ws.id, actor=actor, action="token.create",
-                             subject=token.id,
-                             detail={"name": name, "scopes": [s.value for s in token.scopes],
-                                     "expires_at_ms": token.expires_at_ms}))
-        return token, secret
+        return await self._admins.create_token(ws, name=name, scopes=scopes,
+                                               expires_in_s=expires_in_s,
+                                               created_by=created_by, actor=actor)
 
     async def resolve_bearer(self, secret: str) -> Principal | None:
         if not secret.startswith(TOKEN_PREFIX) or len(secret) != len(TOKEN_PREFIX) + 43:
@@ -170,10 +139,7 @@ class AdminAccounts:
                          scopes=frozenset(token.scopes))
 
     async def list_api_tokens(self, ws_id: str) -> list[ApiToken]:
-        return await self._store.list_api_tokens(ws_id)
+        return await self._admins.list_tokens(ws_id)
 
     async def revoke_api_token(self, ws_id: str, token_id: str, *, actor: str) -> ApiToken:
-        return await self._store.revoke_api_token(
-            ws_id, token_id, now_ms=self._clock(),
-            audit=AuditEvent(workspace_id=ws_id, actor=actor, action="token.revoke",
-                             subject=token_id))
+        return await self._admins.revoke_token(ws_id, token_id, actor=actor)

@@ -27,7 +27,9 @@ from session_studio.proxy import ChainRuntime, RpcPlaneDeps, Upstream, create_rp
 from session_studio.store import Store, open_store
 
 from . import __version__
+from ._admins import AdminService
 from ._agents import AgentDesk
+from ._audit_trail import AuditTrail
 from ._credentials import CredentialIssuer
 from ._fleet import FleetView
 from ._metrics import FleetCollector, PrometheusObserver
@@ -67,9 +69,10 @@ class Studio:
         issuer = CredentialIssuer(master.derive("credentials/v1"))
         service = SessionService(store=store, keystore=keystore, issuer=issuer,
                                  settings=settings, clock=now_ms)
+        admins = AdminService(store=store, origin=settings.admin.origin, clock=now_ms)
         admin = AdminDeps(
-            service=service, store=store, clock=now_ms,
-            accounts=AdminAccounts(store=store, origin=settings.admin.origin,
+            service=service, admins=admins, audit=AuditTrail(store=store), clock=now_ms,
+            accounts=AdminAccounts(admins=admins, store=store,
                                    csrf_key=master.derive("admin-csrf/v1"), clock=now_ms),
             passkeys=PasskeyCeremonies(store=store, rp_id=settings.admin.rp_id,
                                        origin=settings.admin.origin, clock=now_ms),
@@ -84,7 +87,7 @@ class Studio:
                    registry=registry,
                    observer=PrometheusObserver(registry, version=__version__, usage=usage),
                    usage=usage, fleet=fleet, admin=admin,
-                   rotation=RotationSchedule(service=service, store=store, clock=now_ms))
+                   rotation=RotationSchedule(service=service, clock=now_ms))
 
     async def close(self) -> None:
         await self.store.close()
@@ -111,7 +114,7 @@ class Studio:
             max_outstanding_signed=s.policy.max_outstanding_signed,
             max_body_bytes=s.server.max_body_bytes, max_batch_size=s.server.max_batch_size,
             allow_raw_transactions=s.server.allow_raw_transactions, observer=self.observer,
-            agents=AgentDesk(service=self.service, store=self.store))
+            agents=AgentDesk(service=self.service))
 
 
 def _chain_assets(settings: Settings, chain_id: int) -> ChainAssets:

@@ -6,6 +6,7 @@ every entry point applies the same validation and the same crypto-shredding.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,8 @@ from session_studio.store import (
     AgentDisabled,
     AuditEvent,
     Conflict,
+    CredentialOwner,
+    DecisionRecord,
     NotFound,
     Session,
     SessionFilter,
@@ -110,11 +113,12 @@ class SessionService:
     async def create_workspace(self, name: str, *, actor: str) -> Workspace:
         if not name.strip() or len(name) > 100:
             raise InvalidSpec("name", "must be 1 to 100 characters")
-        ws = await self._store.create_workspace(name.strip(), now_ms=self._clock())
-        await self._store.append_audit(
-            AuditEvent(workspace_id=ws.id, actor=actor, action="workspace.create",
-                       subject=ws.name), now_ms=self._clock())
-        return ws
+        workspace_id = new_id()
+        # The audit row is written in the workspace's own transaction (docs/design.md).
+        return await self._store.create_workspace(
+            name.strip(), now_ms=self._clock(), workspace_id=workspace_id,
+            audit=AuditEvent(workspace_id=workspace_id, actor=actor, action="workspace.create",
+                             subject=name.strip()))
 
     async def list_workspaces(self) -> list[Workspace]:
         return await self._store.list_workspaces()
@@ -158,6 +162,10 @@ class SessionService:
 
     async def list_agents(self, ws: Workspace) -> list[Agent]:
         return await self._store.list_agents(ws.id)
+
+    async def sessions_of(self, owner: CredentialOwner) -> list[Session]:
+        """The sessions a credential reaches: an agent's own, or an app session itself."""
+        return await self._store.sessions_of(owner)
 
     def agent_token(self, agent: Agent) -> str:
         """The agent's current credential: what exports carry (a reissue moves the version)."""
@@ -323,6 +331,26 @@ class SessionService:
                              subject=session.key_hash))
         self._keystore.forget(KeyContext(workspace_id=ws.id, session_id=session.id))
         return await self._store.get_session(ws.id, key_hash)
+
+    async def revoke_matching(self, ws: Workspace, match: SessionFilter, *, actor: str,
+                              dry_run: bool = False) -> list[Session]:
+        """Revoke every active session matching `match`'s criteria (its status, sort and
+        paging are ignored); returns the sessions revoked, or with `dry_run` those that would
+        be. A session revoked by someone else meanwhile is already where we want it: skipped."""
+        matching = await self.list_sessions(ws, SessionFilter(
+            type=match.type, status=SessionStatus.ACTIVE, chain_id=match.chain_id,
+            agent_name=match.agent_name, label_contains=match.label_contains, limit=100_000))
+        if dry_run:
+            return matching
+        revoked: list[Session] = []
+        for session in matching:
+            with contextlib.suppress(Conflict):
+                revoked.append(await self.revoke(ws, session.key_hash, actor=actor))
+        return revoked
+
+    async def recent_decisions(self, session: Session, *, limit: int) -> list[DecisionRecord]:
+        """The session's latest signing decisions, newest first."""
+        return await self._store.recent_decisions(session.id, limit=limit)
 
     async def rotate(self, ws: Workspace, key_hash: str, *, actor: str) -> dict[str, Any]:
         """Replace a session's key: same policy, same expiry, same spend window (lineage).

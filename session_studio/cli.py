@@ -13,14 +13,12 @@ import contextlib
 import getpass
 import json
 import os
-import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from session_studio.admin_ui import MAX_TOKEN_LIFETIME_S
 from session_studio.keystore import KeystoreError, create_master_key_file
 from session_studio.policy import USD, AmountError, Permission, format_amount, parse_amount
 from session_studio.store import (
@@ -34,15 +32,15 @@ from session_studio.store import (
     StoreError,
 )
 
+from . import _durations
 from ._app import Studio, serve_forever
+from ._durations import DurationError
 from ._logging import configure_logging
 from ._service import InvalidSpec, SessionSpec, iso
 from ._settings import ConfigError, Settings, default_config_path, load_settings
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
-_DURATION = re.compile(r"(\d+)([smhd]?)")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class UsageError(Exception):
@@ -59,10 +57,14 @@ def cli_actor() -> str:
 
 
 def parse_duration(text: str) -> int:
-    match = _DURATION.fullmatch(text.strip())
-    if not match or int(match.group(1)) == 0:
+    """A duration flag; zero is refused here already, since no flag takes one."""
+    try:
+        seconds = _durations.parse_duration(text)
+    except DurationError as exc:
+        raise UsageError(f"--expires-in: {exc}") from exc
+    if seconds == 0:
         raise UsageError(f"--expires-in: expected e.g. 3600, 45m, 1h or 7d, got {text!r}")
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    return seconds
 
 
 def _csv(text: str) -> list[str]:
@@ -360,15 +362,7 @@ async def _revoke(args: argparse.Namespace, studio: Studio) -> None:
         query = _filter(args)
         if query.status not in (None, SessionStatus.ACTIVE):
             raise UsageError("--all-matching revokes active sessions; drop --status")
-        matching = await svc.list_sessions(
-            ws, SessionFilter(type=query.type, status=SessionStatus.ACTIVE,
-                              chain_id=query.chain_id, agent_name=query.agent_name,
-                              label_contains=query.label_contains, limit=query.limit))
-        revoked = []
-        for session in matching:
-            # Revoked by someone else since the listing: already where we want it.
-            with contextlib.suppress(Conflict):
-                revoked.append(await svc.revoke(ws, session.key_hash, actor=cli_actor()))
+        revoked = await svc.revoke_matching(ws, query, actor=cli_actor())
     key_hashes = [s.key_hash for s in revoked]
     _print(args, {"count": len(key_hashes), "key_hashes": key_hashes},
            f"revoked {len(key_hashes)} session(s)" + "".join(f"\n  {k}" for k in key_hashes))
@@ -426,7 +420,7 @@ async def cmd_agents(args: argparse.Namespace, studio: Studio) -> None:
 
 
 async def cmd_tokens(args: argparse.Namespace, studio: Studio) -> None:
-    accounts = studio.admin.accounts
+    admins = studio.admin.admins
     ws = await studio.service.workspace(args.workspace)
     if args.action == "create":
         try:
@@ -436,9 +430,7 @@ async def cmd_tokens(args: argparse.Namespace, studio: Studio) -> None:
         if not scopes:
             raise UsageError("--scope: give at least one scope")
         lifetime = None if args.expires_in == "never" else parse_duration(args.expires_in)
-        if lifetime is not None and lifetime > MAX_TOKEN_LIFETIME_S:
-            raise UsageError("--expires-in: at most 366 days (or never)")
-        token, secret = await accounts.create_api_token(
+        token, secret = await admins.create_token(
             ws, name=args.name, scopes=scopes, expires_in_s=lifetime, created_by=None,
             actor=cli_actor())
         _print(args, {"id": token.id, "token": secret,
@@ -447,14 +439,14 @@ async def cmd_tokens(args: argparse.Namespace, studio: Studio) -> None:
                f"admin API token {token.id} ({', '.join(s.value for s in token.scopes)}):\n"
                f"{secret}")
     elif args.action == "list":
-        tokens = await accounts.list_api_tokens(ws.id)
+        tokens = await admins.list_tokens(ws.id)
         listed = [{"id": t.id, "name": t.name, "scopes": [s.value for s in t.scopes],
                    "expires_at": iso(t.expires_at_ms), "revoked_at": iso(t.revoked_at_ms)}
                   for t in tokens]
         _print(args, listed, "\n".join(f"{t.id} {t.name} {','.join(t.scopes)}"
                                        for t in tokens) or "no tokens")
     else:
-        token = await accounts.revoke_api_token(ws.id, args.token_id, actor=cli_actor())
+        token = await admins.revoke_token(ws.id, args.token_id, actor=cli_actor())
         _print(args, {"id": token.id, "revoked_at": iso(token.revoked_at_ms)},
                f"revoked token {token.id}")
 
@@ -462,19 +454,18 @@ async def cmd_tokens(args: argparse.Namespace, studio: Studio) -> None:
 async def cmd_admins(args: argparse.Namespace, studio: Studio) -> None:
     ws = await studio.service.workspace(args.workspace)
     if args.action == "invite":
-        link = await studio.admin.accounts.issue_setup_link(ws, admin_name=args.name,
-                                                            actor=cli_actor())
+        link = await studio.admin.admins.invite(ws, admin_name=args.name, actor=cli_actor())
         _print(args, {"setup_link": link}, f"one-time setup link (valid 24 h):\n  {link}")
     else:
-        admins = await studio.store.list_admins(ws.id)
+        admins = await studio.admin.admins.list_admins(ws)
         listed = [{"name": a.name, "created_at": iso(a.created_at_ms)} for a in admins]
         _print(args, listed, "\n".join(a.name for a in admins) or "no admins yet")
 
 
 async def cmd_audit(args: argparse.Namespace, studio: Studio) -> None:
-    store = studio.store
+    trail = studio.admin.audit
     if args.action == "verify":
-        verdict = await store.verify_audit()
+        verdict = await trail.verify()
         payload = {"ok": verdict.ok, "entries": verdict.entries,
                    "head_hash": verdict.head_hash.hex(),
                    "first_broken_seq": verdict.first_broken_seq, "problem": verdict.problem}
@@ -490,8 +481,7 @@ async def cmd_audit(args: argparse.Namespace, studio: Studio) -> None:
     out = sys.stdout if args.output is None else _open_output(args.output)
     try:
         after = 0
-        while page := await store.audit_entries(workspace_id=ws_id, after_seq=after,
-                                                limit=5000):
+        while page := await trail.entries(workspace_id=ws_id, after_seq=after, limit=5000):
             for entry in page:
                 out.write(json.dumps(entry.as_json(), sort_keys=True) + "\n")
             after = page[-1].seq
@@ -546,9 +536,9 @@ async def initialise(path: Path) -> str | None:
             print("created workspace 'default'")
         print(f"database ready at {settings.database.path}")
         ws = await studio.service.workspace(None)
-        if await studio.store.list_admins(ws.id):
+        if await studio.admin.admins.list_admins(ws):
             return None
-        link = await studio.admin.accounts.issue_setup_link(ws, actor=cli_actor())
+        link = await studio.admin.admins.invite(ws, actor=cli_actor())
         print(f"open this one-time setup link to register the first admin passkey "
               f"(valid 24 h):\n  {link}")
         return link

@@ -10,7 +10,7 @@ listing, revoking, rotating and exporting sessions never contacts a chain. The e
 signing request are tested against anvil and `serve` in test_events_e2e.py, and Schemathesis
 runs against `serve` in test_schemathesis.py.
 
-The admin plane's clock (`AdminDeps.clock`, and the clocks of `AdminAccounts` and
+The admin plane's clock (`AdminDeps.clock`, and the clocks of `AdminService`, `AdminAccounts` and
 `PasskeyCeremonies`) is a `FakeClock`: the real time plus an offset a test may advance. The
 session service keeps the real clock, so moving the admin clock never expires a session.
 """
@@ -39,6 +39,7 @@ from session_studio.keystore import load_master_key
 from session_studio.policy import Permission, parse_amount
 from session_studio.store import Scope, SessionType, SessionUsage, Workspace
 
+from session_studio._admins import AdminService
 from session_studio._app import Studio, now_ms
 from session_studio._service import SessionSpec
 from session_studio._settings import load_settings
@@ -304,9 +305,10 @@ async def admin(tmp_path: Path, aiohttp_client: MakeClient) -> AsyncIterator[Adm
                       for name in ("alpha", "beta")}
         clock = FakeClock()
         master = load_master_key(path=None, env=master_env)
+        admins = AdminService(store=studio.store, origin=ORIGIN, clock=clock)
         deps = AdminDeps(
-            service=studio.service, store=studio.store, clock=clock,
-            accounts=AdminAccounts(store=studio.store, origin=ORIGIN,
+            service=studio.service, admins=admins, audit=studio.admin.audit, clock=clock,
+            accounts=AdminAccounts(admins=admins, store=studio.store,
                                    csrf_key=master.derive("admin-csrf/v1"), clock=clock),
             passkeys=PasskeyCeremonies(store=studio.store, rp_id=RP_ID, origin=ORIGIN,
                                        clock=clock),

@@ -47,7 +47,7 @@ async def _session(studio: Studio, ws: Workspace, agent: str) -> str:
 
 
 def _schedule(studio: Studio, *, at_ms: int) -> RotationSchedule:
-    return RotationSchedule(service=studio.service, store=studio.store, clock=lambda: at_ms)
+    return RotationSchedule(service=studio.service, clock=lambda: at_ms)
 
 
 async def _active(studio: Studio, ws: Workspace, agent: str) -> list[str]:
