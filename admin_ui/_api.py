@@ -11,7 +11,6 @@ import binascii
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Literal
 
 from aiohttp import web
@@ -35,10 +34,12 @@ from session_studio._audit_trail import AuditTrail
 from session_studio._durations import parse_duration
 from session_studio._json import parse_json
 from session_studio._service import InvalidSpec, SessionService, SessionSpec, iso
+from session_studio._tokens import TokenService
 
 from ._accounts import LOGIN_TTL_MS, AdminAccounts
 from ._errors import ApiError, Forbidden, ValidationFailed
 from ._operations import COOKIE, Call, Operation
+from ._outputs import artifact_out, session_out, usage_out
 from ._passkeys import PasskeyCeremonies
 from ._principal import STEP_UP_MS, Principal
 from ._schemas import (
@@ -97,6 +98,7 @@ class AdminDeps:
 
     service: SessionService
     admins: AdminService
+    tokens: TokenService
     audit: AuditTrail
     accounts: AdminAccounts
     passkeys: PasskeyCeremonies
@@ -155,7 +157,7 @@ class AdminApi:
         page, more = sessions[:q.limit], len(sessions) > q.limit
         next_cursor = (encode_cursor(q.sort.value, query.sort_value(page[-1]), page[-1].id)
                        if more else None)
-        items = [SessionOut.model_validate(await self._d.service.describe(s)) for s in page]
+        items = [session_out(await self._d.service.describe(s)) for s in page]
         return SessionPage(items=items, next_cursor=next_cursor)
 
     async def create_session(self, call: Call) -> BaseModel:
@@ -193,7 +195,7 @@ class AdminApi:
                 raise
             # The one lookup behind a body field: name the field, as for any other bad value.
             raise ValidationFailed("agent", f"agent: {exc}; register it first") from exc
-        return Artifact.model_validate(artifact)
+        return artifact_out(artifact)
 
     def _guard_app_credential(self, who: Principal, session: Session) -> None:
         """Handing out an app session's credential (export, or rotation's successor) is worth
@@ -213,19 +215,11 @@ class AdminApi:
 
     async def get_session(self, call: Call) -> BaseModel:
         _, session = await self._session(call)
-        return SessionOut.model_validate(await self._d.service.describe(session))
+        return session_out(await self._d.service.describe(session))
 
     async def usage(self, call: Call) -> BaseModel:
         _, session = await self._session(call)
-        described = await self._d.service.describe(session)
-        spent = Decimal(described["spent_in_window"])
-        ratio = spent / Decimal(described["limits"]["daily"])
-        return Usage(key_hash=session.key_hash, status=described["status"],
-                     last_used_at=described["last_used_at"],
-                     request_count=described["request_count"],
-                     spent_in_window=described["spent_in_window"],
-                     limits=described["limits"], utilization=f"{ratio:.4f}",
-                     health=described["health"])
+        return usage_out(await self._d.service.describe(session))
 
     async def events(self, call: Call) -> BaseModel:
         _, session = await self._session(call)
@@ -239,26 +233,26 @@ class AdminApi:
     async def revoke(self, call: Call) -> BaseModel:
         ws, session = await self._session(call)
         revoked = await self._d.service.revoke(ws, session.key_hash, actor=call.who.actor)
-        return SessionOut.model_validate(await self._d.service.describe(revoked))
+        return session_out(await self._d.service.describe(revoked))
 
     async def rotate(self, call: Call) -> BaseModel:
         ws, session = await self._session(call)
         self._guard_app_credential(call.who, session)
-        return Artifact.model_validate(
+        return artifact_out(
             await self._d.service.rotate(ws, session.key_hash, actor=call.who.actor))
 
     async def export(self, call: Call) -> BaseModel:
         ws, session = await self._session(call)
         self._guard_app_credential(call.who, session)
-        return Artifact.model_validate(
+        return artifact_out(
             await self._d.service.export(ws, session.key_hash, actor=call.who.actor))
 
     async def snippet(self, call: Call) -> BaseModel:
         _, session = await self._session(call)
         q: SnippetQuery = call.query
-        described = await self._d.service.describe(session)
         url = self._d.service.rpc_url(session.chain_ids[0])
-        return Snippet(lang=q.lang, code=snippet(q.lang, described, url))
+        return Snippet(lang=q.lang, code=snippet(q.lang, session.address, session.chain_ids[0],
+                                                 url))
 
     async def bulk_revoke(self, call: Call) -> BaseModel:
         body: BulkRevoke = call.body
@@ -338,7 +332,7 @@ class AdminApi:
 
     # -- admin API tokens ------------------------------------------------------------------
     async def list_tokens(self, call: Call) -> BaseModel:
-        tokens = await self._d.admins.list_tokens(call.who.workspace_id)
+        tokens = await self._d.tokens.list_tokens(call.who.workspace_id)
         return TokenList(items=[self._token_out(t) for t in tokens])
 
     def _token_out(self, token: ApiToken) -> TokenOut:
@@ -356,7 +350,7 @@ class AdminApi:
         ws = await self._ws(call.who)
         lifetime = None if body.expires_in is None else parse_duration(body.expires_in)
         try:
-            token, secret = await self._d.admins.create_token(
+            token, secret = await self._d.tokens.create_token(
                 ws, name=body.name, scopes=frozenset(body.scopes), expires_in_s=lifetime,
                 created_by=call.who.actor_id, actor=call.who.actor)
         except InvalidSpec as exc:
@@ -364,7 +358,7 @@ class AdminApi:
         return TokenCreated(**self._token_out(token).model_dump(), token=secret)
 
     async def revoke_token(self, call: Call) -> BaseModel:
-        token = await self._d.admins.revoke_token(
+        token = await self._d.tokens.revoke_token(
             call.who.workspace_id, call.path["token_id"], actor=call.who.actor)
         return self._token_out(token)
 

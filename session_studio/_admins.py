@@ -1,8 +1,9 @@
-"""Admins and admin API tokens: the one service behind the CLI, the admin API and the pages.
+"""Admins: invites, passkeys, logins; the one door to them for the CLI and the admin plane.
 
-Invites (setup links) and tokens are issued here, each with its audit row in the same
-transaction, and the token lifetime bound is checked here only, so every door refuses the
-same tokens.
+Invites are issued here with their audit row in the same transaction. The WebAuthn ceremonies
+themselves (py_webauthn) are the admin plane's (`admin_ui._passkeys`), and so is turning a
+cookie into a principal (`admin_ui._accounts`): they keep and read what they need through this
+service, never through the store.
 """
 
 from __future__ import annotations
@@ -11,32 +12,23 @@ from collections.abc import Callable
 
 from session_studio.store import (
     Admin,
-    ApiToken,
+    AdminLogin,
     AuditEvent,
+    Challenge,
+    ChallengePurpose,
     Passkey,
-    Scope,
     SetupLink,
     Store,
     Workspace,
-    new_id,
 )
 
-from ._secrets import SETUP_PREFIX, TOKEN_PREFIX, new_secret, secret_hash
-from ._service import InvalidSpec
+from ._secrets import SETUP_PREFIX, new_secret, secret_hash
 
 SETUP_TTL_MS = 24 * 3600_000
-MAX_TOKEN_LIFETIME_S = 366 * 24 * 3600
-
-
-def check_token_lifetime(lifetime_s: int | None) -> None:
-    """None is a token that never expires; anything else is 1 second to 366 days."""
-    if lifetime_s is not None and not 0 < lifetime_s <= MAX_TOKEN_LIFETIME_S:
-        raise InvalidSpec("expires_in", "between 1 second and 366 days (or null for a token "
-                                        "that never expires)")
 
 
 class AdminService:
-    """Admins, their invites and the workspace's admin API tokens."""
+    """Admins of a workspace, their invites, passkeys and browser logins."""
 
     def __init__(self, *, store: Store, origin: str, clock: Callable[[], int]) -> None:
         self._store = store
@@ -73,32 +65,58 @@ class AdminService:
     async def passkeys_of(self, admin_id: str) -> list[Passkey]:
         return await self._store.passkeys_of(admin_id)
 
-    # -- admin API tokens ------------------------------------------------------------------
-    async def create_token(self, ws: Workspace, *, name: str, scopes: frozenset[Scope],
-                           expires_in_s: int | None, created_by: str | None,
-                           actor: str) -> tuple[ApiToken, str]:
-        """A new token and its secret (shown once); InvalidSpec for a lifetime out of bounds."""
-        check_token_lifetime(expires_in_s)
-        secret = new_secret(TOKEN_PREFIX)
-        now = self._clock()
-        token = ApiToken(
-            id=new_id(), workspace_id=ws.id, name=name,
-            scopes=tuple(s for s in Scope if s in scopes), created_by=created_by,
-            created_at_ms=now,
-            expires_at_ms=None if expires_in_s is None else now + expires_in_s * 1000)
-        await self._store.create_api_token(
-            token, token_hash=secret_hash(secret),
-            audit=AuditEvent(workspace_id=ws.id, actor=actor, action="token.create",
-                             subject=token.id,
-                             detail={"name": name, "scopes": [s.value for s in token.scopes],
-                                     "expires_at_ms": token.expires_at_ms}))
-        return token, secret
+    async def setup_link(self, token_hash: bytes) -> SetupLink | None:
+        """The link if it exists, is unused and has not expired."""
+        return await self._store.setup_link(token_hash, now_ms=self._clock())
 
-    async def list_tokens(self, ws_id: str) -> list[ApiToken]:
-        return await self._store.list_api_tokens(ws_id)
+    async def register(self, admin: Admin, passkey: Passkey, *, setup_hash: bytes,
+                       actor: str) -> None:
+        """Redeem the setup link, create the admin and its first passkey, audited, atomically;
+        Conflict if the link was used meanwhile or the name is taken (UNIQUE in the table)."""
+        await self._store.register_admin(
+            admin, passkey, setup_hash=setup_hash, now_ms=self._clock(),
+            audit=AuditEvent(workspace_id=admin.workspace_id, actor=actor,
+                             action="admin.register", subject=admin.name))
 
-    async def revoke_token(self, ws_id: str, token_id: str, *, actor: str) -> ApiToken:
-        return await self._store.revoke_api_token(
-            ws_id, token_id, now_ms=self._clock(),
-            audit=AuditEvent(workspace_id=ws_id, actor=actor, action="token.revoke",
-                             subject=token_id))
+    async def add_passkey(self, admin: Admin, passkey: Passkey, *, label: str) -> None:
+        await self._store.add_passkey(passkey, audit=AuditEvent(
+            workspace_id=admin.workspace_id, actor=f"admin:{admin.name}",
+            action="passkey.add", subject=label))
+
+    async def get_passkey(self, credential_id: bytes) -> Passkey | None:
+        return await self._store.get_passkey(credential_id)
+
+    async def record_assertion(self, credential_id: bytes, *, sign_count: int) -> None:
+        """The authenticator's new sign count, so a cloned authenticator is noticed."""
+        await self._store.record_assertion(credential_id, sign_count=sign_count,
+                                           now_ms=self._clock())
+
+    # -- WebAuthn challenges (single use) --------------------------------------------------
+    async def save_challenge(self, challenge: Challenge) -> None:
+        await self._store.save_challenge(challenge, now_ms=self._clock())
+
+    async def take_challenge(self, challenge_id: str,
+                             purpose: ChallengePurpose) -> Challenge | None:
+        """Consume a challenge; None if unknown, of another purpose or expired."""
+        return await self._store.take_challenge(challenge_id, purpose, now_ms=self._clock())
+
+    # -- browser logins --------------------------------------------------------------------
+    async def start_login(self, login: AdminLogin, *, actor: str, admin_name: str) -> None:
+        await self._store.create_login(login, audit=AuditEvent(
+            workspace_id=login.workspace_id, actor=actor, action="admin.login",
+            subject=admin_name))
+
+    async def login(self, token_hash: bytes) -> tuple[AdminLogin, Admin] | None:
+        """The live login of a cookie's hash, with its admin."""
+        login = await self._store.get_login(token_hash, now_ms=self._clock())
+        if login is None:
+            return None
+        return login, await self._store.get_admin(login.admin_id)
+
+    async def refresh_assertion(self, token_hash: bytes) -> None:
+        await self._store.refresh_assertion(token_hash, now_ms=self._clock())
+
+    async def end_login(self, token_hash: bytes, *, workspace_id: str, actor: str,
+                        admin_name: str) -> None:
+        await self._store.end_login(token_hash, now_ms=self._clock(), audit=AuditEvent(
+            workspace_id=workspace_id, actor=actor, action="admin.logout", subject=admin_name))

@@ -71,7 +71,8 @@ class AgentDesk:
         raise SelfServiceInvalid(f"no session {key_hash} of this agent")
 
     async def list_sessions(self, owner: CredentialOwner) -> list[dict[str, Any]]:
-        return [await self._service.describe(s) for s in await self._service.sessions_of(owner)]
+        return [(await self._service.describe(s)).as_json()
+                for s in await self._service.sessions_of(owner)]
 
     async def statuses(self, owner: CredentialOwner) -> list[dict[str, Any]]:
         keep = ("key_hash", "address", "status", "expires_at", "spent_in_window", "limits",
@@ -111,7 +112,7 @@ class AgentDesk:
             tokens=tuple(dict.fromkeys(parsed.tokens)), limit_unit=parsed.limit_unit,
             per_tx=per_tx, daily=daily, lifetime_s=lifetime)
         try:
-            return await self._service.create_session(
+            created = await self._service.create_session(
                 ws, spec, actor=f"agent:{agent.name}",
                 max_live_for_agent=agent.ceiling.max_live_sessions, self_service=True)
         except InvalidSpec as exc:
@@ -122,6 +123,7 @@ class AgentDesk:
         except Conflict as exc:
             raise SelfServiceRefused(CEILING_EXCEEDED, str(exc),
                                      field="max_live_sessions") from exc
+        return created.as_json()
 
     async def revoke(self, owner: CredentialOwner, key_hash: str) -> dict[str, Any]:
         ws, agent = await self._agent(owner)
@@ -131,12 +133,14 @@ class AgentDesk:
                                                  actor=f"agent:{agent.name}")
         except (Conflict, NotFound) as exc:
             raise SelfServiceInvalid(str(exc)) from exc
-        return await self._service.describe(revoked)
+        return (await self._service.describe(revoked)).as_json()
 
     async def rotate(self, owner: CredentialOwner, key_hash: str) -> dict[str, Any]:
         ws, agent = await self._agent(owner)
         session = await self._own(owner, key_hash)
         try:
-            return await self._service.rotate(ws, session.key_hash, actor=f"agent:{agent.name}")
+            successor = await self._service.rotate(ws, session.key_hash,
+                                                   actor=f"agent:{agent.name}")
         except (Conflict, NotFound) as exc:
             raise SelfServiceInvalid(str(exc)) from exc
+        return successor.as_json()

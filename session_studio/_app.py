@@ -37,6 +37,7 @@ from ._prices import ChainPriceOracle
 from ._rotation import RotationSchedule
 from ._service import SessionService
 from ._settings import ListenAddress, Settings
+from ._tokens import TokenService
 from ._usage import UsageRecorder
 
 log = logging.getLogger("session_studio")
@@ -70,11 +71,13 @@ class Studio:
         service = SessionService(store=store, keystore=keystore, issuer=issuer,
                                  settings=settings, clock=now_ms)
         admins = AdminService(store=store, origin=settings.admin.origin, clock=now_ms)
+        tokens = TokenService(store=store, clock=now_ms)
         admin = AdminDeps(
-            service=service, admins=admins, audit=AuditTrail(store=store), clock=now_ms,
-            accounts=AdminAccounts(admins=admins, store=store,
+            service=service, admins=admins, tokens=tokens, audit=AuditTrail(store=store),
+            clock=now_ms,
+            accounts=AdminAccounts(admins=admins, tokens=tokens,
                                    csrf_key=master.derive("admin-csrf/v1"), clock=now_ms),
-            passkeys=PasskeyCeremonies(store=store, rp_id=settings.admin.rp_id,
+            passkeys=PasskeyCeremonies(admins=admins, rp_id=settings.admin.rp_id,
                                        origin=settings.admin.origin, clock=now_ms),
             secure_cookies=settings.admin.origin.startswith("https://"))
         registry = CollectorRegistry(auto_describe=True)

@@ -40,6 +40,7 @@ from session_studio.store import (
 )
 
 from ._credentials import CredentialIssuer, credential_hash
+from ._session_views import Limits, SessionArtifact, SessionTerms, SessionView
 from ._settings import Settings
 
 MAX_LIFETIME_S = 366 * 24 * 3600
@@ -203,7 +204,7 @@ class SessionService:
     # -- sessions --------------------------------------------------------------------------
     async def create_session(self, ws: Workspace, spec: SessionSpec, *, actor: str,
                              max_live_for_agent: int | None = None,
-                             self_service: bool = False) -> dict[str, Any]:
+                             self_service: bool = False) -> SessionArtifact:
         """Create a session and return its provisioning artifact (credential included).
 
         `self_service`: the agent asked for it itself, so it spends from the agent's one
@@ -216,7 +217,8 @@ class SessionService:
             session, sealed_key=sealed,
             credential_hash=None if cred is None else credential_hash(cred),
             audit=AuditEvent(workspace_id=ws.id, actor=actor, action="session.create",
-                             subject=session.key_hash, detail=_policy_fields(session)),
+                             subject=session.key_hash,
+                             detail=_terms(session).as_json()),
             max_live_for_agent=max_live_for_agent, self_service=self_service)
         return await self._artifact(ws, session.key_hash)
 
@@ -352,7 +354,7 @@ class SessionService:
         """The session's latest signing decisions, newest first."""
         return await self._store.recent_decisions(session.id, limit=limit)
 
-    async def rotate(self, ws: Workspace, key_hash: str, *, actor: str) -> dict[str, Any]:
+    async def rotate(self, ws: Workspace, key_hash: str, *, actor: str) -> SessionArtifact:
         """Replace a session's key: same policy, same expiry, same spend window (lineage).
 
         Rotation changes the key, never the terms: the successor expires when the predecessor
@@ -385,17 +387,17 @@ class SessionService:
         self._keystore.forget(KeyContext(workspace_id=ws.id, session_id=old.id))
         return await self._artifact(ws, successor.key_hash)
 
-    async def export(self, ws: Workspace, key_hash: str, *, actor: str) -> dict[str, Any]:
+    async def export(self, ws: Workspace, key_hash: str, *, actor: str) -> SessionArtifact:
         """Everything a client needs to use the session, credential included, never key bytes.
 
         Showing a credential again is itself audited: who saw it, and when."""
         artifact = await self._artifact(ws, key_hash)
         await self._store.append_audit(
             AuditEvent(workspace_id=ws.id, actor=actor, action="session.export",
-                       subject=artifact["key_hash"]), now_ms=self._clock())
+                       subject=artifact.key_hash), now_ms=self._clock())
         return artifact
 
-    async def _artifact(self, ws: Workspace, key_hash: str) -> dict[str, Any]:
+    async def _artifact(self, ws: Workspace, key_hash: str) -> SessionArtifact:
         session = await self._store.get_session(ws.id, key_hash)
         if session.type is SessionType.AGENT:
             assert session.agent_name is not None
@@ -403,15 +405,14 @@ class SessionService:
         else:
             credential = self._session_credential(session) or ""
         urls = {str(c): self.rpc_url(c) for c in session.chain_ids}
-        return {
-            **_policy_fields(session),
-            "credential": credential,
-            "rpc_url": urls[str(session.chain_ids[0])],
-            "rpc_urls": urls,
-            "token_addresses": self._token_addresses(session),
-            "native_symbols": {str(c): self._settings.chains[c].native_symbol
-                               for c in session.chain_ids if c in self._settings.chains},
-        }
+        return SessionArtifact(
+            **_terms_fields(session),
+            credential=credential,
+            rpc_url=urls[str(session.chain_ids[0])],
+            rpc_urls=urls,
+            token_addresses=self._token_addresses(session),
+            native_symbols={str(c): self._settings.chains[c].native_symbol
+                            for c in session.chain_ids if c in self._settings.chains})
 
     def _token_addresses(self, session: Session) -> dict[str, dict[str, str]]:
         """ERC-20 contracts of the session's tokens, per chain: what a client needs to build a
@@ -451,8 +452,8 @@ class SessionService:
     def rpc_url(self, chain_id: int) -> str:
         return f"{self._settings.server.public_rpc_url.rstrip('/')}/rpc/{chain_id}"
 
-    async def describe(self, session: Session) -> dict[str, Any]:
-        """A session in the admin API's JSON shape (CONTRACT.md, "A session as JSON")."""
+    async def describe(self, session: Session) -> SessionView:
+        """A session with its state now (CONTRACT.md, "A session as JSON")."""
         now = self._clock()
         spent = await self._store.spent_in_window(
             session.lineage_id,
@@ -462,15 +463,14 @@ class SessionService:
                                expires_at_ms=session.expires_at_ms, now_ms=now,
                                spent_in_window=spent, daily_limit=session.daily_limit,
                                active=status is SessionStatus.ACTIVE)
-        return {
-            **_policy_fields(session),
-            "status": status.value,
-            "spent_in_window": format_amount(spent),
-            "created_at": iso(session.created_at_ms),
-            "last_used_at": iso(session.last_used_at_ms),
-            "request_count": session.request_count,
-            "health": [b.value for b in badges],
-        }
+        return SessionView(
+            **_terms_fields(session),
+            status=status,
+            spent_in_window=format_amount(spent),
+            created_at=iso(session.created_at_ms),
+            last_used_at=iso(session.last_used_at_ms),
+            request_count=session.request_count,
+            health=tuple(b.value for b in badges))
 
 
 def _check_addresses(name: str, addresses: tuple[str, ...]) -> None:
@@ -479,28 +479,28 @@ def _check_addresses(name: str, addresses: tuple[str, ...]) -> None:
             raise InvalidSpec(name, f"{address!r} is not a lower-case 0x address of 20 bytes")
 
 
-def _policy_fields(session: Session) -> dict[str, Any]:
-    """Who the session is and what it may do: shared by the artifact and the admin shape."""
+def _terms(session: Session) -> SessionTerms:
+    """Who the session is and what it may do: what the creation audit row records."""
+    return SessionTerms(**_terms_fields(session))
+
+
+def _terms_fields(session: Session) -> dict[str, Any]:
+    """The `SessionTerms` fields of a session, shared by the artifact and the view."""
     return {
         "key_hash": session.key_hash,
         "address": session.address,
-        "type": session.type.value,
+        "type": session.type,
         "label": session.label,
         "agent": session.agent_name,
-        "permissions": [p.value for p in session.permissions],
-        "chain_ids": list(session.chain_ids),
-        "tokens": list(session.tokens),
-        "limits": _limits(session),
+        "permissions": tuple(session.permissions),
+        "chain_ids": tuple(session.chain_ids),
+        "tokens": tuple(session.tokens),
+        "limits": Limits(unit=session.limit_unit, per_tx=format_amount(session.per_tx_limit),
+                         daily=format_amount(session.daily_limit)),
         "expires_at": iso(session.expires_at_ms),
-        "recipients": None if session.recipients is None else list(session.recipients),
-        "contracts": {a: None if sel is None else list(sel)
-                      for a, sel in session.contracts.items()},
+        "recipients": session.recipients,
+        "contracts": dict(session.contracts),
         "rate_limit_per_minute": session.rate_limit_per_minute,
         "max_fee_per_gas": None if session.max_fee_per_gas is None
         else str(session.max_fee_per_gas),
     }
-
-
-def _limits(session: Session) -> Mapping[str, str]:
-    return {"unit": session.limit_unit, "per_tx": format_amount(session.per_tx_limit),
-            "daily": format_amount(session.daily_limit)}

@@ -286,19 +286,20 @@ async def cmd_sessions(args: argparse.Namespace, studio: Studio) -> None:
             rate_limit_per_minute=args.rate_limit,
             max_fee_per_gas=None if args.max_fee_per_gas_gwei is None
             else _gwei(args.max_fee_per_gas_gwei))
-        _print(args, await svc.create_session(ws, spec, actor=cli_actor()))
+        _print(args, (await svc.create_session(ws, spec, actor=cli_actor())).as_json())
     elif args.action == "list":
-        described = [await svc.describe(s) for s in await svc.list_sessions(ws, _filter(args))]
+        described = [(await svc.describe(s)).as_json()
+                     for s in await svc.list_sessions(ws, _filter(args))]
         _print(args, described, _table(described))
     elif args.action == "show":
-        shown = await svc.describe(await svc.get_session(ws, args.key_hash))
+        shown = (await svc.describe(await svc.get_session(ws, args.key_hash))).as_json()
         _print(args, shown, "\n".join(f"{k}: {v}" for k, v in shown.items()))
     elif args.action == "revoke":
         await _revoke(args, studio)
     elif args.action == "rotate":
         await _rotate(args, studio)
     elif args.action == "export":
-        _print(args, await svc.export(ws, args.key_hash, actor=cli_actor()))
+        _print(args, (await svc.export(ws, args.key_hash, actor=cli_actor())).as_json())
 
 
 _CEILING_FLAGS = ("ceiling_permissions", "ceiling_chains", "ceiling_tokens", "ceiling_per_tx",
@@ -334,7 +335,7 @@ async def _rotate(args: argparse.Namespace, studio: Studio) -> None:
     if args.all_matching == bool(args.key_hash):
         raise UsageError("give either KEY_HASH or --all-matching [filters]")
     if args.key_hash:
-        _print(args, await svc.rotate(ws, args.key_hash, actor=cli_actor()))
+        _print(args, (await svc.rotate(ws, args.key_hash, actor=cli_actor())).as_json())
         return
     query = _filter(args)
     if query.status not in (None, SessionStatus.ACTIVE):
@@ -345,7 +346,7 @@ async def _rotate(args: argparse.Namespace, studio: Studio) -> None:
         # Rotated or revoked by someone else since the listing: nothing left to rotate.
         with contextlib.suppress(Conflict):
             successor = await svc.rotate(ws, session.key_hash, actor=cli_actor())
-            rotated.append({"from": session.key_hash, "to": successor["key_hash"]})
+            rotated.append({"from": session.key_hash, "to": successor.key_hash})
     _print(args, {"count": len(rotated), "rotated": rotated},
            f"rotated {len(rotated)} session(s)"
            + "".join(f"\n  {r['from']} -> {r['to']}" for r in rotated))
@@ -420,7 +421,7 @@ async def cmd_agents(args: argparse.Namespace, studio: Studio) -> None:
 
 
 async def cmd_tokens(args: argparse.Namespace, studio: Studio) -> None:
-    admins = studio.admin.admins
+    service = studio.admin.tokens
     ws = await studio.service.workspace(args.workspace)
     if args.action == "create":
         try:
@@ -430,7 +431,7 @@ async def cmd_tokens(args: argparse.Namespace, studio: Studio) -> None:
         if not scopes:
             raise UsageError("--scope: give at least one scope")
         lifetime = None if args.expires_in == "never" else parse_duration(args.expires_in)
-        token, secret = await admins.create_token(
+        token, secret = await service.create_token(
             ws, name=args.name, scopes=scopes, expires_in_s=lifetime, created_by=None,
             actor=cli_actor())
         _print(args, {"id": token.id, "token": secret,
@@ -439,14 +440,14 @@ async def cmd_tokens(args: argparse.Namespace, studio: Studio) -> None:
                f"admin API token {token.id} ({', '.join(s.value for s in token.scopes)}):\n"
                f"{secret}")
     elif args.action == "list":
-        tokens = await admins.list_tokens(ws.id)
+        tokens = await service.list_tokens(ws.id)
         listed = [{"id": t.id, "name": t.name, "scopes": [s.value for s in t.scopes],
                    "expires_at": iso(t.expires_at_ms), "revoked_at": iso(t.revoked_at_ms)}
                   for t in tokens]
         _print(args, listed, "\n".join(f"{t.id} {t.name} {','.join(t.scopes)}"
                                        for t in tokens) or "no tokens")
     else:
-        token = await admins.revoke_token(ws.id, args.token_id, actor=cli_actor())
+        token = await service.revoke_token(ws.id, args.token_id, actor=cli_actor())
         _print(args, {"id": token.id, "revoked_at": iso(token.revoked_at_ms)},
                f"revoked token {token.id}")
 
