@@ -52,7 +52,10 @@ class Studio:
     settings: Settings
     store: Store
     keystore: LocalKeystore
-    service: SessionService
+    service: SessionService  # sessions, agents, workspaces
+    admins: AdminService  # admins, invites, passkeys, logins
+    tokens: TokenService  # admin API tokens
+    audit: AuditTrail  # reading the audit trail
     registry: CollectorRegistry
     observer: PrometheusObserver
     usage: UsageRecorder  # started by `start_server`, flushed by `RunningServer.stop`
@@ -72,9 +75,9 @@ class Studio:
                                  settings=settings, clock=now_ms)
         admins = AdminService(store=store, origin=settings.admin.origin, clock=now_ms)
         tokens = TokenService(store=store, clock=now_ms)
+        audit = AuditTrail(store=store)
         admin = AdminDeps(
-            service=service, admins=admins, tokens=tokens, audit=AuditTrail(store=store),
-            clock=now_ms,
+            service=service, admins=admins, tokens=tokens, audit=audit, clock=now_ms,
             accounts=AdminAccounts(admins=admins, tokens=tokens,
                                    csrf_key=master.derive("admin-csrf/v1"), clock=now_ms),
             passkeys=PasskeyCeremonies(admins=admins, rp_id=settings.admin.rp_id,
@@ -87,7 +90,7 @@ class Studio:
                           window_mode=settings.policy.window, clock=now_ms)
         registry.register(FleetCollector(fleet))
         return cls(settings=settings, store=store, keystore=keystore, service=service,
-                   registry=registry,
+                   admins=admins, tokens=tokens, audit=audit, registry=registry,
                    observer=PrometheusObserver(registry, version=__version__, usage=usage),
                    usage=usage, fleet=fleet, admin=admin,
                    rotation=RotationSchedule(service=service, clock=now_ms))

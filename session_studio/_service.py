@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -480,27 +480,21 @@ def _check_addresses(name: str, addresses: tuple[str, ...]) -> None:
 
 
 def _terms(session: Session) -> SessionTerms:
-    """Who the session is and what it may do: what the creation audit row records."""
-    return SessionTerms(**_terms_fields(session))
+    """Who the session is and what it may do: the creation audit row's detail, and the part
+    the artifact and the view share."""
+    return SessionTerms(
+        key_hash=session.key_hash, address=session.address, type=session.type,
+        label=session.label, agent=session.agent_name, permissions=tuple(session.permissions),
+        chain_ids=tuple(session.chain_ids), tokens=tuple(session.tokens),
+        limits=Limits(unit=session.limit_unit, per_tx=format_amount(session.per_tx_limit),
+                      daily=format_amount(session.daily_limit)),
+        expires_at=iso(session.expires_at_ms), recipients=session.recipients,
+        contracts=dict(session.contracts), rate_limit_per_minute=session.rate_limit_per_minute,
+        max_fee_per_gas=None if session.max_fee_per_gas is None
+        else str(session.max_fee_per_gas))
 
 
 def _terms_fields(session: Session) -> dict[str, Any]:
-    """The `SessionTerms` fields of a session, shared by the artifact and the view."""
-    return {
-        "key_hash": session.key_hash,
-        "address": session.address,
-        "type": session.type,
-        "label": session.label,
-        "agent": session.agent_name,
-        "permissions": tuple(session.permissions),
-        "chain_ids": tuple(session.chain_ids),
-        "tokens": tuple(session.tokens),
-        "limits": Limits(unit=session.limit_unit, per_tx=format_amount(session.per_tx_limit),
-                         daily=format_amount(session.daily_limit)),
-        "expires_at": iso(session.expires_at_ms),
-        "recipients": session.recipients,
-        "contracts": dict(session.contracts),
-        "rate_limit_per_minute": session.rate_limit_per_minute,
-        "max_fee_per_gas": None if session.max_fee_per_gas is None
-        else str(session.max_fee_per_gas),
-    }
+    """`_terms` as keyword arguments, to build its subclasses (the artifact, the view)."""
+    terms = _terms(session)
+    return {f.name: getattr(terms, f.name) for f in fields(terms)}

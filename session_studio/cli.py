@@ -421,7 +421,7 @@ async def cmd_agents(args: argparse.Namespace, studio: Studio) -> None:
 
 
 async def cmd_tokens(args: argparse.Namespace, studio: Studio) -> None:
-    service = studio.admin.tokens
+    service = studio.tokens
     ws = await studio.service.workspace(args.workspace)
     if args.action == "create":
         try:
@@ -455,16 +455,16 @@ async def cmd_tokens(args: argparse.Namespace, studio: Studio) -> None:
 async def cmd_admins(args: argparse.Namespace, studio: Studio) -> None:
     ws = await studio.service.workspace(args.workspace)
     if args.action == "invite":
-        link = await studio.admin.admins.invite(ws, admin_name=args.name, actor=cli_actor())
+        link = await studio.admins.invite(ws, admin_name=args.name, actor=cli_actor())
         _print(args, {"setup_link": link}, f"one-time setup link (valid 24 h):\n  {link}")
     else:
-        admins = await studio.admin.admins.list_admins(ws)
+        admins = await studio.admins.list_admins(ws)
         listed = [{"name": a.name, "created_at": iso(a.created_at_ms)} for a in admins]
         _print(args, listed, "\n".join(a.name for a in admins) or "no admins yet")
 
 
 async def cmd_audit(args: argparse.Namespace, studio: Studio) -> None:
-    trail = studio.admin.audit
+    trail = studio.audit
     if args.action == "verify":
         verdict = await trail.verify()
         payload = {"ok": verdict.ok, "entries": verdict.entries,
@@ -537,9 +537,9 @@ async def initialise(path: Path) -> str | None:
             print("created workspace 'default'")
         print(f"database ready at {settings.database.path}")
         ws = await studio.service.workspace(None)
-        if await studio.admin.admins.list_admins(ws):
+        if await studio.admins.list_admins(ws):
             return None
-        link = await studio.admin.admins.invite(ws, actor=cli_actor())
+        link = await studio.admins.invite(ws, actor=cli_actor())
         print(f"open this one-time setup link to register the first admin passkey "
               f"(valid 24 h):\n  {link}")
         return link

@@ -311,7 +311,7 @@ async def admin(tmp_path: Path, aiohttp_client: MakeClient) -> AsyncIterator[Adm
         admins = AdminService(store=studio.store, origin=ORIGIN, clock=clock)
         tokens = TokenService(store=studio.store, clock=clock)
         deps = AdminDeps(
-            service=studio.service, admins=admins, tokens=tokens, audit=studio.admin.audit,
+            service=studio.service, admins=admins, tokens=tokens, audit=studio.audit,
             clock=clock,
             accounts=AdminAccounts(admins=admins, tokens=tokens,
                                    csrf_key=master.derive("admin-csrf/v1"), clock=clock),
