@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Literal
 
 from aiohttp import web
@@ -28,16 +26,20 @@ from session_studio.store import (
     SessionFilter,
     SessionStatus,
     SessionType,
-    Store,
     Workspace,
 )
 
+from session_studio._admins import AdminService
+from session_studio._audit_trail import AuditTrail
+from session_studio._durations import parse_duration
 from session_studio._json import parse_json
 from session_studio._service import InvalidSpec, SessionService, SessionSpec, iso
+from session_studio._tokens import TokenService
 
-from ._accounts import LOGIN_TTL_MS, MAX_TOKEN_LIFETIME_S, AdminAccounts
+from ._accounts import LOGIN_TTL_MS, AdminAccounts
 from ._errors import ApiError, Forbidden, ValidationFailed
 from ._operations import COOKIE, Call, Operation
+from ._outputs import artifact_out, session_out, usage_out
 from ._passkeys import PasskeyCeremonies
 from ._principal import STEP_UP_MS, Principal
 from ._schemas import (
@@ -85,7 +87,6 @@ _APP_CREDENTIAL_RULE = ("For an app session this hands out its credential, so, a
                         "last 5 minutes (step-up); an API token gets 403 passkey_required.")
 AGENT_NAME = r"[A-Za-z0-9._-]{1,100}"
 TOKEN_ID = r"[0-9a-f]{32}"
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 # SessionService names fields as the CLI does; the API's body names some differently.
 _SPEC_FIELDS = {"chains": "chain_ids",
                 "rate_limit": "rate_limit_per_minute", "max_fee_per_gas": "max_fee_per_gas_gwei"}
@@ -96,17 +97,13 @@ class AdminDeps:
     """What the admin plane needs, handed over by the composition root."""
 
     service: SessionService
-    store: Store
+    admins: AdminService
+    tokens: TokenService
+    audit: AuditTrail
     accounts: AdminAccounts
     passkeys: PasskeyCeremonies
     clock: Callable[[], int]
     secure_cookies: bool
-
-
-def seconds(duration: str) -> int:
-    """`7d` -> 604800; the pattern was already checked by the schema."""
-    number = duration.rstrip("smhd")
-    return int(number) * _UNITS[duration[len(number):]]
 
 
 def _amount(text: str, name: str) -> int:
@@ -160,7 +157,7 @@ class AdminApi:
         page, more = sessions[:q.limit], len(sessions) > q.limit
         next_cursor = (encode_cursor(q.sort.value, query.sort_value(page[-1]), page[-1].id)
                        if more else None)
-        items = [SessionOut.model_validate(await self._d.service.describe(s)) for s in page]
+        items = [session_out(await self._d.service.describe(s)) for s in page]
         return SessionPage(items=items, next_cursor=next_cursor)
 
     async def create_session(self, call: Call) -> BaseModel:
@@ -181,7 +178,7 @@ class AdminApi:
             tokens=tuple(dict.fromkeys(body.tokens)), limit_unit=body.limit_unit,
             per_tx=_amount(body.per_tx_limit, "per_tx_limit"),
             daily=_amount(body.daily_limit, "daily_limit"),
-            lifetime_s=seconds(body.expires_in),
+            lifetime_s=parse_duration(body.expires_in),
             recipients=None if body.recipients is None
             else tuple(dict.fromkeys(a.lower() for a in body.recipients)),
             contracts={a.lower(): None if sel is None else tuple(s.lower() for s in sel)
@@ -198,7 +195,7 @@ class AdminApi:
                 raise
             # The one lookup behind a body field: name the field, as for any other bad value.
             raise ValidationFailed("agent", f"agent: {exc}; register it first") from exc
-        return Artifact.model_validate(artifact)
+        return artifact_out(artifact)
 
     def _guard_app_credential(self, who: Principal, session: Session) -> None:
         """Handing out an app session's credential (export, or rotation's successor) is worth
@@ -218,24 +215,16 @@ class AdminApi:
 
     async def get_session(self, call: Call) -> BaseModel:
         _, session = await self._session(call)
-        return SessionOut.model_validate(await self._d.service.describe(session))
+        return session_out(await self._d.service.describe(session))
 
     async def usage(self, call: Call) -> BaseModel:
         _, session = await self._session(call)
-        described = await self._d.service.describe(session)
-        spent = Decimal(described["spent_in_window"])
-        ratio = spent / Decimal(described["limits"]["daily"])
-        return Usage(key_hash=session.key_hash, status=described["status"],
-                     last_used_at=described["last_used_at"],
-                     request_count=described["request_count"],
-                     spent_in_window=described["spent_in_window"],
-                     limits=described["limits"], utilization=f"{ratio:.4f}",
-                     health=described["health"])
+        return usage_out(await self._d.service.describe(session))
 
     async def events(self, call: Call) -> BaseModel:
         _, session = await self._session(call)
         q: EventQuery = call.query
-        rows = await self._d.store.recent_decisions(session.id, limit=q.limit)
+        rows = await self._d.service.recent_decisions(session, limit=q.limit)
         return EventPage(items=[Event(at=iso(r.at_ms) or "", method=r.method,
                                       allowed=r.allowed, reason=r.reason, detail=r.detail,
                                       cost=format_amount(r.cost), tx_hash=r.tx_hash)
@@ -244,43 +233,36 @@ class AdminApi:
     async def revoke(self, call: Call) -> BaseModel:
         ws, session = await self._session(call)
         revoked = await self._d.service.revoke(ws, session.key_hash, actor=call.who.actor)
-        return SessionOut.model_validate(await self._d.service.describe(revoked))
+        return session_out(await self._d.service.describe(revoked))
 
     async def rotate(self, call: Call) -> BaseModel:
         ws, session = await self._session(call)
         self._guard_app_credential(call.who, session)
-        return Artifact.model_validate(
+        return artifact_out(
             await self._d.service.rotate(ws, session.key_hash, actor=call.who.actor))
 
     async def export(self, call: Call) -> BaseModel:
         ws, session = await self._session(call)
         self._guard_app_credential(call.who, session)
-        return Artifact.model_validate(
+        return artifact_out(
             await self._d.service.export(ws, session.key_hash, actor=call.who.actor))
 
     async def snippet(self, call: Call) -> BaseModel:
         _, session = await self._session(call)
         q: SnippetQuery = call.query
-        described = await self._d.service.describe(session)
         url = self._d.service.rpc_url(session.chain_ids[0])
-        return Snippet(lang=q.lang, code=snippet(q.lang, described, url))
+        return Snippet(lang=q.lang, code=snippet(q.lang, session.address, session.chain_ids[0],
+                                                 url))
 
     async def bulk_revoke(self, call: Call) -> BaseModel:
         body: BulkRevoke = call.body
         ws = await self._ws(call.who)
-        matching = await self._d.service.list_sessions(ws, SessionFilter(
-            type=body.type, status=SessionStatus.ACTIVE, chain_id=body.chain,
-            agent_name=body.agent, label_contains=body.label, limit=100_000))
-        if body.dry_run:
-            return BulkRevokeResult(count=len(matching), dry_run=True,
-                                    key_hashes=[s.key_hash for s in matching])
-        revoked: list[str] = []
-        for session in matching:
-            # Revoked by someone else since the listing: already where we want it.
-            with contextlib.suppress(Conflict):
-                revoked.append((await self._d.service.revoke(
-                    ws, session.key_hash, actor=call.who.actor)).key_hash)
-        return BulkRevokeResult(count=len(revoked), key_hashes=revoked, dry_run=False)
+        sessions = await self._d.service.revoke_matching(
+            ws, SessionFilter(type=body.type, chain_id=body.chain, agent_name=body.agent,
+                              label_contains=body.label),
+            actor=call.who.actor, dry_run=body.dry_run)
+        return BulkRevokeResult(count=len(sessions), dry_run=body.dry_run,
+                                key_hashes=[s.key_hash for s in sessions])
 
     # -- agents ----------------------------------------------------------------------------
     async def list_agents(self, call: Call) -> BaseModel:
@@ -322,11 +304,13 @@ class AdminApi:
                 tokens=tuple(dict.fromkeys(c.tokens)), limit_unit=c.limit_unit,
                 per_tx=_amount(c.per_tx_limit, "ceiling.per_tx_limit"),
                 daily=_amount(c.daily_limit, "ceiling.daily_limit"),
-                max_lifetime_s=seconds(c.max_lifetime), max_live_sessions=c.max_live_sessions)
+                max_lifetime_s=parse_duration(c.max_lifetime),
+                max_live_sessions=c.max_live_sessions)
         try:
             agent, credential = await self._d.service.register_agent(
                 ws, body.name, budget, actor=call.who.actor, ceiling=ceiling,
-                rotate_every_s=None if body.rotate_every is None else seconds(body.rotate_every))
+                rotate_every_s=None if body.rotate_every is None
+                else parse_duration(body.rotate_every))
         except InvalidSpec as exc:
             raise ValidationFailed(exc.field, str(exc)) from exc
         out = await self._agent_out(ws, agent.name)
@@ -348,7 +332,7 @@ class AdminApi:
 
     # -- admin API tokens ------------------------------------------------------------------
     async def list_tokens(self, call: Call) -> BaseModel:
-        tokens = await self._d.accounts.list_api_tokens(call.who.workspace_id)
+        tokens = await self._d.tokens.list_tokens(call.who.workspace_id)
         return TokenList(items=[self._token_out(t) for t in tokens])
 
     def _token_out(self, token: ApiToken) -> TokenOut:
@@ -364,24 +348,24 @@ class AdminApi:
         body: TokenCreate = call.body
         self._require_step_up(call.who)
         ws = await self._ws(call.who)
-        lifetime = None if body.expires_in is None else seconds(body.expires_in)
-        if lifetime is not None and not 0 < lifetime <= MAX_TOKEN_LIFETIME_S:
-            raise ValidationFailed("expires_in", "expires_in: between 1 second and 366 days "
-                                                 "(or null for a token that never expires)")
-        token, secret = await self._d.accounts.create_api_token(
-            ws, name=body.name, scopes=frozenset(body.scopes), expires_in_s=lifetime,
-            created_by=call.who.actor_id, actor=call.who.actor)
+        lifetime = None if body.expires_in is None else parse_duration(body.expires_in)
+        try:
+            token, secret = await self._d.tokens.create_token(
+                ws, name=body.name, scopes=frozenset(body.scopes), expires_in_s=lifetime,
+                created_by=call.who.actor_id, actor=call.who.actor)
+        except InvalidSpec as exc:
+            raise ValidationFailed(exc.field, str(exc)) from exc
         return TokenCreated(**self._token_out(token).model_dump(), token=secret)
 
     async def revoke_token(self, call: Call) -> BaseModel:
-        token = await self._d.accounts.revoke_api_token(
+        token = await self._d.tokens.revoke_token(
             call.who.workspace_id, call.path["token_id"], actor=call.who.actor)
         return self._token_out(token)
 
     # -- the audit trail -------------------------------------------------------------------
     async def audit(self, call: Call) -> BaseModel:
         q: AuditQuery = call.query
-        entries = await self._d.store.audit_entries(
+        entries = await self._d.audit.entries(
             workspace_id=call.who.workspace_id, subject=q.subject, after_seq=q.after,
             limit=q.limit)
         return AuditPage(
@@ -399,7 +383,7 @@ class AdminApi:
     async def register_finish(self, call: Call) -> web.StreamResponse:
         body: CeremonyFinish = call.body
         admin = await self._d.passkeys.finish_registration(body.challenge_id, body.credential)
-        passkeys = await self._d.store.passkeys_of(admin.id)
+        passkeys = await self._d.admins.passkeys_of(admin.id)
         return await self._logged_in(admin.id, passkeys[0].credential_id)
 
     async def login_begin(self, call: Call) -> BaseModel:
@@ -413,7 +397,7 @@ class AdminApi:
         return await self._logged_in(admin.id, credential_id)
 
     async def _logged_in(self, admin_id: str, credential_id: bytes) -> web.StreamResponse:
-        admin = await self._d.store.get_admin(admin_id)
+        admin = await self._d.admins.get_admin(admin_id)
         cookie = await self._d.accounts.start_login(admin, passkey_id=credential_id)
         principal = await self._d.accounts.resolve_cookie(cookie)
         assert principal is not None
@@ -433,13 +417,13 @@ class AdminApi:
         return await self._me(call.who)
 
     async def step_up_begin(self, call: Call) -> BaseModel:
-        admin = await self._d.store.get_admin(call.who.actor_id)
+        admin = await self._d.admins.get_admin(call.who.actor_id)
         begun = await self._d.passkeys.begin_step_up(admin)
         return CeremonyBegun(challenge_id=begun.challenge_id, options=begun.options)
 
     async def step_up_finish(self, call: Call) -> BaseModel:
         body: CeremonyFinish = call.body
-        admin = await self._d.store.get_admin(call.who.actor_id)
+        admin = await self._d.admins.get_admin(call.who.actor_id)
         await self._d.passkeys.finish_step_up(admin, body.challenge_id, body.credential)
         await self._d.accounts.stepped_up(call.who)
         refreshed = await self._d.accounts.refreshed(call.who)
@@ -447,13 +431,13 @@ class AdminApi:
 
     async def passkey_begin(self, call: Call) -> BaseModel:
         self._require_step_up(call.who)
-        admin = await self._d.store.get_admin(call.who.actor_id)
+        admin = await self._d.admins.get_admin(call.who.actor_id)
         begun = await self._d.passkeys.begin_add_passkey(admin)
         return CeremonyBegun(challenge_id=begun.challenge_id, options=begun.options)
 
     async def passkey_finish(self, call: Call) -> BaseModel:
         body: CeremonyFinish = call.body
-        admin = await self._d.store.get_admin(call.who.actor_id)
+        admin = await self._d.admins.get_admin(call.who.actor_id)
         await self._d.passkeys.finish_add_passkey(admin, body.challenge_id, body.credential)
         return Ok()
 
@@ -461,10 +445,11 @@ class AdminApi:
         body: AdminInvite = call.body
         self._require_step_up(call.who)
         ws = await self._ws(call.who)
-        if any(a.name == body.name for a in await self._d.store.list_admins(ws.id)):
-            raise ApiError(409, "conflict", f"an admin named {body.name!r} already exists")
-        link = await self._d.accounts.issue_setup_link(ws, admin_name=body.name,
-                                                        actor=call.who.actor)
+        try:
+            link = await self._d.admins.invite(ws, admin_name=body.name, actor=call.who.actor)
+        except Conflict as exc:
+            # As an ApiError, so the page shows it next to the name field.
+            raise ApiError(409, "conflict", str(exc)) from exc
         return InviteLink(setup_link=link)
 
     async def logout(self, call: Call) -> web.StreamResponse:

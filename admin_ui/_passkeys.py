@@ -15,16 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from session_studio.store import (
-    Admin,
-    AuditEvent,
-    Challenge,
-    ChallengePurpose,
-    Conflict,
-    Passkey,
-    Store,
-    new_id,
-)
+from session_studio.store import Admin, Challenge, ChallengePurpose, Conflict, Passkey, new_id
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
@@ -39,6 +30,8 @@ from webauthn.helpers.structs import (
     ResidentKeyRequirement,
     UserVerificationRequirement,
 )
+
+from session_studio._admins import AdminService
 
 from ._accounts import passkey_label, secret_hash
 from ._errors import ApiError
@@ -63,16 +56,16 @@ class Begun:
 
 
 class PasskeyCeremonies:
-    def __init__(self, *, store: Store, rp_id: str, origin: str,
+    def __init__(self, *, admins: AdminService, rp_id: str, origin: str,
                  clock: Callable[[], int]) -> None:
-        self._store = store
+        self._admins = admins
         self._rp_id = rp_id
         self._origin = origin.rstrip("/")
         self._clock = clock
 
     # -- registration ----------------------------------------------------------------------
     async def begin_registration(self, setup_token: str) -> Begun:
-        link = await self._store.setup_link(secret_hash(setup_token), now_ms=self._clock())
+        link = await self._admins.setup_link(secret_hash(setup_token))
         if link is None:
             raise PasskeyRejected("this setup link is unknown, already used or expired: ask "
                                   "an admin (or `session-studio admins invite`) for a new one")
@@ -96,17 +89,15 @@ class PasskeyCeremonies:
                       created_at_ms=now)
         try:
             passkey = self._passkey(admin.id, verified)
-            await self._store.register_admin(
-                admin, passkey, setup_hash=challenge.setup_hash, now_ms=now,
-                audit=AuditEvent(workspace_id=admin.workspace_id,
-                                 actor=f"admin:{admin.name}/{passkey_label(passkey.credential_id)}",
-                                 action="admin.register", subject=admin.name))
+            await self._admins.register(
+                admin, passkey, setup_hash=challenge.setup_hash,
+                actor=f"admin:{admin.name}/{passkey_label(passkey.credential_id)}")
         except Conflict as exc:
             raise PasskeyRejected(str(exc)) from exc
         return admin
 
     async def begin_add_passkey(self, admin: Admin) -> Begun:
-        existing = await self._store.passkeys_of(admin.id)
+        existing = await self._admins.passkeys_of(admin.id)
         options = generate_registration_options(
             rp_id=self._rp_id, rp_name=RP_NAME, user_name=admin.name,
             user_id=admin.user_handle, authenticator_selection=self._selection(),
@@ -125,9 +116,8 @@ class PasskeyCeremonies:
         verified = self._verify_registration(challenge, credential)
         try:
             passkey = self._passkey(admin.id, verified)
-            await self._store.add_passkey(passkey, audit=AuditEvent(
-                workspace_id=admin.workspace_id, actor=f"admin:{admin.name}",
-                action="passkey.add", subject=passkey_label(passkey.credential_id)))
+            await self._admins.add_passkey(admin, passkey,
+                                           label=passkey_label(passkey.credential_id))
         except Conflict as exc:
             raise PasskeyRejected(str(exc)) from exc
 
@@ -146,7 +136,7 @@ class PasskeyCeremonies:
         return await self._verify_assertion(challenge, credential, admin_id=None)
 
     async def begin_step_up(self, admin: Admin) -> Begun:
-        passkeys = await self._store.passkeys_of(admin.id)
+        passkeys = await self._admins.passkeys_of(admin.id)
         options = generate_authentication_options(
             rp_id=self._rp_id, user_verification=UserVerificationRequirement.REQUIRED,
             allow_credentials=[PublicKeyCredentialDescriptor(id=p.credential_id)
@@ -171,11 +161,11 @@ class PasskeyCeremonies:
             user_verification=UserVerificationRequirement.REQUIRED)
 
     async def _save(self, challenge: Challenge, options: dict[str, Any]) -> Begun:
-        await self._store.save_challenge(challenge, now_ms=self._clock())
+        await self._admins.save_challenge(challenge)
         return Begun(challenge_id=challenge.id, options=options)
 
     async def _take(self, challenge_id: str, purpose: ChallengePurpose) -> Challenge:
-        challenge = await self._store.take_challenge(challenge_id, purpose, now_ms=self._clock())
+        challenge = await self._admins.take_challenge(challenge_id, purpose)
         if challenge is None:
             raise PasskeyRejected("the passkey challenge is unknown, used or expired: start "
                                   "again")
@@ -203,7 +193,7 @@ class PasskeyCeremonies:
                                                    credential.get("id") or ""))
         except (ValueError, TypeError) as exc:
             raise PasskeyRejected("the credential id is not base64url") from exc
-        passkey = await self._store.get_passkey(credential_id)
+        passkey = await self._admins.get_passkey(credential_id)
         if passkey is None or (admin_id is not None and passkey.admin_id != admin_id):
             raise PasskeyRejected("this passkey is not registered here")
         try:
@@ -215,6 +205,5 @@ class PasskeyCeremonies:
                 require_user_verification=True)
         except (WebAuthnException, ValueError, KeyError, TypeError) as exc:
             raise PasskeyRejected(f"login refused: {exc}") from exc
-        await self._store.record_assertion(credential_id, sign_count=verified.new_sign_count,
-                                           now_ms=self._clock())
-        return await self._store.get_admin(passkey.admin_id), credential_id
+        await self._admins.record_assertion(credential_id, sign_count=verified.new_sign_count)
+        return await self._admins.get_admin(passkey.admin_id), credential_id

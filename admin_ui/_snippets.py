@@ -6,16 +6,13 @@ repositories and chat logs, the secret should not.
 
 from __future__ import annotations
 
-from typing import Any
-
 from ._schemas import SnippetLang
 
 ENV = "SESSION_STUDIO_CREDENTIAL"
 
 
-def snippet(lang: SnippetLang, session: dict[str, Any], rpc_url: str) -> str:
-    address = session["address"]
-    chain_id = session["chain_ids"][0]
+def snippet(lang: SnippetLang, address: str, chain_id: int, rpc_url: str) -> str:
+    """Client code sending a zero-value transfer to itself from the session's address."""
     if lang is SnippetLang.PYTHON:
         return f'''import os
 from web3 import Web3

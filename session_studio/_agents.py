@@ -25,15 +25,14 @@ from session_studio.store import (
     NotFound,
     Session,
     SessionType,
-    Store,
     Workspace,
 )
 
 from ._ceiling import Requested, beyond_ceiling
+from ._durations import parse_duration
 from ._service import InvalidSpec, SessionService, SessionSpec
 
 CEILING_EXCEEDED = "ceiling_exceeded"
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class SelfServiceConfig(BaseModel):
@@ -55,25 +54,25 @@ class SelfServiceConfig(BaseModel):
 class AgentDesk:
     """The agent-facing side of `SessionService`."""
 
-    def __init__(self, *, service: SessionService, store: Store) -> None:
+    def __init__(self, *, service: SessionService) -> None:
         self._service = service
-        self._store = store
 
     async def _agent(self, owner: CredentialOwner) -> tuple[Workspace, Agent]:
         ws = await self._service.workspace_by_id(owner.workspace_id)
-        for agent in await self._store.list_agents(ws.id):
+        for agent in await self._service.list_agents(ws):
             if agent.id == owner.owner_id:
                 return ws, agent
         raise SelfServiceInvalid("this credential's agent no longer exists")
 
     async def _own(self, owner: CredentialOwner, key_hash: str) -> Session:
-        for session in await self._store.sessions_of(owner):
+        for session in await self._service.sessions_of(owner):
             if session.key_hash == key_hash.lower():
                 return session
         raise SelfServiceInvalid(f"no session {key_hash} of this agent")
 
     async def list_sessions(self, owner: CredentialOwner) -> list[dict[str, Any]]:
-        return [await self._service.describe(s) for s in await self._store.sessions_of(owner)]
+        return [(await self._service.describe(s)).as_json()
+                for s in await self._service.sessions_of(owner)]
 
     async def statuses(self, owner: CredentialOwner) -> list[dict[str, Any]]:
         keep = ("key_hash", "address", "status", "expires_at", "spent_in_window", "limits",
@@ -97,8 +96,7 @@ class AgentDesk:
             raise SelfServiceInvalid(f"{where}: {first['msg']}") from exc
         except AmountError as exc:
             raise SelfServiceInvalid(f"limits: {exc}") from exc
-        number = parsed.expires_in.rstrip("smhd")
-        lifetime = int(number) * _UNITS[parsed.expires_in[len(number):]]
+        lifetime = parse_duration(parsed.expires_in)  # the model's pattern checked it
         exceeded = beyond_ceiling(agent.ceiling, Requested(
             permissions=frozenset(p.value for p in parsed.permissions),
             chain_ids=frozenset(parsed.chain_ids), tokens=frozenset(parsed.tokens),
@@ -114,7 +112,7 @@ class AgentDesk:
             tokens=tuple(dict.fromkeys(parsed.tokens)), limit_unit=parsed.limit_unit,
             per_tx=per_tx, daily=daily, lifetime_s=lifetime)
         try:
-            return await self._service.create_session(
+            created = await self._service.create_session(
                 ws, spec, actor=f"agent:{agent.name}",
                 max_live_for_agent=agent.ceiling.max_live_sessions, self_service=True)
         except InvalidSpec as exc:
@@ -125,6 +123,7 @@ class AgentDesk:
         except Conflict as exc:
             raise SelfServiceRefused(CEILING_EXCEEDED, str(exc),
                                      field="max_live_sessions") from exc
+        return created.as_json()
 
     async def revoke(self, owner: CredentialOwner, key_hash: str) -> dict[str, Any]:
         ws, agent = await self._agent(owner)
@@ -134,12 +133,14 @@ class AgentDesk:
                                                  actor=f"agent:{agent.name}")
         except (Conflict, NotFound) as exc:
             raise SelfServiceInvalid(str(exc)) from exc
-        return await self._service.describe(revoked)
+        return (await self._service.describe(revoked)).as_json()
 
     async def rotate(self, owner: CredentialOwner, key_hash: str) -> dict[str, Any]:
         ws, agent = await self._agent(owner)
         session = await self._own(owner, key_hash)
         try:
-            return await self._service.rotate(ws, session.key_hash, actor=f"agent:{agent.name}")
+            successor = await self._service.rotate(ws, session.key_hash,
+                                                   actor=f"agent:{agent.name}")
         except (Conflict, NotFound) as exc:
             raise SelfServiceInvalid(str(exc)) from exc
+        return successor.as_json()

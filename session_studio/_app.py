@@ -27,7 +27,9 @@ from session_studio.proxy import ChainRuntime, RpcPlaneDeps, Upstream, create_rp
 from session_studio.store import Store, open_store
 
 from . import __version__
+from ._admins import AdminService
 from ._agents import AgentDesk
+from ._audit_trail import AuditTrail
 from ._credentials import CredentialIssuer
 from ._fleet import FleetView
 from ._metrics import FleetCollector, PrometheusObserver
@@ -35,6 +37,7 @@ from ._prices import ChainPriceOracle
 from ._rotation import RotationSchedule
 from ._service import SessionService
 from ._settings import ListenAddress, Settings
+from ._tokens import TokenService
 from ._usage import UsageRecorder
 
 log = logging.getLogger("session_studio")
@@ -49,7 +52,10 @@ class Studio:
     settings: Settings
     store: Store
     keystore: LocalKeystore
-    service: SessionService
+    service: SessionService  # sessions, agents, workspaces
+    admins: AdminService  # admins, invites, passkeys, logins
+    tokens: TokenService  # admin API tokens
+    audit: AuditTrail  # reading the audit trail
     registry: CollectorRegistry
     observer: PrometheusObserver
     usage: UsageRecorder  # started by `start_server`, flushed by `RunningServer.stop`
@@ -67,11 +73,14 @@ class Studio:
         issuer = CredentialIssuer(master.derive("credentials/v1"))
         service = SessionService(store=store, keystore=keystore, issuer=issuer,
                                  settings=settings, clock=now_ms)
+        admins = AdminService(store=store, origin=settings.admin.origin, clock=now_ms)
+        tokens = TokenService(store=store, clock=now_ms)
+        audit = AuditTrail(store=store)
         admin = AdminDeps(
-            service=service, store=store, clock=now_ms,
-            accounts=AdminAccounts(store=store, origin=settings.admin.origin,
+            service=service, admins=admins, tokens=tokens, audit=audit, clock=now_ms,
+            accounts=AdminAccounts(admins=admins, tokens=tokens,
                                    csrf_key=master.derive("admin-csrf/v1"), clock=now_ms),
-            passkeys=PasskeyCeremonies(store=store, rp_id=settings.admin.rp_id,
+            passkeys=PasskeyCeremonies(admins=admins, rp_id=settings.admin.rp_id,
                                        origin=settings.admin.origin, clock=now_ms),
             secure_cookies=settings.admin.origin.startswith("https://"))
         registry = CollectorRegistry(auto_describe=True)
@@ -81,10 +90,10 @@ class Studio:
                           window_mode=settings.policy.window, clock=now_ms)
         registry.register(FleetCollector(fleet))
         return cls(settings=settings, store=store, keystore=keystore, service=service,
-                   registry=registry,
+                   admins=admins, tokens=tokens, audit=audit, registry=registry,
                    observer=PrometheusObserver(registry, version=__version__, usage=usage),
                    usage=usage, fleet=fleet, admin=admin,
-                   rotation=RotationSchedule(service=service, store=store, clock=now_ms))
+                   rotation=RotationSchedule(service=service, clock=now_ms))
 
     async def close(self) -> None:
         await self.store.close()
@@ -111,7 +120,7 @@ class Studio:
             max_outstanding_signed=s.policy.max_outstanding_signed,
             max_body_bytes=s.server.max_body_bytes, max_batch_size=s.server.max_batch_size,
             allow_raw_transactions=s.server.allow_raw_transactions, observer=self.observer,
-            agents=AgentDesk(service=self.service, store=self.store))
+            agents=AgentDesk(service=self.service))
 
 
 def _chain_assets(settings: Settings, chain_id: int) -> ChainAssets:

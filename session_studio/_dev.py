@@ -80,11 +80,12 @@ async def _provision(config_path: Path) -> dict[str, Any]:
                 permissions=(Permission.TRANSFER,), chain_ids=(DEV_CHAIN_ID,),
                 tokens=("USDC", "ETH"), limit_unit="USD", per_tx=parse_amount("50"),
                 daily=parse_amount("200"), max_lifetime_s=7 * 86400, max_live_sessions=2))
-        return await svc.create_session(ws, SessionSpec(
+        artifact = await svc.create_session(ws, SessionSpec(
             type=SessionType.AGENT, label="demo payments", agent=DEMO_AGENT,
             chain_ids=(DEV_CHAIN_ID,), permissions=(Permission.TRANSFER,),
             tokens=("USDC", "ETH"), limit_unit="USD", per_tx=parse_amount("50"),
             daily=parse_amount("200"), lifetime_s=7 * 86400), actor="dev")
+        return artifact.as_json()
     finally:
         await studio.close()
 

@@ -13,7 +13,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from session_studio.store import Conflict, SessionFilter, SessionStatus, Store, StoreError
+from session_studio.store import Conflict, SessionFilter, SessionStatus, StoreError
 
 from ._periodic import Periodic
 from ._service import SessionService
@@ -23,10 +23,9 @@ ACTOR = "scheduler:rotate_every"
 
 
 class RotationSchedule:
-    def __init__(self, *, service: SessionService, store: Store, clock: Callable[[], int],
+    def __init__(self, *, service: SessionService, clock: Callable[[], int],
                  interval_s: float = 30.0) -> None:
         self._service = service
-        self._store = store
         self._clock = clock
         self._interval = interval_s
         self._loop = Periodic("rotation-schedule", interval_s, self._round, tick_first=True)
@@ -35,8 +34,8 @@ class RotationSchedule:
         """Rotate every session that is due; returns how many were rotated."""
         rotated = 0
         now = self._clock()
-        for ws in await self._store.list_workspaces():
-            for agent in await self._store.list_agents(ws.id):
+        for ws in await self._service.list_workspaces():
+            for agent in await self._service.list_agents(ws):
                 if agent.rotate_every_s is None:
                     continue
                 due_before = now - agent.rotate_every_s * 1000

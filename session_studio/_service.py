@@ -6,9 +6,10 @@ every entry point applies the same validation and the same crypto-shredding.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,6 +27,8 @@ from session_studio.store import (
     AgentDisabled,
     AuditEvent,
     Conflict,
+    CredentialOwner,
+    DecisionRecord,
     NotFound,
     Session,
     SessionFilter,
@@ -37,6 +40,7 @@ from session_studio.store import (
 )
 
 from ._credentials import CredentialIssuer, credential_hash
+from ._session_views import Limits, SessionArtifact, SessionTerms, SessionView
 from ._settings import Settings
 
 MAX_LIFETIME_S = 366 * 24 * 3600
@@ -110,11 +114,12 @@ class SessionService:
     async def create_workspace(self, name: str, *, actor: str) -> Workspace:
         if not name.strip() or len(name) > 100:
             raise InvalidSpec("name", "must be 1 to 100 characters")
-        ws = await self._store.create_workspace(name.strip(), now_ms=self._clock())
-        await self._store.append_audit(
-            AuditEvent(workspace_id=ws.id, actor=actor, action="workspace.create",
-                       subject=ws.name), now_ms=self._clock())
-        return ws
+        workspace_id = new_id()
+        # The audit row is written in the workspace's own transaction (docs/design.md).
+        return await self._store.create_workspace(
+            name.strip(), now_ms=self._clock(), workspace_id=workspace_id,
+            audit=AuditEvent(workspace_id=workspace_id, actor=actor, action="workspace.create",
+                             subject=name.strip()))
 
     async def list_workspaces(self) -> list[Workspace]:
         return await self._store.list_workspaces()
@@ -159,6 +164,10 @@ class SessionService:
     async def list_agents(self, ws: Workspace) -> list[Agent]:
         return await self._store.list_agents(ws.id)
 
+    async def sessions_of(self, owner: CredentialOwner) -> list[Session]:
+        """The sessions a credential reaches: an agent's own, or an app session itself."""
+        return await self._store.sessions_of(owner)
+
     def agent_token(self, agent: Agent) -> str:
         """The agent's current credential: what exports carry (a reissue moves the version)."""
         return self._issuer.token_for("agent", agent.id, agent.credential_version)
@@ -195,7 +204,7 @@ class SessionService:
     # -- sessions --------------------------------------------------------------------------
     async def create_session(self, ws: Workspace, spec: SessionSpec, *, actor: str,
                              max_live_for_agent: int | None = None,
-                             self_service: bool = False) -> dict[str, Any]:
+                             self_service: bool = False) -> SessionArtifact:
         """Create a session and return its provisioning artifact (credential included).
 
         `self_service`: the agent asked for it itself, so it spends from the agent's one
@@ -208,7 +217,8 @@ class SessionService:
             session, sealed_key=sealed,
             credential_hash=None if cred is None else credential_hash(cred),
             audit=AuditEvent(workspace_id=ws.id, actor=actor, action="session.create",
-                             subject=session.key_hash, detail=_policy_fields(session)),
+                             subject=session.key_hash,
+                             detail=_terms(session).as_json()),
             max_live_for_agent=max_live_for_agent, self_service=self_service)
         return await self._artifact(ws, session.key_hash)
 
@@ -324,7 +334,27 @@ class SessionService:
         self._keystore.forget(KeyContext(workspace_id=ws.id, session_id=session.id))
         return await self._store.get_session(ws.id, key_hash)
 
-    async def rotate(self, ws: Workspace, key_hash: str, *, actor: str) -> dict[str, Any]:
+    async def revoke_matching(self, ws: Workspace, match: SessionFilter, *, actor: str,
+                              dry_run: bool = False) -> list[Session]:
+        """Revoke every active session matching `match`'s criteria (its status, sort and
+        paging are ignored); returns the sessions revoked, or with `dry_run` those that would
+        be. A session revoked by someone else meanwhile is already where we want it: skipped."""
+        matching = await self.list_sessions(ws, SessionFilter(
+            type=match.type, status=SessionStatus.ACTIVE, chain_id=match.chain_id,
+            agent_name=match.agent_name, label_contains=match.label_contains, limit=100_000))
+        if dry_run:
+            return matching
+        revoked: list[Session] = []
+        for session in matching:
+            with contextlib.suppress(Conflict):
+                revoked.append(await self.revoke(ws, session.key_hash, actor=actor))
+        return revoked
+
+    async def recent_decisions(self, session: Session, *, limit: int) -> list[DecisionRecord]:
+        """The session's latest signing decisions, newest first."""
+        return await self._store.recent_decisions(session.id, limit=limit)
+
+    async def rotate(self, ws: Workspace, key_hash: str, *, actor: str) -> SessionArtifact:
         """Replace a session's key: same policy, same expiry, same spend window (lineage).
 
         Rotation changes the key, never the terms: the successor expires when the predecessor
@@ -357,17 +387,17 @@ class SessionService:
         self._keystore.forget(KeyContext(workspace_id=ws.id, session_id=old.id))
         return await self._artifact(ws, successor.key_hash)
 
-    async def export(self, ws: Workspace, key_hash: str, *, actor: str) -> dict[str, Any]:
+    async def export(self, ws: Workspace, key_hash: str, *, actor: str) -> SessionArtifact:
         """Everything a client needs to use the session, credential included, never key bytes.
 
         Showing a credential again is itself audited: who saw it, and when."""
         artifact = await self._artifact(ws, key_hash)
         await self._store.append_audit(
             AuditEvent(workspace_id=ws.id, actor=actor, action="session.export",
-                       subject=artifact["key_hash"]), now_ms=self._clock())
+                       subject=artifact.key_hash), now_ms=self._clock())
         return artifact
 
-    async def _artifact(self, ws: Workspace, key_hash: str) -> dict[str, Any]:
+    async def _artifact(self, ws: Workspace, key_hash: str) -> SessionArtifact:
         session = await self._store.get_session(ws.id, key_hash)
         if session.type is SessionType.AGENT:
             assert session.agent_name is not None
@@ -375,15 +405,14 @@ class SessionService:
         else:
             credential = self._session_credential(session) or ""
         urls = {str(c): self.rpc_url(c) for c in session.chain_ids}
-        return {
-            **_policy_fields(session),
-            "credential": credential,
-            "rpc_url": urls[str(session.chain_ids[0])],
-            "rpc_urls": urls,
-            "token_addresses": self._token_addresses(session),
-            "native_symbols": {str(c): self._settings.chains[c].native_symbol
-                               for c in session.chain_ids if c in self._settings.chains},
-        }
+        return SessionArtifact(
+            **_terms_fields(session),
+            credential=credential,
+            rpc_url=urls[str(session.chain_ids[0])],
+            rpc_urls=urls,
+            token_addresses=self._token_addresses(session),
+            native_symbols={str(c): self._settings.chains[c].native_symbol
+                            for c in session.chain_ids if c in self._settings.chains})
 
     def _token_addresses(self, session: Session) -> dict[str, dict[str, str]]:
         """ERC-20 contracts of the session's tokens, per chain: what a client needs to build a
@@ -423,8 +452,8 @@ class SessionService:
     def rpc_url(self, chain_id: int) -> str:
         return f"{self._settings.server.public_rpc_url.rstrip('/')}/rpc/{chain_id}"
 
-    async def describe(self, session: Session) -> dict[str, Any]:
-        """A session in the admin API's JSON shape (CONTRACT.md, "A session as JSON")."""
+    async def describe(self, session: Session) -> SessionView:
+        """A session with its state now (CONTRACT.md, "A session as JSON")."""
         now = self._clock()
         spent = await self._store.spent_in_window(
             session.lineage_id,
@@ -434,15 +463,14 @@ class SessionService:
                                expires_at_ms=session.expires_at_ms, now_ms=now,
                                spent_in_window=spent, daily_limit=session.daily_limit,
                                active=status is SessionStatus.ACTIVE)
-        return {
-            **_policy_fields(session),
-            "status": status.value,
-            "spent_in_window": format_amount(spent),
-            "created_at": iso(session.created_at_ms),
-            "last_used_at": iso(session.last_used_at_ms),
-            "request_count": session.request_count,
-            "health": [b.value for b in badges],
-        }
+        return SessionView(
+            **_terms_fields(session),
+            status=status,
+            spent_in_window=format_amount(spent),
+            created_at=iso(session.created_at_ms),
+            last_used_at=iso(session.last_used_at_ms),
+            request_count=session.request_count,
+            health=tuple(b.value for b in badges))
 
 
 def _check_addresses(name: str, addresses: tuple[str, ...]) -> None:
@@ -451,28 +479,22 @@ def _check_addresses(name: str, addresses: tuple[str, ...]) -> None:
             raise InvalidSpec(name, f"{address!r} is not a lower-case 0x address of 20 bytes")
 
 
-def _policy_fields(session: Session) -> dict[str, Any]:
-    """Who the session is and what it may do: shared by the artifact and the admin shape."""
-    return {
-        "key_hash": session.key_hash,
-        "address": session.address,
-        "type": session.type.value,
-        "label": session.label,
-        "agent": session.agent_name,
-        "permissions": [p.value for p in session.permissions],
-        "chain_ids": list(session.chain_ids),
-        "tokens": list(session.tokens),
-        "limits": _limits(session),
-        "expires_at": iso(session.expires_at_ms),
-        "recipients": None if session.recipients is None else list(session.recipients),
-        "contracts": {a: None if sel is None else list(sel)
-                      for a, sel in session.contracts.items()},
-        "rate_limit_per_minute": session.rate_limit_per_minute,
-        "max_fee_per_gas": None if session.max_fee_per_gas is None
-        else str(session.max_fee_per_gas),
-    }
+def _terms(session: Session) -> SessionTerms:
+    """Who the session is and what it may do: the creation audit row's detail, and the part
+    the artifact and the view share."""
+    return SessionTerms(
+        key_hash=session.key_hash, address=session.address, type=session.type,
+        label=session.label, agent=session.agent_name, permissions=tuple(session.permissions),
+        chain_ids=tuple(session.chain_ids), tokens=tuple(session.tokens),
+        limits=Limits(unit=session.limit_unit, per_tx=format_amount(session.per_tx_limit),
+                      daily=format_amount(session.daily_limit)),
+        expires_at=iso(session.expires_at_ms), recipients=session.recipients,
+        contracts=dict(session.contracts), rate_limit_per_minute=session.rate_limit_per_minute,
+        max_fee_per_gas=None if session.max_fee_per_gas is None
+        else str(session.max_fee_per_gas))
 
 
-def _limits(session: Session) -> Mapping[str, str]:
-    return {"unit": session.limit_unit, "per_tx": format_amount(session.per_tx_limit),
-            "daily": format_amount(session.daily_limit)}
+def _terms_fields(session: Session) -> dict[str, Any]:
+    """`_terms` as keyword arguments, to build its subclasses (the artifact, the view)."""
+    terms = _terms(session)
+    return {f.name: getattr(terms, f.name) for f in fields(terms)}

@@ -13,14 +13,12 @@ import contextlib
 import getpass
 import json
 import os
-import re
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from session_studio.admin_ui import MAX_TOKEN_LIFETIME_S
 from session_studio.keystore import KeystoreError, create_master_key_file
 from session_studio.policy import USD, AmountError, Permission, format_amount, parse_amount
 from session_studio.store import (
@@ -34,15 +32,15 @@ from session_studio.store import (
     StoreError,
 )
 
+from . import _durations
 from ._app import Studio, serve_forever
+from ._durations import DurationError
 from ._logging import configure_logging
 from ._service import InvalidSpec, SessionSpec, iso
 from ._settings import ConfigError, Settings, default_config_path, load_settings
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
-_DURATION = re.compile(r"(\d+)([smhd]?)")
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class UsageError(Exception):
@@ -59,10 +57,14 @@ def cli_actor() -> str:
 
 
 def parse_duration(text: str) -> int:
-    match = _DURATION.fullmatch(text.strip())
-    if not match or int(match.group(1)) == 0:
+    """A duration flag; zero is refused here already, since no flag takes one."""
+    try:
+        seconds = _durations.parse_duration(text)
+    except DurationError as exc:
+        raise UsageError(f"--expires-in: {exc}") from exc
+    if seconds == 0:
         raise UsageError(f"--expires-in: expected e.g. 3600, 45m, 1h or 7d, got {text!r}")
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    return seconds
 
 
 def _csv(text: str) -> list[str]:
@@ -284,19 +286,20 @@ async def cmd_sessions(args: argparse.Namespace, studio: Studio) -> None:
             rate_limit_per_minute=args.rate_limit,
             max_fee_per_gas=None if args.max_fee_per_gas_gwei is None
             else _gwei(args.max_fee_per_gas_gwei))
-        _print(args, await svc.create_session(ws, spec, actor=cli_actor()))
+        _print(args, (await svc.create_session(ws, spec, actor=cli_actor())).as_json())
     elif args.action == "list":
-        described = [await svc.describe(s) for s in await svc.list_sessions(ws, _filter(args))]
+        described = [(await svc.describe(s)).as_json()
+                     for s in await svc.list_sessions(ws, _filter(args))]
         _print(args, described, _table(described))
     elif args.action == "show":
-        shown = await svc.describe(await svc.get_session(ws, args.key_hash))
+        shown = (await svc.describe(await svc.get_session(ws, args.key_hash))).as_json()
         _print(args, shown, "\n".join(f"{k}: {v}" for k, v in shown.items()))
     elif args.action == "revoke":
         await _revoke(args, studio)
     elif args.action == "rotate":
         await _rotate(args, studio)
     elif args.action == "export":
-        _print(args, await svc.export(ws, args.key_hash, actor=cli_actor()))
+        _print(args, (await svc.export(ws, args.key_hash, actor=cli_actor())).as_json())
 
 
 _CEILING_FLAGS = ("ceiling_permissions", "ceiling_chains", "ceiling_tokens", "ceiling_per_tx",
@@ -332,7 +335,7 @@ async def _rotate(args: argparse.Namespace, studio: Studio) -> None:
     if args.all_matching == bool(args.key_hash):
         raise UsageError("give either KEY_HASH or --all-matching [filters]")
     if args.key_hash:
-        _print(args, await svc.rotate(ws, args.key_hash, actor=cli_actor()))
+        _print(args, (await svc.rotate(ws, args.key_hash, actor=cli_actor())).as_json())
         return
     query = _filter(args)
     if query.status not in (None, SessionStatus.ACTIVE):
@@ -343,7 +346,7 @@ async def _rotate(args: argparse.Namespace, studio: Studio) -> None:
         # Rotated or revoked by someone else since the listing: nothing left to rotate.
         with contextlib.suppress(Conflict):
             successor = await svc.rotate(ws, session.key_hash, actor=cli_actor())
-            rotated.append({"from": session.key_hash, "to": successor["key_hash"]})
+            rotated.append({"from": session.key_hash, "to": successor.key_hash})
     _print(args, {"count": len(rotated), "rotated": rotated},
            f"rotated {len(rotated)} session(s)"
            + "".join(f"\n  {r['from']} -> {r['to']}" for r in rotated))
@@ -360,15 +363,7 @@ async def _revoke(args: argparse.Namespace, studio: Studio) -> None:
         query = _filter(args)
         if query.status not in (None, SessionStatus.ACTIVE):
             raise UsageError("--all-matching revokes active sessions; drop --status")
-        matching = await svc.list_sessions(
-            ws, SessionFilter(type=query.type, status=SessionStatus.ACTIVE,
-                              chain_id=query.chain_id, agent_name=query.agent_name,
-                              label_contains=query.label_contains, limit=query.limit))
-        revoked = []
-        for session in matching:
-            # Revoked by someone else since the listing: already where we want it.
-            with contextlib.suppress(Conflict):
-                revoked.append(await svc.revoke(ws, session.key_hash, actor=cli_actor()))
+        revoked = await svc.revoke_matching(ws, query, actor=cli_actor())
     key_hashes = [s.key_hash for s in revoked]
     _print(args, {"count": len(key_hashes), "key_hashes": key_hashes},
            f"revoked {len(key_hashes)} session(s)" + "".join(f"\n  {k}" for k in key_hashes))
@@ -426,7 +421,7 @@ async def cmd_agents(args: argparse.Namespace, studio: Studio) -> None:
 
 
 async def cmd_tokens(args: argparse.Namespace, studio: Studio) -> None:
-    accounts = studio.admin.accounts
+    service = studio.tokens
     ws = await studio.service.workspace(args.workspace)
     if args.action == "create":
         try:
@@ -436,9 +431,7 @@ async def cmd_tokens(args: argparse.Namespace, studio: Studio) -> None:
         if not scopes:
             raise UsageError("--scope: give at least one scope")
         lifetime = None if args.expires_in == "never" else parse_duration(args.expires_in)
-        if lifetime is not None and lifetime > MAX_TOKEN_LIFETIME_S:
-            raise UsageError("--expires-in: at most 366 days (or never)")
-        token, secret = await accounts.create_api_token(
+        token, secret = await service.create_token(
             ws, name=args.name, scopes=scopes, expires_in_s=lifetime, created_by=None,
             actor=cli_actor())
         _print(args, {"id": token.id, "token": secret,
@@ -447,14 +440,14 @@ async def cmd_tokens(args: argparse.Namespace, studio: Studio) -> None:
                f"admin API token {token.id} ({', '.join(s.value for s in token.scopes)}):\n"
                f"{secret}")
     elif args.action == "list":
-        tokens = await accounts.list_api_tokens(ws.id)
+        tokens = await service.list_tokens(ws.id)
         listed = [{"id": t.id, "name": t.name, "scopes": [s.value for s in t.scopes],
                    "expires_at": iso(t.expires_at_ms), "revoked_at": iso(t.revoked_at_ms)}
                   for t in tokens]
         _print(args, listed, "\n".join(f"{t.id} {t.name} {','.join(t.scopes)}"
                                        for t in tokens) or "no tokens")
     else:
-        token = await accounts.revoke_api_token(ws.id, args.token_id, actor=cli_actor())
+        token = await service.revoke_token(ws.id, args.token_id, actor=cli_actor())
         _print(args, {"id": token.id, "revoked_at": iso(token.revoked_at_ms)},
                f"revoked token {token.id}")
 
@@ -462,19 +455,18 @@ async def cmd_tokens(args: argparse.Namespace, studio: Studio) -> None:
 async def cmd_admins(args: argparse.Namespace, studio: Studio) -> None:
     ws = await studio.service.workspace(args.workspace)
     if args.action == "invite":
-        link = await studio.admin.accounts.issue_setup_link(ws, admin_name=args.name,
-                                                            actor=cli_actor())
+        link = await studio.admins.invite(ws, admin_name=args.name, actor=cli_actor())
         _print(args, {"setup_link": link}, f"one-time setup link (valid 24 h):\n  {link}")
     else:
-        admins = await studio.store.list_admins(ws.id)
+        admins = await studio.admins.list_admins(ws)
         listed = [{"name": a.name, "created_at": iso(a.created_at_ms)} for a in admins]
         _print(args, listed, "\n".join(a.name for a in admins) or "no admins yet")
 
 
 async def cmd_audit(args: argparse.Namespace, studio: Studio) -> None:
-    store = studio.store
+    trail = studio.audit
     if args.action == "verify":
-        verdict = await store.verify_audit()
+        verdict = await trail.verify()
         payload = {"ok": verdict.ok, "entries": verdict.entries,
                    "head_hash": verdict.head_hash.hex(),
                    "first_broken_seq": verdict.first_broken_seq, "problem": verdict.problem}
@@ -490,8 +482,7 @@ async def cmd_audit(args: argparse.Namespace, studio: Studio) -> None:
     out = sys.stdout if args.output is None else _open_output(args.output)
     try:
         after = 0
-        while page := await store.audit_entries(workspace_id=ws_id, after_seq=after,
-                                                limit=5000):
+        while page := await trail.entries(workspace_id=ws_id, after_seq=after, limit=5000):
             for entry in page:
                 out.write(json.dumps(entry.as_json(), sort_keys=True) + "\n")
             after = page[-1].seq
@@ -546,9 +537,9 @@ async def initialise(path: Path) -> str | None:
             print("created workspace 'default'")
         print(f"database ready at {settings.database.path}")
         ws = await studio.service.workspace(None)
-        if await studio.store.list_admins(ws.id):
+        if await studio.admins.list_admins(ws):
             return None
-        link = await studio.admin.accounts.issue_setup_link(ws, actor=cli_actor())
+        link = await studio.admins.invite(ws, actor=cli_actor())
         print(f"open this one-time setup link to register the first admin passkey "
               f"(valid 24 h):\n  {link}")
         return link

@@ -24,6 +24,10 @@ from ._audit import AuditEntry, AuditEvent, AuditVerdict
 
 class AdminStore(Protocol):
     async def create_setup_link(self, link: SetupLink) -> None: ...
+    async def invite_admin(self, link: SetupLink, *, now_ms: int,
+                           audit: AuditEvent | None = None) -> None:
+        """`create_setup_link` for a name no admin of the workspace holds yet (Conflict
+        otherwise), checked and written with `audit` in one transaction."""
     async def setup_link(self, token_hash: bytes, *, now_ms: int) -> SetupLink | None:
         """The link if it exists, is unused and has not expired."""
     async def save_challenge(self, challenge: Challenge, *, now_ms: int) -> None: ...

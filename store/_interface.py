@@ -50,7 +50,9 @@ class Store(AdminStore, Protocol):
         """Raise StoreUnavailable unless a trivial query succeeds (readiness)."""
 
     # Workspaces and agents
-    async def create_workspace(self, name: str, *, now_ms: int) -> Workspace: ...
+    async def create_workspace(self, name: str, *, now_ms: int, workspace_id: str | None = None,
+                               audit: AuditEvent | None = None) -> Workspace:
+        """Conflict if the name is taken; `audit` is written in the same transaction."""
     async def list_workspaces(self) -> list[Workspace]: ...
     async def get_workspace(self, name: str) -> Workspace: ...
     async def create_agent(

@@ -261,11 +261,19 @@ class SqliteStore(AdminTables):
             return list(await cur.fetchall())
 
     # -- workspaces and agents -------------------------------------------------------------
-    async def create_workspace(self, name: str, *, now_ms: int) -> Workspace:
-        ws = Workspace(id=new_id(), name=name, created_at_ms=now_ms)
+    async def create_workspace(self, name: str, *, now_ms: int, workspace_id: str | None = None,
+                               audit: AuditEvent | None = None) -> Workspace:
+        """`audit` (naming `workspace_id`, which the caller then chooses) is written in the same
+        transaction as the workspace."""
+        ws = Workspace(id=workspace_id or new_id(), name=name, created_at_ms=now_ms)
+
+        def create(db: sqlite3.Connection) -> None:
+            db.execute("INSERT INTO workspaces VALUES (?, ?, ?)",
+                       (ws.id, ws.name, ws.created_at_ms))
+            _audit(db, audit, now_ms)
+
         try:
-            await self._transaction(lambda db: db.execute(
-                "INSERT INTO workspaces VALUES (?, ?, ?)", (ws.id, ws.name, ws.created_at_ms)))
+            await self._transaction(create)
         except sqlite3.IntegrityError as exc:
             raise Conflict(f"workspace {name!r} already exists") from exc
         return ws

@@ -43,6 +43,25 @@ class AdminTables:
             (link.token_hash, link.workspace_id, link.admin_name, link.created_at_ms,
              link.expires_at_ms)))
 
+    async def invite_admin(self, link: SetupLink, *, now_ms: int,
+                           audit: AuditEvent | None = None) -> None:
+        """Issue a setup link for a new admin name, with its audit row, in one transaction.
+
+        The name check runs inside the writing transaction (BEGIN IMMEDIATE: no other write
+        interleaves), so two racing invites, or an invite racing a registration, cannot both
+        see the name free; registration itself stays guarded by UNIQUE (workspace_id, name)."""
+        def invite(db: sqlite3.Connection) -> None:
+            taken = db.execute("SELECT 1 FROM admins WHERE workspace_id = ? AND name = ?",
+                               (link.workspace_id, link.admin_name)).fetchone()
+            if taken is not None:
+                raise Conflict(f"an admin named {link.admin_name!r} already exists")
+            db.execute("INSERT INTO setup_links VALUES (?, ?, ?, ?, ?, NULL)",
+                       (link.token_hash, link.workspace_id, link.admin_name,
+                        link.created_at_ms, link.expires_at_ms))
+            _audit(db, audit, now_ms)
+
+        await self._transaction(invite)
+
     async def setup_link(self, token_hash: bytes, *, now_ms: int) -> SetupLink | None:
         """The link if it exists, is unused and has not expired."""
         row = await self._read_one(

@@ -10,9 +10,10 @@ listing, revoking, rotating and exporting sessions never contacts a chain. The e
 signing request are tested against anvil and `serve` in test_events_e2e.py, and Schemathesis
 runs against `serve` in test_schemathesis.py.
 
-The admin plane's clock (`AdminDeps.clock`, and the clocks of `AdminAccounts` and
-`PasskeyCeremonies`) is a `FakeClock`: the real time plus an offset a test may advance. The
-session service keeps the real clock, so moving the admin clock never expires a session.
+The admin plane's clock (`AdminDeps.clock`, and the clocks of `AdminService`, `TokenService`,
+`AdminAccounts` and `PasskeyCeremonies`) is a `FakeClock`: the real time plus an offset a test
+may advance. The session service keeps the real clock, so moving the admin clock never expires
+a session.
 """
 
 from __future__ import annotations
@@ -39,9 +40,11 @@ from session_studio.keystore import load_master_key
 from session_studio.policy import Permission, parse_amount
 from session_studio.store import Scope, SessionType, SessionUsage, Workspace
 
+from session_studio._admins import AdminService
 from session_studio._app import Studio, now_ms
 from session_studio._service import SessionSpec
 from session_studio._settings import load_settings
+from session_studio._tokens import TokenService
 
 from .soft_authenticator import SoftAuthenticator
 
@@ -265,7 +268,8 @@ class AdminPlane:
             permissions=(Permission.TRANSFER,), tokens=("ETH",), limit_unit="USD",
             per_tx=parse_amount("10"), daily=parse_amount("100"), lifetime_s=lifetime_s)
         ws = self.workspaces[workspace]
-        artifact = await self.studio.service.create_session(ws, spec, actor="cli:test")
+        artifact = (await self.studio.service.create_session(ws, spec,
+                                                             actor="cli:test")).as_json()
         if last_used_at_ms is not None:
             session = await self.studio.service.get_session(ws, artifact["key_hash"])
             await self.studio.store.record_usage([SessionUsage(
@@ -304,11 +308,14 @@ async def admin(tmp_path: Path, aiohttp_client: MakeClient) -> AsyncIterator[Adm
                       for name in ("alpha", "beta")}
         clock = FakeClock()
         master = load_master_key(path=None, env=master_env)
+        admins = AdminService(store=studio.store, origin=ORIGIN, clock=clock)
+        tokens = TokenService(store=studio.store, clock=clock)
         deps = AdminDeps(
-            service=studio.service, store=studio.store, clock=clock,
-            accounts=AdminAccounts(store=studio.store, origin=ORIGIN,
+            service=studio.service, admins=admins, tokens=tokens, audit=studio.audit,
+            clock=clock,
+            accounts=AdminAccounts(admins=admins, tokens=tokens,
                                    csrf_key=master.derive("admin-csrf/v1"), clock=clock),
-            passkeys=PasskeyCeremonies(store=studio.store, rp_id=RP_ID, origin=ORIGIN,
+            passkeys=PasskeyCeremonies(admins=admins, rp_id=RP_ID, origin=ORIGIN,
                                        clock=clock),
             secure_cookies=False)
         # No cookie jar: every request says exactly which credentials it carries.

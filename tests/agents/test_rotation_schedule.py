@@ -42,12 +42,11 @@ async def _session(studio: Studio, ws: Workspace, agent: str) -> str:
         type=SessionType.AGENT, label=agent, agent=agent, chain_ids=(31337,),
         permissions=(Permission.TRANSFER,), tokens=("ETH",), limit_unit="USD",
         per_tx=parse_amount("1"), daily=parse_amount("10"), lifetime_s=86400), actor="cli:test")
-    key_hash: str = artifact["key_hash"]
-    return key_hash
+    return artifact.key_hash
 
 
 def _schedule(studio: Studio, *, at_ms: int) -> RotationSchedule:
-    return RotationSchedule(service=studio.service, store=studio.store, clock=lambda: at_ms)
+    return RotationSchedule(service=studio.service, clock=lambda: at_ms)
 
 
 async def _active(studio: Studio, ws: Workspace, agent: str) -> list[str]:
