@@ -17,11 +17,11 @@ from collections.abc import Callable
 from session_studio.store import (
     Admin,
     AdminLogin,
+    AdminPlaneStore,
     ApiToken,
     AuditEvent,
     Scope,
     SetupLink,
-    Store,
     Workspace,
     new_id,
 )
@@ -52,7 +52,7 @@ def secret_hash(secret: str) -> bytes:
 class AdminAccounts:
     """Issues and resolves the admin plane's secrets, workspace by workspace."""
 
-    def __init__(self, *, store: Store, origin: str, csrf_key: bytes,
+    def __init__(self, *, store: AdminPlaneStore, origin: str, csrf_key: bytes,
                  clock: Callable[[], int]) -> None:
         self._store = store
         self._origin = origin.rstrip("/")

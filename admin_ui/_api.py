@@ -19,6 +19,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from session_studio.policy import AmountError, format_amount, parse_amount
 from session_studio.store import (
+    AdminPlaneStore,
     AgentCeiling,
     ApiToken,
     Conflict,
@@ -28,7 +29,6 @@ from session_studio.store import (
     SessionFilter,
     SessionStatus,
     SessionType,
-    Store,
     Workspace,
 )
 
@@ -96,7 +96,7 @@ class AdminDeps:
     """What the admin plane needs, handed over by the composition root."""
 
     service: SessionService
-    store: Store
+    store: AdminPlaneStore
     accounts: AdminAccounts
     passkeys: PasskeyCeremonies
     clock: Callable[[], int]

@@ -17,12 +17,12 @@ from typing import Any
 
 from session_studio.store import (
     Admin,
+    AdminRepository,
     AuditEvent,
     Challenge,
     ChallengePurpose,
     Conflict,
     Passkey,
-    Store,
     new_id,
 )
 from webauthn import (
@@ -63,7 +63,7 @@ class Begun:
 
 
 class PasskeyCeremonies:
-    def __init__(self, *, store: Store, rp_id: str, origin: str,
+    def __init__(self, *, store: AdminRepository, rp_id: str, origin: str,
                  clock: Callable[[], int]) -> None:
         self._store = store
         self._rp_id = rp_id
