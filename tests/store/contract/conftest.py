@@ -1,0 +1,82 @@
+"""The backend contract: every store backend must pass every test in this folder.
+
+Each test runs once per entry of `BACKENDS` (only SQLite until PostgreSQL arrives, #9) through
+the `backend` fixture; a test sees the store only through the protocols in `store/_interface.py`
+and observes the ledger through its public reads or a `LedgerProbe`, the one place where a
+backend's own tables are read. A new backend adds its name to `BACKENDS`, a branch to
+`open_backend` and a probe; SQLite-only checks (WAL shredding, the file, migrations, several
+processes on one file) stay in tests/store/ beside this folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+from session_studio.store import SqliteStore, Store
+
+from ..conftest import query
+
+BACKENDS = ("sqlite",)
+
+
+class LedgerProbe(Protocol):
+    """Reads a backend's ledger tables directly, for invariants the protocol does not expose."""
+
+    def rows(self, session_id: str) -> list[tuple[int, int, int]]:
+        """(created_at, minute, amount) of every non-released reservation of the session."""
+        ...
+
+    def buckets(self, lineage_id: str) -> dict[int, int]:
+        """The lineage's spend per minute (minute -> unit atoms) as the backend keeps it."""
+        ...
+
+
+class SqliteProbe:
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def rows(self, session_id: str) -> list[tuple[int, int, int]]:
+        return [(created, minute, int(amount)) for created, minute, amount in query(
+            self._path, "SELECT created_at, minute, amount FROM reservations "
+                        "WHERE session_id = ? AND status != 'released'", (session_id,))]
+
+    def buckets(self, lineage_id: str) -> dict[int, int]:
+        return {minute: int(amount) for minute, amount in query(
+            self._path, "SELECT minute, amount FROM spend_buckets WHERE lineage_id = ?",
+            (lineage_id,))}
+
+
+def open_backend(backend: str, directory: Path) -> tuple[Store, LedgerProbe]:
+    """A fresh, unopened store of `backend` keeping its data under `directory`, and its probe."""
+    if backend == "sqlite":
+        path = directory / "studio.db"
+        return SqliteStore(path), SqliteProbe(path)
+    raise AssertionError(f"unknown backend {backend}")
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def opened(backend: str, tmp_path: Path) -> AsyncIterator[tuple[Store, LedgerProbe]]:
+    store, probe = open_backend(backend, tmp_path)
+    await store.open()
+    try:
+        yield store, probe
+    finally:
+        await store.close()
+
+
+@pytest.fixture
+def store(opened: tuple[Store, LedgerProbe]) -> Store:  # overrides tests/store's SQLite one
+    return opened[0]
+
+
+@pytest.fixture
+def probe(opened: tuple[Store, LedgerProbe]) -> LedgerProbe:
+    return opened[1]
