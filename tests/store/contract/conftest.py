@@ -33,6 +33,14 @@ class LedgerProbe(Protocol):
         """The lineage's spend per minute (minute -> unit atoms) as the backend keeps it."""
         ...
 
+    def next_nonce(self, address: str) -> int | None:
+        """The signer's nonce counter (the next fresh nonce), None before its first pick."""
+        ...
+
+    def live_nonces(self) -> set[int]:
+        """Nonces held by a reservation that is not released, over every signer."""
+        ...
+
 
 class SqliteProbe:
     def __init__(self, path: Path) -> None:
@@ -47,6 +55,16 @@ class SqliteProbe:
         return {minute: int(amount) for minute, amount in query(
             self._path, "SELECT minute, amount FROM spend_buckets WHERE lineage_id = ?",
             (lineage_id,))}
+
+    def next_nonce(self, address: str) -> int | None:
+        rows = query(self._path, "SELECT next_nonce FROM nonces WHERE address = ?",
+                     (address.lower(),))
+        assert len(rows) <= 1, rows
+        return None if not rows else int(rows[0][0])
+
+    def live_nonces(self) -> set[int]:
+        return {n for (n,) in query(
+            self._path, "SELECT nonce FROM reservations WHERE status != 'released'")}
 
 
 def open_backend(backend: str, directory: Path) -> tuple[Store, LedgerProbe]:
