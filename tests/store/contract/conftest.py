@@ -20,6 +20,7 @@ from session_studio.store import SqliteStore, Store
 from ..conftest import query
 
 BACKENDS = ("sqlite",)
+_LEDGER_TABLES = ("reservations", "spend_buckets", "nonces", "released_nonces", "decisions")
 
 
 class LedgerProbe(Protocol):
@@ -39,6 +40,11 @@ class LedgerProbe(Protocol):
 
     def live_nonces(self) -> set[int]:
         """Nonces held by a reservation that is not released, over every signer."""
+        ...
+
+    def ledger_snapshot(self) -> object:
+        """Every ledger row (reservations, spend, nonces, decisions), comparable with `==`:
+        equal snapshots mean the ledger did not change in between."""
         ...
 
 
@@ -65,6 +71,10 @@ class SqliteProbe:
     def live_nonces(self) -> set[int]:
         return {n for (n,) in query(
             self._path, "SELECT nonce FROM reservations WHERE status != 'released'")}
+
+    def ledger_snapshot(self) -> object:
+        return {table: sorted(query(self._path, f"SELECT * FROM {table}"), key=repr)
+                for table in _LEDGER_TABLES}
 
 
 def open_backend(backend: str, directory: Path) -> tuple[Store, LedgerProbe]:
