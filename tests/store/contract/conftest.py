@@ -42,6 +42,19 @@ class LedgerProbe(Protocol):
         """Nonces held by a reservation that is not released, over every signer."""
         ...
 
+    def reservation_status(self, reservation_id: str) -> str:
+        ...
+
+    def agent_rows(self, agent_id: str, *,
+                   self_service: bool) -> list[tuple[int, int, int, str]]:
+        """(created_at, minute, amount, lineage) of the agent's reservations that still count,
+        only those of its self-created lineages if `self_service`."""
+        ...
+
+    def agent_buckets(self, agent_id: str) -> dict[int, int]:
+        """The agent's self-service window per minute (minute -> unit atoms)."""
+        ...
+
     def ledger_snapshot(self) -> object:
         """Every ledger row (reservations, spend, nonces, decisions), comparable with `==`:
         equal snapshots mean the ledger did not change in between."""
@@ -71,6 +84,25 @@ class SqliteProbe:
     def live_nonces(self) -> set[int]:
         return {n for (n,) in query(
             self._path, "SELECT nonce FROM reservations WHERE status != 'released'")}
+
+    def reservation_status(self, reservation_id: str) -> str:
+        [(status,)] = query(self._path, "SELECT status FROM reservations WHERE id = ?",
+                            (reservation_id,))
+        return str(status)
+
+    def agent_rows(self, agent_id: str, *,
+                   self_service: bool) -> list[tuple[int, int, int, str]]:
+        join = ("JOIN self_service_lineages ss ON ss.lineage_id = r.lineage_id"
+                if self_service else "")
+        return [(t, m, int(a), lin) for t, m, a, lin in query(
+            self._path, "SELECT r.created_at, r.minute, r.amount, r.lineage_id"
+                        f" FROM reservations r JOIN sessions s ON s.id = r.session_id {join}"
+                        " WHERE s.agent_id = ? AND r.status != 'released'", (agent_id,))]
+
+    def agent_buckets(self, agent_id: str) -> dict[int, int]:
+        return {m: int(a) for m, a in query(
+            self._path, "SELECT minute, amount FROM agent_window_buckets WHERE agent_id = ?",
+            (agent_id,))}
 
     def ledger_snapshot(self) -> object:
         return {table: sorted(query(self._path, f"SELECT * FROM {table}"), key=repr)
