@@ -45,6 +45,10 @@ class LedgerProbe(Protocol):
     def reservation_status(self, reservation_id: str) -> str:
         ...
 
+    def outstanding_signed(self, lineage_id: str) -> int:
+        """The lineage's eth_signTransaction reservations still `signed`."""
+        ...
+
     def agent_rows(self, agent_id: str, *,
                    self_service: bool) -> list[tuple[int, int, int, str]]:
         """(created_at, minute, amount, lineage) of the agent's reservations that still count,
@@ -89,6 +93,12 @@ class SqliteProbe:
         [(status,)] = query(self._path, "SELECT status FROM reservations WHERE id = ?",
                             (reservation_id,))
         return str(status)
+
+    def outstanding_signed(self, lineage_id: str) -> int:
+        [(count,)] = query(self._path, "SELECT COUNT(*) FROM reservations WHERE lineage_id = ?"
+                           " AND method = 'eth_signTransaction' AND status = 'signed'",
+                           (lineage_id,))
+        return int(count)
 
     def agent_rows(self, agent_id: str, *,
                    self_service: bool) -> list[tuple[int, int, int, str]]:
