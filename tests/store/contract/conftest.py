@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import pytest
 from session_studio.store import SqliteStore, Store
@@ -20,6 +20,8 @@ from session_studio.store import SqliteStore, Store
 from ..conftest import query
 
 BACKENDS = ("sqlite",)
+_SETTLEMENT_COLUMNS = ("status", "amount", "gas_reserved", "gas_wei_reserved", "gas_wei_used",
+                       "receipt_status", "settled_at")
 _LEDGER_TABLES = ("reservations", "spend_buckets", "nonces", "released_nonces", "decisions")
 
 
@@ -43,6 +45,11 @@ class LedgerProbe(Protocol):
         ...
 
     def reservation_status(self, reservation_id: str) -> str:
+        ...
+
+    def settlement_row(self, reservation_id: str) -> dict[str, Any]:
+        """status, amount, gas_reserved, gas_wei_reserved, gas_wei_used (ints or None),
+        receipt_status and settled_at of one reservation."""
         ...
 
     def outstanding_signed(self, lineage_id: str) -> int:
@@ -93,6 +100,16 @@ class SqliteProbe:
         [(status,)] = query(self._path, "SELECT status FROM reservations WHERE id = ?",
                             (reservation_id,))
         return str(status)
+
+    def settlement_row(self, reservation_id: str) -> dict[str, Any]:
+        [row] = query(self._path, f"SELECT {', '.join(_SETTLEMENT_COLUMNS)} FROM reservations"
+                      " WHERE id = ?", (reservation_id,))
+        values = dict(zip(_SETTLEMENT_COLUMNS, row, strict=True))
+        # Amounts are TEXT integers in SQLite (beyond its 64 bits); the contract speaks ints.
+        for amount in ("amount", "gas_reserved", "gas_wei_reserved", "gas_wei_used"):
+            if values[amount] is not None:
+                values[amount] = int(values[amount])
+        return values
 
     def outstanding_signed(self, lineage_id: str) -> int:
         [(count,)] = query(self._path, "SELECT COUNT(*) FROM reservations WHERE lineage_id = ?"
