@@ -10,6 +10,7 @@ from session_studio.keystore import LocalKeystore
 from session_studio.policy import ChainAssets, PriceBook
 from session_studio.store import CredentialOwner, Session, SigningStore
 
+from ._errors import ChainNotConfigured
 from ._observer import NullObserver, RpcObserver
 from ._upstream import Upstream
 
@@ -62,3 +63,10 @@ class Caller:
     # Told which session a method picked for the call (`pick_session`): agent credentials'
     # usage is counted against the session actually used, not against every session they reach.
     session_picked: Callable[[Session], None] = field(default=lambda _session: None)
+
+
+def require_chain(caller: Caller) -> ChainRuntime:
+    """The chain of the URL, for every method that needs one (signing, reads, eth_chainId)."""
+    if caller.chain is None:
+        raise ChainNotConfigured(f"chain {caller.chain_id} is not configured on this sidecar")
+    return caller.chain

@@ -7,13 +7,11 @@ signing methods go through the policy; `eth_sign` and raw transactions are refus
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from session_studio.keystore import (
     EncodedTypedData,
-    KeyContext,
     KeystoreError,
     LocalKeystore,
     SigningRefusedError,
@@ -30,20 +28,19 @@ from session_studio.policy import (
 
 from session_studio._json import JsonRejected, parse_json
 
-from ._context import Caller, ChainRuntime, RpcPlaneDeps
+from ._context import Caller, RpcPlaneDeps, require_chain
 from ._envelope import MAX_NESTING, Call
 from ._errors import (
-    ChainNotConfigured,
-    InternalError,
     InvalidParams,
     MethodNotFound,
-    PolicyDenied,
     UnsupportedMethod,
 )
+from ._nonces import NonceOracle
 from ._params import arity, hex_bytes
+from ._pipeline import Message, SigningRequest, TypedData, sign_with_policy
 from ._self_service import STUDIO_METHODS, studio_call
 from ._sessions import active_addresses, session_for_address
-from ._transactions import NonceOracle, handle_transaction
+from ._transactions import handle_transaction
 from ._upstream import Upstream
 
 # Passed through to the chain's upstream as they are. Nothing here can sign or change state
@@ -111,14 +108,9 @@ class RpcMethods:
             return await self._upstream(caller).call(call.method, call.params)
         raise MethodNotFound(call.method)
 
-    def _upstream(self, caller: Caller) -> Upstream:
-        return self._upstream_chain(caller).upstream
-
     @staticmethod
-    def _upstream_chain(caller: Caller) -> ChainRuntime:
-        if caller.chain is None:
-            raise ChainNotConfigured(f"chain {caller.chain_id} is not configured on this sidecar")
-        return caller.chain
+    def _upstream(caller: Caller) -> Upstream:
+        return require_chain(caller).upstream
 
     async def _chain_id(self, caller: Caller, params: list[Any]) -> str:
         self._upstream(caller)
@@ -145,29 +137,23 @@ class RpcMethods:
 
     async def _personal_sign(self, caller: Caller, params: list[Any]) -> str:
         arity(params, 2, 3, "personal_sign")
-        self._upstream(caller)
+        require_chain(caller)
         message = _message_bytes(params[0])
         session = session_for_address(caller, params[1], "address")
-        deps = self._deps
         policy = session.policy()
-        ctx = KeyContext(workspace_id=session.workspace_id, session_id=session.id)
 
-        def evaluate(state: SessionState, now_ms: int) -> Decision:
+        def decide(state: SessionState, now_ms: int) -> Decision:
             return evaluate_message(policy=policy, state=state, chain_id=caller.chain_id,
                                     message=message, now_ms=now_ms)
 
-        def sign(_nonce: int | None, sealed: bytes | None) -> tuple[bytes, None, None]:
-            started = time.perf_counter()
-            signature = deps.keystore.sign_personal_message(sealed, ctx, message)
-            deps.observer.signed(time.perf_counter() - started)
-            return signature, None, None
-
-        return await self._sign_off_chain(caller, session.id, "personal_sign", evaluate, sign)
+        return await sign_with_policy(self._deps, caller, SigningRequest(
+            method="personal_sign", session=session, decide=decide,
+            payload=Message(message=message)), nonces=self._nonces)
 
     async def _sign_typed_data(self, caller: Caller, params: list[Any]) -> str:
         """EIP-712: permits are approvals (spend, reserved like a send); other data is opaque."""
         arity(params, 2, 2, "eth_signTypedData_v4")
-        chain = self._upstream_chain(caller)
+        chain = require_chain(caller)
         session = session_for_address(caller, params[0], "address")
         typed = _typed_data(params[1])
         deps = self._deps
@@ -180,42 +166,15 @@ class RpcMethods:
                    if isinstance(decoded, Undecodable) else _encode(deps.keystore, typed))
         prices = await deps.prices.price_book(chain.chain_id)
         policy = session.policy()
-        ctx = KeyContext(workspace_id=session.workspace_id, session_id=session.id)
 
-        def evaluate(state: SessionState, now_ms: int) -> Decision:
+        def decide(state: SessionState, now_ms: int) -> Decision:
             return evaluate_typed_data(policy=policy, state=state, chain_id=caller.chain_id,
                                        decoded=decoded, prices=prices, now_ms=now_ms)
 
-        def sign(_nonce: int | None, sealed: bytes | None) -> tuple[bytes, None, None]:
-            started = time.perf_counter()
-            if isinstance(encoded, KeystoreError):
-                raise encoded
-            signature = deps.keystore.sign_encoded_typed_data(sealed, ctx, encoded)
-            deps.observer.signed(time.perf_counter() - started)
-            return signature, None, None
-
-        return await self._sign_off_chain(caller, session.id, "eth_signTypedData_v4",
-                                          evaluate, sign)
-
-    async def _sign_off_chain(
-        self, caller: Caller, session_id: str, method: str,
-        evaluate: Callable[[SessionState, int], Decision],
-        sign: Callable[[int | None, bytes | None], tuple[bytes, None, None]],
-    ) -> str:
-        """Decide, reserve (a permit's allowance is spend) and sign in one ledger transaction."""
-        deps = self._deps
-        try:
-            decision, _, signature = await deps.store.reserve_and_sign(
-                session_id=session_id, method=method, clock=deps.clock,
-                window_mode=deps.window_mode, evaluate=evaluate,
-                nonce=None, sign=sign)
-        except KeystoreError as exc:
-            raise InternalError("internal error: signing failed",
-                                {"request_id": caller.request_id}) from exc
-        if not decision.allowed:
-            raise PolicyDenied(decision)
-        assert signature is not None
-        return "0x" + signature.hex()
+        # Decided, reserved (a permit's allowance is spend) and signed in one ledger transaction.
+        return await sign_with_policy(deps, caller, SigningRequest(
+            method="eth_signTypedData_v4", session=session, decide=decide,
+            payload=TypedData(encoded=encoded)), nonces=self._nonces)
 
     async def _refuse_eth_sign(self, caller: Caller, params: list[Any]) -> str:
         raise UnsupportedMethod("eth_sign is refused: it signs a raw hash, which can be a "

@@ -11,8 +11,8 @@ own way (JSON-RPC has no standard codes for them):
   looks for the transaction's receipt before it releases anything (`proxy/_recovery.py`).
 
 Every other answer with an error object is a refusal: the transaction never entered that
-node's pool. Both the send path (`proxy/_transactions.py`) and crash recovery classify through
-`node_says`, by way of `UpstreamError`.
+node's pool. Both the send path and crash recovery classify through `node_says`, by way of
+`UpstreamError`, in `proxy/_outcome.py`, which also says what each answer does to the ledger.
 
 Matching is by word-bounded pattern on the error message, case-insensitive, so a wording keeps
 matching when a client adds details around it ("nonce too low: next nonce 5, tx nonce 3") and

@@ -5,15 +5,12 @@ before the broadcast, so a crash in between leaves signed transactions that no n
 Their spend is reserved and they were authorised, but their nonces form a gap: every later send
 of that signer would wait behind it forever. Broadcasting them on start closes the gap.
 
-Per signer, in nonce order: a nonce the chain has passed is marked broadcast (settlement then
-settles it by receipt, or releases it if another transaction took the nonce); "already known"
-(in any client's wording, `_node_errors.py`) is broadcast too. "Nonce too low" is not proof of
-anything: the count was read before the loop, and broadcasting an earlier nonce can let the
-node mine a later one it held queued behind the gap, so the transaction's receipt decides:
-mined -> broadcast (settlement settles it); otherwise `unknown`, and settlement releases it
-(without handing the nonce out again) once its own check shows another transaction used it.
-Any other refusal provably never reached the chain, so it is released and its nonce handed out
-again; a silent upstream leaves it for the next start (or the settlement task).
+Per signer, in nonce order: a nonce the chain has passed is marked broadcast without a send
+(settlement then settles it by receipt, or releases it if another transaction took the nonce).
+Everything else is rebroadcast and its answer applied by the one rule table the send path uses
+too (`proxy/_outcome.py`, attempt `RECOVERY`): what differs for a rebroadcast ("nonce too low"
+asks for the receipt; a silent upstream leaves the row for the next start) is written there,
+with why.
 """
 
 from __future__ import annotations
@@ -25,7 +22,7 @@ from session_studio.store import ReservationStatus, UnbroadcastSend
 
 from ._context import RpcPlaneDeps
 from ._errors import UpstreamError, UpstreamUnavailable
-from ._settlement import UPSTREAM_FAILURES, parse_receipt
+from ._outcome import RECOVERY, NodeAnswer, send_raw, settle_broadcast
 from ._upstream import Upstream
 
 log = logging.getLogger("session_studio.recovery")
@@ -62,40 +59,7 @@ async def _rebroadcast_one(deps: RpcPlaneDeps, upstream: Upstream, item: Unbroad
         await deps.store.record_outcome(reservation, status=ReservationStatus.BROADCAST,
                                         now_ms=deps.clock())
         return 0
-    try:
-        await upstream.call("eth_sendRawTransaction", ["0x" + item.raw_tx.hex()])
-    except UpstreamError as exc:
-        if exc.already_known:
-            await deps.store.record_outcome(reservation, status=ReservationStatus.BROADCAST,
-                                            now_ms=deps.clock())
-        elif exc.stale_nonce:
-            await _settle_stale_nonce(deps, upstream, item)
-        else:
-            await deps.store.release(reservation, now_ms=deps.clock(), return_nonce=True)
-        return 0
-    except UpstreamUnavailable:
-        return 0
-    await deps.store.record_outcome(reservation, status=ReservationStatus.BROADCAST,
-                                    now_ms=deps.clock())
-    return 1
-
-
-async def _settle_stale_nonce(deps: RpcPlaneDeps, upstream: Upstream,
-                              item: UnbroadcastSend) -> None:
-    """The nonce is used on chain; whether by this transaction only its receipt can say.
-
-    Mined: `broadcast`, and settlement settles it to its real cost. Otherwise (no receipt, or
-    no answer) `unknown`, never a release from here: settlement releases it (nonce not handed
-    out again) only after its own count-then-receipt check, a round later, so a receipt that
-    a lagging node indexes late still counts."""
-    try:
-        mined = parse_receipt(await upstream.call("eth_getTransactionReceipt",
-                                                  [item.tx_hash])) is not None
-    except UPSTREAM_FAILURES:
-        mined = False
-    await deps.store.record_outcome(
-        item.reservation, now_ms=deps.clock(),
-        status=ReservationStatus.BROADCAST if mined else ReservationStatus.UNKNOWN)
-    if mined:
-        log.info("recovery found a transaction mined before its rebroadcast",
-                 extra={"chain_id": item.reservation.chain_id, "tx_hash": item.tx_hash})
+    sent = await send_raw(upstream, item.raw_tx)
+    await settle_broadcast(deps.store, upstream, reservation, answer=sent.answer,
+                           attempt=RECOVERY, tx_hash=item.tx_hash, now_ms=deps.clock())
+    return 1 if sent.answer is NodeAnswer.ACCEPTED else 0

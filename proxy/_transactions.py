@@ -1,21 +1,18 @@
-"""eth_sendTransaction / eth_signTransaction: fill, decode, decide+reserve+sign, broadcast.
+"""eth_sendTransaction / eth_signTransaction: the parse step of the signing pipeline.
 
-One request, one direction (STYLE.md): parse -> pick the session -> fill the gaps from the
-upstream (gas, fees, pending nonce; concurrently) -> decode and price (pure) -> one store
-transaction that evaluates, reserves, picks the nonce and signs -> broadcast. A reservation is
-released only when the upstream *answered* with an error (the transaction provably never entered
-its pool); a transport failure leaves it reserved as `unknown`.
+parse -> pick the session -> triage (a refusal whatever the fill never reaches the node) -> fill
+the gaps from the upstream (gas, fees, pending nonce; concurrently) -> decode and price (pure)
+-> a `SigningRequest` for `proxy/_pipeline.py`, which decides, reserves, picks the nonce and
+signs in one ledger transaction, then broadcasts a send; what the node's answer means for the
+reservation is `proxy/_outcome.py`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 from dataclasses import replace
 from typing import Any
 
-from session_studio.keystore import KeyContext, KeystoreError, SignedTransaction
 from session_studio.policy import (
     Decision,
     PriceBook,
@@ -25,55 +22,25 @@ from session_studio.policy import (
     decode_transaction,
     evaluate_transaction,
 )
-from session_studio.store import NonceGap, NonceRequest, ReservationStatus, Session
+from session_studio.store import NonceRequest, Session
 
-from ._context import Caller, ChainRuntime, RpcPlaneDeps
-from ._errors import (
-    ChainNotConfigured,
-    InternalError,
-    InvalidParams,
-    PolicyDenied,
-    UpstreamError,
-    UpstreamUnavailable,
-)
+from ._context import Caller, ChainRuntime, RpcPlaneDeps, require_chain
+from ._errors import InvalidParams
 from ._l1_fee import NONCE_PLACEHOLDER, quote_l1_fee
+from ._nonces import NonceOracle
 from ._params import TransactionParams, arity, checksum, transaction
+from ._pipeline import SigningRequest, Transaction, sign_with_policy
 from ._sessions import pick_session
-
-log = logging.getLogger("session_studio.proxy")
+from ._upstream import upstream_quantity
 
 _SUPPORTED_TYPES = (0, 1, 2, 4)
-
-
-class NonceOracle:
-    """Asks the node for a signer's pending nonce only until the ledger counts it.
-
-    A session key never leaves the sidecar, so nobody else can advance its nonce: once the
-    store's counter for (chain, address) exists, it is authoritative and the upstream round trip
-    is saved on every later send. State is per RPC app, created by `RpcMethods`.
-    """
-
-    def __init__(self) -> None:
-        self._counted: set[tuple[int, str]] = set()
-
-    async def pending(self, chain: ChainRuntime, session: Session) -> int:
-        if (chain.chain_id, session.address) in self._counted:
-            return 0
-        return await _pending_nonce(chain, session)
-
-    def counted(self, chain: ChainRuntime, session: Session) -> None:
-        self._counted.add((chain.chain_id, session.address))
-
-    def doubt(self, chain: ChainRuntime, session: Session) -> None:
-        """The node refused a transaction: ask it for the pending nonce again next time."""
-        self._counted.discard((chain.chain_id, session.address))
 
 
 async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[Any], *,
                              method: str, broadcast: bool, nonces: NonceOracle) -> str:
     arity(params, 1, 1, method)
     tx = transaction(params[0])
-    chain = _require_chain(caller)
+    chain = require_chain(caller)
     session = pick_session(caller, tx.sender, deps.clock())
     if tx.tx_type is not None and tx.tx_type not in _SUPPORTED_TYPES:
         raise InvalidParams(f"invalid params: transaction type {tx.tx_type} is not supported")
@@ -97,7 +64,7 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
     # those are bounded in number (a send is broadcast here, and settled like any other).
     held_back_bound = None if broadcast else deps.max_outstanding_signed
 
-    def evaluate(state: SessionState, now_ms: int) -> Decision:
+    def decide(state: SessionState, now_ms: int) -> Decision:
         decision = evaluate_transaction(policy=policy, state=state, tx=request, decoded=decoded,
                                         prices=prices, now_ms=now_ms,
                                         chain_max_fee_per_gas=chain.max_fee_per_gas,
@@ -105,63 +72,13 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
         # An unfilled request (gas 0, no nonce from the node) must never be signed.
         return early_refusal if decision.allowed and early_refusal is not None else decision
 
-    ctx = KeyContext(workspace_id=session.workspace_id, session_id=session.id)
-
-    def sign(nonce: int | None,
-             sealed: bytes | None) -> tuple[SignedTransaction, str, bytes]:
-        assert nonce is not None
-        started = time.perf_counter()
-        signed = deps.keystore.sign_transaction(sealed, ctx, _to_eth_account(request, tx, nonce))
-        deps.observer.signed(time.perf_counter() - started)
-        return signed, signed.tx_hash, signed.raw
-
-    try:
-        decision, reservation, signed = await deps.store.reserve_and_sign(
-            session_id=session.id, method=method, clock=deps.clock,
-            window_mode=deps.window_mode, evaluate=evaluate,
+    return await sign_with_policy(deps, caller, SigningRequest(
+        method=method, session=session, decide=decide,
+        payload=Transaction(
+            chain=chain, fields=lambda nonce: _to_eth_account(request, tx, nonce),
             nonce=NonceRequest(chain_id=chain.chain_id, address=session.address,
                                upstream_pending=pending, explicit=tx.nonce),
-            sign=sign, gas_wei=request.worst_case_gas_cost)
-    except NonceGap as exc:
-        raise InvalidParams(f"invalid params: {exc}; a transaction behind a gap is never "
-                            f"signed (leave the nonce out and the sidecar picks it)") from exc
-    except KeystoreError as exc:
-        log.error("signing failed", extra={"request_id": caller.request_id,
-                                           "error": type(exc).__name__})
-        raise InternalError("internal error: signing failed",
-                            {"request_id": caller.request_id}) from exc
-    if not decision.allowed:
-        raise PolicyDenied(decision)
-    assert reservation is not None and signed is not None
-    nonces.counted(chain, session)
-    raw_hex = "0x" + signed.raw.hex()
-    if not broadcast:
-        return raw_hex
-    try:
-        await chain.upstream.call("eth_sendRawTransaction", [raw_hex])
-    except UpstreamError as exc:
-        if not exc.already_known:
-            # A nonce goes back to the pool only if it was ours to hand out and is still
-            # unused on chain: never the client's explicit one, never one the node calls stale.
-            reusable = tx.nonce is None and not exc.stale_nonce
-            await deps.store.release(reservation, now_ms=deps.clock(), return_nonce=reusable)
-        nonces.doubt(chain, session)
-        raise
-    except UpstreamUnavailable as exc:
-        await deps.store.record_outcome(reservation, status=ReservationStatus.UNKNOWN,
-                                        now_ms=deps.clock())
-        raise InternalError(
-            "upstream did not answer: the transaction may or may not have been broadcast",
-            {"tx_hash": signed.tx_hash, "request_id": caller.request_id}) from exc
-    await deps.store.record_outcome(reservation, status=ReservationStatus.BROADCAST,
-                                    now_ms=deps.clock())
-    return signed.tx_hash
-
-
-def _require_chain(caller: Caller) -> ChainRuntime:
-    if caller.chain is None:
-        raise ChainNotConfigured(f"chain {caller.chain_id} is not configured on this sidecar")
-    return caller.chain
+            gas_wei=request.worst_case_gas_cost, broadcast=broadcast)), nonces=nonces)
 
 
 def _unfilled(tx: TransactionParams, session: Session, chain: ChainRuntime) -> TransactionRequest:
@@ -218,7 +135,7 @@ async def _fill(tx: TransactionParams, session: Session,
         price_task = (up.call("eth_gasPrice", []) if tx.gas_price is None
                       else _const(hex(tx.gas_price)))
         gas_hex, price_hex = await asyncio.gather(gas_task, price_task)
-        max_fee = _int(price_hex, "eth_gasPrice")
+        max_fee = upstream_quantity(price_hex, "eth_gasPrice")
         tx_type = tx.tx_type if tx.tx_type is not None else 0
     else:
         need_priority = tx.max_priority_fee_per_gas is None
@@ -228,9 +145,9 @@ async def _fill(tx: TransactionParams, session: Session,
         block_task = (up.call("eth_getBlockByNumber", ["latest", False]) if need_base
                       else _const(None))
         gas_hex, priority_hex, block = await asyncio.gather(gas_task, priority_task, block_task)
-        priority = _int(priority_hex, "eth_maxPriorityFeePerGas")
+        priority = upstream_quantity(priority_hex, "eth_maxPriorityFeePerGas")
         if need_base:
-            base = _int((block or {}).get("baseFeePerGas"), "baseFeePerGas")
+            base = upstream_quantity((block or {}).get("baseFeePerGas"), "baseFeePerGas")
             max_fee = priority + 2 * base
         else:
             max_fee = tx.max_fee_per_gas or 0
@@ -242,31 +159,14 @@ async def _fill(tx: TransactionParams, session: Session,
         tx_type = 2
     request = TransactionRequest(
         chain_id=chain.chain_id, declared_chain_id=tx.chain_id, sender=session.address.lower(),
-        to=tx.to, value=tx.value, data=tx.data, gas=_int(gas_hex, "eth_estimateGas"),
+        to=tx.to, value=tx.value, data=tx.data, gas=upstream_quantity(gas_hex, "eth_estimateGas"),
         max_fee_per_gas=max_fee, tx_type=tx_type,
         has_authorization_list=tx.has_authorization_list)
     return request, tx
 
 
-async def _pending_nonce(chain: ChainRuntime, session: Session) -> int:
-    count = await chain.upstream.call("eth_getTransactionCount",
-                                      [checksum(session.address), "pending"])
-    return _int(count, "eth_getTransactionCount")
-
-
 async def _const(value: Any) -> Any:
     return value
-
-
-def _int(value: Any, what: str) -> int:
-    """Numbers from the upstream; a malformed one is upstream doubt, so nothing is signed."""
-    try:
-        number = int(value, 16) if isinstance(value, str) else None
-    except ValueError:
-        number = None
-    if number is None or number < 0:
-        raise UpstreamUnavailable(f"upstream returned a malformed {what}")
-    return number
 
 
 def _with_fees(tx: TransactionParams, *, max_fee: int, priority: int) -> TransactionParams:

@@ -72,3 +72,14 @@ class Upstream:
         if "result" not in payload:
             raise UpstreamUnavailable("upstream answer has neither result nor error")
         return payload["result"]
+
+
+def upstream_quantity(value: Any, what: str) -> int:
+    """A number from the upstream; a malformed one is upstream doubt, so nothing is signed."""
+    try:
+        number = int(value, 16) if isinstance(value, str) else None
+    except ValueError:
+        number = None
+    if number is None or number < 0:
+        raise UpstreamUnavailable(f"upstream returned a malformed {what}")
+    return number

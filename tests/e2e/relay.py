@@ -1,10 +1,11 @@
 """An upstream in front of anvil that swallows broadcasts, and a `serve` that reaches anvil
 through it: how a test leaves transactions signed (and reserved) but never answered.
 
-The relay forwards every call to anvil unchanged except `eth_sendRawTransaction`, which it
-records and holds unanswered until the relay is closed: the server sees an upstream that took
-the transaction and never replied, exactly what a crash between commit and broadcast, or a
-lost answer, looks like from the ledger's side.
+The relay forwards every call to anvil unchanged except `eth_sendRawTransaction` of a nonce at
+or above `forward_below` (0: every broadcast), which it records and holds unanswered until the
+relay is closed: the server sees an upstream that took the transaction and never replied,
+exactly what a crash between commit and broadcast, or a lost answer, looks like from the
+ledger's side.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import rlp
+from web3 import Web3
+
 from session_studio._devchain import free_port
 
 from .harness import CLI, PRIMARY_CHAIN, Studio
@@ -27,9 +31,11 @@ from .harness import CLI, PRIMARY_CHAIN, Studio
 class SwallowingRelay(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, *, forward_below: int = 0) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.upstream = upstream
+        self.forward_below = forward_below
+        self.forwarded: list[str] = []  # hashes of the broadcasts passed on to the node
         self.swallowed: list[str] = []  # the raw transactions held, as hex
         self.lock = threading.Lock()
         self.closing = threading.Event()
@@ -46,10 +52,15 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         call = json.loads(body)
         if isinstance(call, dict) and call.get("method") == "eth_sendRawTransaction":
-            with self.server.lock:
-                self.server.swallowed.append(call["params"][0])
-            self.server.closing.wait()
-            return  # never forwarded, never answered
+            raw_hex = call["params"][0]
+            if _nonce(raw_hex) < self.server.forward_below:
+                with self.server.lock:
+                    self.server.forwarded.append(Web3.keccak(hexstr=raw_hex).to_0x_hex())
+            else:
+                with self.server.lock:
+                    self.server.swallowed.append(raw_hex)
+                self.server.closing.wait()
+                return  # never forwarded, never answered
         request = urllib.request.Request(self.server.upstream, data=body, method="POST",
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -64,9 +75,15 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+def _nonce(raw_hex: str) -> int:
+    """The nonce of a typed (EIP-2718) transaction: `type || rlp([chain_id, nonce, ...])`."""
+    raw = bytes.fromhex(raw_hex[2:])
+    return int.from_bytes(rlp.decode(raw[1:])[1], "big")
+
+
 @contextlib.contextmanager
-def swallowing_relay(upstream: str) -> Iterator[SwallowingRelay]:
-    relay = SwallowingRelay(upstream)
+def swallowing_relay(upstream: str, *, forward_below: int = 0) -> Iterator[SwallowingRelay]:
+    relay = SwallowingRelay(upstream, forward_below=forward_below)
     thread = threading.Thread(target=relay.serve_forever, daemon=True)
     thread.start()
     try:

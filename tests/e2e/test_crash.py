@@ -15,29 +15,26 @@ Two crashes, each run once per module by a fixture:
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import sqlite3
 import subprocess
 import threading
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-import rlp
 from web3 import Web3
 from web3.exceptions import Web3RPCError
 
 from session_studio._devchain import free_port
 
-from .harness import CLI, ETH_PRICE_USD, PRIMARY_CHAIN, Studio
+from .harness import ETH_PRICE_USD, PRIMARY_CHAIN, Studio
+from .relay import serve_through, swallowing_relay
 
 pytestmark = pytest.mark.e2e
 
@@ -264,94 +261,6 @@ def test_send_after_restart_that_crosses_the_cap_is_refused(
 FORWARDED_NONCES = 5  # nonces below this reach anvil; every later broadcast is held
 
 
-class _HoldingRelay(ThreadingHTTPServer):
-    """An upstream in front of anvil that never answers broadcasts of nonce >= the threshold."""
-
-    daemon_threads = True
-
-    def __init__(self, upstream: str) -> None:
-        super().__init__(("127.0.0.1", 0), _RelayHandler)
-        self.upstream = upstream
-        self.forwarded: list[str] = []
-        self.held: list[str] = []
-        self.lock = threading.Lock()
-        self.shutdown_held = threading.Event()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _RelayHandler(BaseHTTPRequestHandler):
-    server: _HoldingRelay
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        call = json.loads(body)
-        if isinstance(call, dict) and call.get("method") == "eth_sendRawTransaction":
-            raw = bytes.fromhex(call["params"][0][2:])
-            nonce = int.from_bytes(rlp.decode(raw[1:])[1], "big")  # type-2: 0x02 || rlp(...)
-            tx_hash = Web3.keccak(raw).to_0x_hex()
-            with self.server.lock:
-                (self.server.held if nonce >= FORWARDED_NONCES else
-                 self.server.forwarded).append(tx_hash)
-            if nonce >= FORWARDED_NONCES:
-                self.server.shutdown_held.wait()
-                return  # dropped: it never reaches the chain
-        request = urllib.request.Request(
-            self.server.upstream, data=body, method="POST",
-            headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            answer = response.read()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def _relay(upstream: str) -> Iterator[_HoldingRelay]:
-    relay = _HoldingRelay(upstream)
-    thread = threading.Thread(target=relay.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield relay
-    finally:
-        relay.shutdown_held.set()
-        relay.shutdown()
-        relay.server_close()
-
-
-def _serve_through(studio: Studio, upstream: str) -> tuple[subprocess.Popen[bytes], int]:
-    """`serve` on the studio's database whose primary chain is reached through `upstream`."""
-    port = free_port()
-    text = studio.config.read_text()
-    text = text.replace(f'rpc_url = "{studio.chains[PRIMARY_CHAIN].rpc_url}"',
-                        f'rpc_url = "{upstream}"')
-    for old in (studio.rpc_port, studio.admin_port, studio.metrics_port):
-        new = port if old == studio.rpc_port else free_port()
-        text = text.replace(f"127.0.0.1:{old}", f"127.0.0.1:{new}")
-    config = studio.home / f"serve-relay-{port}.toml"
-    config.write_text(text)
-    log = open(studio.home / f"serve-relay-{port}.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen([*CLI, "serve", "--config", str(config)], stdout=log,
-                            stderr=subprocess.STDOUT)
-    studio.servers.append(proc)  # stopped with the others at module teardown
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"serve exited with {proc.returncode}; see {log.name}"
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                return proc, port
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError("serve did not become healthy within 30 s")
-
-
 @dataclass
 class KillInFlight:
     session: dict[str, Any]
@@ -364,17 +273,19 @@ class KillInFlight:
 @pytest.fixture(scope="module")
 def kill_in_flight(studio: Studio) -> KillInFlight:
     session = studio.create_session(per_tx="10", daily="200")
-    with _relay(studio.chains[PRIMARY_CHAIN].rpc_url) as relay:
-        doomed, port = _serve_through(studio, relay.url)
+    with swallowing_relay(studio.chains[PRIMARY_CHAIN].rpc_url,
+                          forward_below=FORWARDED_NONCES) as relay:
+        doomed, port = serve_through(studio, relay.url)
 
         def broadcasts_stuck() -> bool:
             with relay.lock:
-                return len(relay.forwarded) >= FORWARDED_NONCES and len(relay.held) >= 3
+                return len(relay.forwarded) >= FORWARDED_NONCES and len(relay.swallowed) >= 3
 
         _burst_then_kill(studio, session, [_eth_transfer(session) for _ in range(15)], port,
                          doomed, kill_when=broadcasts_stuck)
         with relay.lock:
-            forwarded, held = list(relay.forwarded), list(relay.held)
+            forwarded = list(relay.forwarded)
+            held = [Web3.keccak(hexstr=raw).to_0x_hex() for raw in relay.swallowed]
     chain = studio.chain_web3()
     for tx_hash in forwarded:
         chain.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
