@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from session_studio.keystore import LocalKeystore
 from session_studio.policy import ChainAssets, PriceBook
-from session_studio.store import CredentialOwner, Session, Store
+from session_studio.store import CredentialOwner, Session, SigningStore
 
 from ._errors import ChainNotConfigured
 from ._observer import NullObserver, RpcObserver
@@ -36,7 +36,7 @@ class ChainRuntime:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RpcPlaneDeps:
-    store: Store
+    store: SigningStore
     keystore: LocalKeystore
     chains: Mapping[int, ChainRuntime]
     prices: PriceOracle

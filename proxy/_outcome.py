@@ -45,7 +45,7 @@ import logging
 from dataclasses import dataclass
 from enum import StrEnum
 
-from session_studio.store import Reservation, ReservationStatus, Store
+from session_studio.store import Ledger, Reservation, ReservationStatus
 
 from ._errors import UpstreamError, UpstreamUnavailable
 from ._settlement import UPSTREAM_FAILURES, parse_receipt
@@ -129,7 +129,7 @@ async def send_raw(upstream: Upstream, raw_tx: bytes) -> Broadcast:
     return Broadcast(answer=NodeAnswer.ACCEPTED)
 
 
-async def settle_broadcast(store: Store, upstream: Upstream, reservation: Reservation, *,
+async def settle_broadcast(store: Ledger, upstream: Upstream, reservation: Reservation, *,
                            answer: NodeAnswer, attempt: Attempt, tx_hash: str,
                            now_ms: int) -> Rule:
     """Apply `rule_for(answer, attempt)` to the reservation; returns the rule applied."""

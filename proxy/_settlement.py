@@ -17,8 +17,8 @@ settled down to it:
 - no receipt otherwise: still pending, an unknown broadcast, or a signature the client has
   not broadcast yet: it stays reserved.
 
-Everything is read from the ledger (`Store.unsettled`) each round, so a restart loses nothing,
-and `Store.settle` applies a reservation's correction once only, so two `serve`s on one
+Everything is read from the ledger (`Ledger.unsettled`) each round, so a restart loses nothing,
+and `Ledger.settle` applies a reservation's correction once only, so two `serve`s on one
 database may both run this loop. An upstream that fails or answers nonsense skips the chain
 for the round; the next round tries again.
 """

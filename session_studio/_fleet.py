@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable
 
 from session_studio.policy import window_start_ms
-from session_studio.store import FleetSnapshot, Store
+from session_studio.store import FleetReader, FleetSnapshot
 
 from ._periodic import Periodic
 
@@ -27,8 +27,8 @@ DENIAL_PERIOD_MS = 5 * 60_000
 class FleetView:
     """The latest fleet snapshot, re-read in the background."""
 
-    def __init__(self, store: Store, *, interval_s: float, per_session: bool, window_mode: str,
-                 clock: Callable[[], int]) -> None:
+    def __init__(self, store: FleetReader, *, interval_s: float, per_session: bool,
+                 window_mode: str, clock: Callable[[], int]) -> None:
         self._store = store
         self._interval = interval_s
         self.per_session = per_session

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from session_studio.store import SessionUsage, Store
+from session_studio.store import SessionUsage, UsageWriter
 
 from ._periodic import Periodic
 
@@ -33,7 +33,7 @@ class _Pending:
 class UsageRecorder:
     """Counts calls per session in memory and writes them in batches."""
 
-    def __init__(self, store: Store, *, flush_interval_s: float) -> None:
+    def __init__(self, store: UsageWriter, *, flush_interval_s: float) -> None:
         self._store = store
         self._interval = flush_interval_s
         self._pending: dict[str, _Pending] = {}

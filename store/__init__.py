@@ -1,7 +1,8 @@
 """Persistence: schema, migrations, repositories and the spend ledger (reserve/release).
 
-Callers see the `Store` protocol and frozen records; which database is behind it is decided in
-the composition root (`open_store`).
+Callers see narrow protocols (`Ledger`, `SessionRepository`, `AdminRepository`, `AuditLog`,
+`FleetReader`, ...; see `_interface.py`) and frozen records; which database is behind them is
+decided in the composition root (`open_store`), which alone holds the whole `Store`.
 """
 
 from pathlib import Path
@@ -27,7 +28,21 @@ from ._errors import (
     StoreError,
     StoreUnavailable,
 )
-from ._interface import Evaluate, Store
+from ._interface import (
+    AdminRepository,
+    AuditLog,
+    CredentialResolver,
+    Evaluate,
+    FleetReader,
+    Ledger,
+    LedgerReader,
+    Readiness,
+    SessionRepository,
+    SigningStore,
+    Store,
+    StoreLifecycle,
+    UsageWriter,
+)
 from ._records import (
     MAX_LEDGER_NONCE,
     Agent,
@@ -63,42 +78,53 @@ __all__ = [
     "MAX_LEDGER_NONCE",
     "Admin",
     "AdminLogin",
+    "AdminRepository",
     "Agent",
     "AgentCeiling",
     "AgentDisabled",
     "ApiToken",
     "AuditEntry",
     "AuditEvent",
+    "AuditLog",
     "AuditVerdict",
     "Challenge",
     "ChallengePurpose",
     "Conflict",
     "CredentialOwner",
+    "CredentialResolver",
     "DecisionRecord",
     "Evaluate",
     "FleetAgent",
+    "FleetReader",
     "FleetSession",
     "FleetSnapshot",
+    "Ledger",
+    "LedgerReader",
     "NonceGap",
     "NonceOutOfRange",
     "NonceRequest",
     "NotFound",
     "Passkey",
+    "Readiness",
     "Reservation",
     "ReservationStatus",
     "Scope",
     "Session",
     "SessionFilter",
+    "SessionRepository",
     "SessionStatus",
     "SessionType",
     "SessionUsage",
     "SetupLink",
+    "SigningStore",
     "SqliteStore",
     "Store",
     "StoreError",
+    "StoreLifecycle",
     "StoreUnavailable",
     "UnbroadcastSend",
     "UnsettledSend",
+    "UsageWriter",
     "Workspace",
     "new_id",
     "open_store",

@@ -1,12 +1,18 @@
-"""The admin-plane part of the `Store` protocol (admins, passkeys, logins, API tokens).
+"""The admin plane's accounts: setup links, WebAuthn challenges, admins, passkeys, logins and
+API tokens.
 
-A separate protocol only to keep each file about one thing; `Store` includes it, so a backend
-implements one interface.
+Consistency contract (tests/store/contract/ checks it):
+- Single-use things are consumed atomically: a challenge is taken once (`take_challenge`), a
+  setup link redeemed once (`register_admin`), even by two requests racing for it.
+- Admin names are unique per workspace, enforced by the writing transaction (Conflict), not by
+  a read before it.
+- Every mutation commits together with the `audit` event it is given (see `AuditLog`).
+- `get_login` and `resolve_api_token` judge expiry at the `now_ms` given and only return live
+  rows; once `end_login` / `revoke_api_token` returned, the cookie or token resolves to None.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Protocol
 
 from ._admin_records import (
@@ -15,14 +21,13 @@ from ._admin_records import (
     ApiToken,
     Challenge,
     ChallengePurpose,
-    DecisionRecord,
     Passkey,
     SetupLink,
 )
-from ._audit import AuditEntry, AuditEvent, AuditVerdict
+from ._audit import AuditEvent
 
 
-class AdminStore(Protocol):
+class AdminRepository(Protocol):
     async def create_setup_link(self, link: SetupLink) -> None: ...
     async def invite_admin(self, link: SetupLink, *, now_ms: int,
                            audit: AuditEvent | None = None) -> None:
@@ -60,14 +65,3 @@ class AdminStore(Protocol):
     async def list_api_tokens(self, workspace_id: str) -> list[ApiToken]: ...
     async def revoke_api_token(self, workspace_id: str, token_id: str, *, now_ms: int,
                                audit: AuditEvent | None = None) -> ApiToken: ...
-    async def recent_decisions(self, session_id: str, *, limit: int) -> list[DecisionRecord]:
-        """A session's latest signing decisions, newest first, with the tx hash if any."""
-    async def append_audit(self, event: AuditEvent, *, now_ms: int) -> None:
-        """An audit entry for an action with no write of its own (an export, a view)."""
-    async def audit_entries(self, *, workspace_id: str | None, subject: str | None = None,
-                            after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]: ...
-    async def verify_audit(self) -> AuditVerdict:
-        """Walk the whole chain and report the first entry that does not hold."""
-    async def spend_by_hour(self, lineage_ids: Sequence[str], *,
-                            since_ms: int) -> dict[int, int]:
-        """Spend per hour (hour start in unix ms -> unit atoms) of these lineages."""

@@ -35,7 +35,7 @@ from session_studio.policy import AgentWindow, Decision, Permission, SessionStat
 from . import _audit as audit
 from ._audit import AuditEvent
 from ._errors import AgentDisabled, Conflict, NonceGap, NonceOutOfRange, NotFound, StoreUnavailable
-from ._interface import Clock, Evaluate, Sign, T
+from ._ledger_interface import Clock, Evaluate, Sign, T
 from ._records import (
     MAX_LEDGER_NONCE,
     Agent,

@@ -12,6 +12,8 @@ import pytest
 
 from .served import ServedStudio, initialised_studio
 
+pytestmark = pytest.mark.e2e
+
 DEPTH = 100_000  # 200 kB: under the 256 KiB body limit
 
 

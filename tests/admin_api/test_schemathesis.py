@@ -42,6 +42,8 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 from .served import ServedStudio, initialised_studio
 from .soft_authenticator import SoftAuthenticator
 
+pytestmark = pytest.mark.e2e
+
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 BOUNDED = settings(max_examples=25, deadline=None,

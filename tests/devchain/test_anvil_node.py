@@ -11,6 +11,8 @@ import pytest
 
 from session_studio._devchain import AnvilNode, DevchainError, find_anvil
 
+pytestmark = pytest.mark.e2e
+
 
 def _process_exists(pid: int) -> bool:
     try:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.e2e
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 ARTIFACTS = ["DemoUSDC.json", "MockAggregator.json", "DemoNFT.json", "MockGasPriceOracle.json"]

@@ -20,6 +20,8 @@ from session_studio._devchain import (
     send_contract_transaction,
 )
 
+pytestmark = pytest.mark.e2e
+
 USDC = 10**6
 
 PERMIT_TYPES = {

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from web3 import Web3
 
 from session_studio._devchain import bind_contract, deploy_mock_aggregator, set_aggregator_answer
+
+pytestmark = pytest.mark.e2e
 
 
 def test_aggregator_reports_configured_decimals_and_initial_answer(w3: Web3) -> None:

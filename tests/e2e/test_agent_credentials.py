@@ -18,6 +18,8 @@ from web3 import Web3
 from .harness import PRIMARY_CHAIN, Studio
 from .rpc_client import post, rpc
 
+pytestmark = pytest.mark.e2e
+
 TO = Web3.to_checksum_address("0x000000000000000000000000000000000000beef")
 ETH_3_USD = 10**15  # 0.001 ETH at $3000
 

@@ -33,6 +33,8 @@ from .rpc_client import (
     send,
 )
 
+pytestmark = pytest.mark.e2e
+
 SET_APPROVAL_FOR_ALL = "0xa22cb465"
 APPROVE = "0x095ea7b3"
 PERMIT2_APPROVE = "0x87517c45"

@@ -48,6 +48,8 @@ from .rpc_client import (
     token_call,
 )
 
+pytestmark = pytest.mark.e2e
+
 CLIENT = Path(__file__).with_name("typed_data_client.mjs")
 REPO = Path(__file__).resolve().parents[2]
 UINT160_MAX = 2**160 - 1

@@ -32,6 +32,8 @@ from session_studio._devchain import free_port
 
 from .harness import PRIMARY_CHAIN, Studio
 
+pytestmark = pytest.mark.e2e
+
 GWEI = 10**9
 ATOMS = 10**18  # limit-unit atoms per USD
 USDC = 10**6  # base units per USDC

@@ -13,9 +13,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from eth_account import Account
 
 from .harness import PRIMARY_CHAIN, Studio
+
+pytestmark = pytest.mark.e2e
 
 CLIENT = Path(__file__).with_name("ethers_client.mjs")
 REPO = Path(__file__).resolve().parents[2]

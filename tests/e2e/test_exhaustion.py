@@ -26,6 +26,8 @@ from session_studio._devchain import free_port
 
 from .harness import PRIMARY_CHAIN, Studio
 
+pytestmark = pytest.mark.e2e
+
 RPC_NESTING_CAP = 64  # proxy/_envelope.py MAX_NESTING
 ADMIN_NESTING_CAP = 32  # admin_ui/_operations.py MAX_NESTING
 PROMPT_S = 3.0  # "answered at once", with room for a loaded CI machine

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -18,6 +19,8 @@ from eth_utils import keccak
 
 from .harness import Studio
 from .rpc_client import assert_policy_denied, fresh_address
+
+pytestmark = pytest.mark.e2e
 
 # Safe v1.3+: keccak256("SafeTx(address to,uint256 value,bytes data,uint8 operation,...)").
 SAFE_TX_TYPEHASH = bytes.fromhex(

@@ -17,11 +17,14 @@ import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from eth_account import Account
 
 from session_studio._devchain import free_port
 
 from .harness import PRIMARY_CHAIN, Studio
+
+pytestmark = pytest.mark.e2e
 
 GWEI = 10**9
 CHAIN_ID_HEX = hex(PRIMARY_CHAIN)

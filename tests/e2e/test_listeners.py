@@ -10,6 +10,8 @@ import pytest
 
 from .harness import PRIMARY_CHAIN, Studio
 
+pytestmark = pytest.mark.e2e
+
 
 def _status(url: str, body: bytes | None = None) -> int:
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})

@@ -28,6 +28,8 @@ from .observability import (
 )
 from .rpc_client import ETH_FEES, assert_policy_denied, rpc, send, spent
 
+pytestmark = pytest.mark.e2e
+
 TO = Web3.to_checksum_address("0x000000000000000000000000000000000000beef")
 PROMTOOL = Path("/usr/bin/promtool")
 DASHBOARD = Path(__file__).resolve().parents[2] / "config" / "grafana" / "session-studio.json"

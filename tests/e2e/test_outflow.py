@@ -36,6 +36,8 @@ from .rpc_client import (
     token_call,
 )
 
+pytestmark = pytest.mark.e2e
+
 BOUND = 4  # the documented default of [policy] max_outstanding_signed
 VALUE_WEI = 10**12
 USDC = 10**6

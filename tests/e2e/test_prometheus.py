@@ -22,6 +22,8 @@ from .harness import Studio, stop_studio
 from .observability import eventually, start_observed_studio
 from .rpc_client import ETH_FEES, send, spent
 
+pytestmark = pytest.mark.e2e
+
 PROMETHEUS = Path("/usr/bin/prometheus")
 RULES = Path(__file__).resolve().parents[2] / "config" / "prometheus" / "alerts.yml"
 TO = Web3.to_checksum_address("0x000000000000000000000000000000000000beef")

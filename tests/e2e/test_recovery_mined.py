@@ -29,6 +29,8 @@ from session_studio._devchain import free_port
 from .harness import ETH_PRICE_USD, PRIMARY_CHAIN, Studio
 from .relay import serve_through, swallowing_relay
 
+pytestmark = pytest.mark.e2e
+
 GWEI = 10**9
 ATOMS = 10**18  # USD atoms per USD
 VALUE_WEI = 10**15  # 3 USD

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 import rlp
 from eth_abi.abi import encode as abi_encode
 from eth_account import Account
@@ -38,6 +39,8 @@ from .rpc_client import (
     snapshot,
     token_call,
 )
+
+pytestmark = pytest.mark.e2e
 
 # A tiny init code (returns a contract whose code answers 42): creation, whatever it deploys.
 INIT_CODE = "0x600a600c600039600a6000f3602a60005260206000f3"

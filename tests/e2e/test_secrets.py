@@ -14,12 +14,15 @@ import urllib.request
 from contextlib import closing
 from typing import Any
 
+import pytest
 from session_studio.keystore import KeyContext, load_master_key
 from session_studio.keystore._envelope import KeyEnvelope
 from web3 import Web3
 from web3.exceptions import Web3RPCError
 
 from .harness import PRIMARY_CHAIN, Studio
+
+pytestmark = pytest.mark.e2e
 
 TO = Web3.to_checksum_address("0x000000000000000000000000000000000000beef")
 

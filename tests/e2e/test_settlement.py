@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from eth_account import Account
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
@@ -24,6 +25,8 @@ from web3.exceptions import TransactionNotFound
 from session_studio._devchain import fund_native
 
 from .harness import ETH_PRICE_USD, PRIMARY_CHAIN, Studio
+
+pytestmark = pytest.mark.e2e
 
 GWEI = 10**9
 ATOMS = 10**18  # USD atoms per USD

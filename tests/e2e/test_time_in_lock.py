@@ -14,8 +14,12 @@ import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from .harness import Studio
 from .rpc_client import assert_policy_denied, eth_transfer, fresh_address, send
+
+pytestmark = pytest.mark.e2e
 
 LIFETIME_S = 6
 

@@ -19,6 +19,8 @@ from web3.exceptions import Web3RPCError
 
 from .harness import PRIMARY_CHAIN, SECOND_CHAIN, Studio
 
+pytestmark = pytest.mark.e2e
+
 RECIPIENT = Web3.to_checksum_address("0x000000000000000000000000000000000000beef")
 GWEI = 10**9
 # gas 21000 * maxFeePerGas 2 gwei = 4.2e13 wei = 0.126 USD of worst-case gas.

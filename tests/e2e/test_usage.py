@@ -22,6 +22,8 @@ from .harness import Studio, stop_studio
 from .observability import eventually, start_observed_studio
 from .rpc_client import rpc
 
+pytestmark = pytest.mark.e2e
+
 BURST = 50
 
 

@@ -1,4 +1,7 @@
-"""Revoke: marked revoked, key material destroyed (crypto-shredding), credential dead.
+"""Revoke on SQLite: the key and the credential gone from the rows and from the file.
+
+The backend-agnostic half (revoked, key destroyed, credential dead, no signature after) is in
+tests/store/contract/test_session_revoke.py.
 
 "Revoked key material is destroyed, so a stolen database backup cannot sign either"
 (POLICY.md): after `revoke_session` returns, the sealed key's bytes must be nowhere in the
@@ -12,9 +15,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-import pytest
-from session_studio.policy import ReasonCode
-from session_studio.store import Conflict, Session, SqliteStore, Workspace
+from session_studio.store import Session, SqliteStore, Workspace
 
 from .conftest import ETHER, T0, new_session, query, reserve
 
@@ -40,11 +41,6 @@ def _database_bytes(db_path: Path) -> dict[str, bytes]:
     return {f.name: f.read_bytes() for f in files if f.exists()}
 
 
-async def test_revoke_sets_revoked_at(store: SqliteStore, workspace: Workspace) -> None:
-    session, _, _ = await _revoked(store, workspace)
-    assert (await store.get_session_by_id(session.id)).revoked_at_ms == REVOKED_AT
-
-
 async def test_revoke_nulls_the_sealed_key(store: SqliteStore, workspace: Workspace,
                                            db_path: Path) -> None:
     session, _, _ = await _revoked(store, workspace)
@@ -59,15 +55,6 @@ async def test_revoke_revokes_the_sessions_credential(store: SqliteStore,
     assert await store.resolve_credential(token_hash) is None
     assert query(db_path, "SELECT revoked_at FROM credentials WHERE token_hash = ?",
                  (token_hash,)) == [(REVOKED_AT,)]
-
-
-async def test_revoke_leaves_other_sessions_keys_and_credentials_alone(
-        store: SqliteStore, workspace: Workspace) -> None:
-    other_sealed, other_token = os.urandom(96), os.urandom(32)
-    other = await _session_with(store, workspace, sealed=other_sealed, token_hash=other_token)
-    await _revoked(store, workspace)
-    assert await store.sealed_key(other.id) == other_sealed
-    assert await store.resolve_credential(other_token) is not None
 
 
 async def test_revoked_sealed_key_bytes_are_gone_from_the_database_and_its_wal(
@@ -92,27 +79,6 @@ async def test_rotated_predecessors_sealed_key_bytes_are_gone_from_the_database_
                                credential_hash=os.urandom(32), now_ms=REVOKED_AT)
     leaks = [name for name, blob in _database_bytes(db_path).items() if sealed in blob]
     assert leaks == []
-
-
-async def test_reserve_after_revoke_is_refused_without_signing(store: SqliteStore,
-                                                               workspace: Workspace) -> None:
-    session, _, _ = await _revoked(store, workspace)
-    signed: list[int | None] = []
-
-    def sign(nonce: int | None, sealed_key: bytes | None) -> tuple[bytes, str, bytes]:
-        signed.append(nonce)
-        return b"sig", "0x" + "ab" * 32, b"raw"
-
-    decision, reservation = await reserve(store, session, ETHER, now_ms=REVOKED_AT + 1,
-                                          sign=sign)
-    assert (decision.reason, reservation, signed) == (ReasonCode.SESSION_REVOKED, None, [])
-
-
-async def test_revoking_a_revoked_session_is_a_conflict(store: SqliteStore,
-                                                        workspace: Workspace) -> None:
-    session, _, _ = await _revoked(store, workspace)
-    with pytest.raises(Conflict):
-        await store.revoke_session(session.id, now_ms=REVOKED_AT + 1)
 
 
 async def test_revoked_sealed_key_bytes_are_gone_even_if_a_reader_was_active_during_revoke(

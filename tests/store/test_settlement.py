@@ -1,31 +1,21 @@
 """Settlement: a send's reservation corrected to what its receipt says it really cost.
 
-The ledger half (`unsettled`, `settle`) on a real SQLite file, then the settlement round
-(`proxy/_settlement.py`) on the same store against a scripted upstream. Limits are in ETH, so
-unit atoms and wei coincide: a send reserves VALUE + GAS * MAX_FEE atoms, its gas part is
-GAS_WEI, and the real gas of a receipt is gasUsed * effectiveGasPrice atoms, to the atom.
+The settlement round (`proxy/_settlement.py`) on a real SQLite file against a scripted
+upstream, and two processes settling one file (the ledger half, `unsettled` and `settle`, for
+every backend: contract/test_ledger_settle.py). Limits are in ETH, so unit atoms and wei
+coincide: a send reserves VALUE + GAS * MAX_FEE atoms, its gas part is GAS_WEI, and the real
+gas of a receipt is gasUsed * effectiveGasPrice atoms, to the atom.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from session_studio.policy import (
-    Asset,
-    ChainAssets,
-    Decision,
-    SessionState,
-    TransactionRequest,
-    decode_transaction,
-    evaluate_transaction,
-    window_start_ms,
-)
 from session_studio.proxy import ChainRuntime, RpcPlaneDeps, Upstream
 from session_studio.proxy._errors import UpstreamUnavailable
 from session_studio.proxy._settlement import (
@@ -44,66 +34,38 @@ from session_studio.store import (
 )
 
 from .conftest import (
-    _PRICES,
     CHAIN_ID,
     ETHER,
-    MINUTE_MS,
-    RECIPIENT,
     T0,
     bucket_total,
     insert_session,
-    nonce_request,
     query,
 )
-
-GWEI = 10**9
-VALUE = ETHER
-GAS = 100_000
-MAX_FEE = 10 * GWEI
-GAS_WEI = GAS * MAX_FEE  # 1e15 wei = 1e15 atoms of worst-case gas
-COST = VALUE + GAS_WEI
-USED = 52_000  # gasUsed of the receipts below
-PRICE = 3 * GWEI  # their effectiveGasPrice
-REAL_WEI = USED * PRICE  # 1.56e14
-
-_ASSETS = ChainAssets(chain_id=CHAIN_ID, native=Asset(chain_id=CHAIN_ID, symbol="ETH",
-                                                      decimals=18), tokens={})
+from .contract.test_ledger_settle import (
+    _ASSETS,
+    COST,
+    GAS_WEI,
+    PRICE,
+    REAL_WEI,
+    USED,
+    VALUE,
+    _send,
+    _spent,
+)
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def _evaluate(session: Session, value: int) -> Callable[[SessionState, int], Decision]:
-    tx = TransactionRequest(chain_id=CHAIN_ID, declared_chain_id=CHAIN_ID,
-                            sender=session.address.lower(), to=RECIPIENT.lower(), value=value,
-                            data=b"", gas=GAS, max_fee_per_gas=MAX_FEE, tx_type=2)
-    decoded = decode_transaction(tx, _ASSETS)
-    policy = session.policy()
-
-    def evaluate(state: SessionState, now_ms: int) -> Decision:
-        return evaluate_transaction(policy=policy, state=state, tx=tx, decoded=decoded,
-                                    prices=_PRICES, now_ms=now_ms)
-
-    return evaluate
+def _unsettled_send(*, amount: int = COST, gas_reserved: int | None = GAS_WEI,
+                    gas_wei_reserved: int | None = GAS_WEI) -> UnsettledSend:
+    return UnsettledSend(
+        reservation=Reservation(id="r", session_id="s", amount=amount, nonce=0,
+                                chain_id=CHAIN_ID),
+        address="0x0", tx_hash="0x0", status=ReservationStatus.BROADCAST,
+        gas_reserved=gas_reserved, gas_wei_reserved=gas_wei_reserved, created_at_ms=T0)
 
 
-def _sign(nonce: int | None, sealed: bytes | None) -> tuple[bytes, str, bytes]:
-    return b"sig", "0x" + os.urandom(32).hex(), b"raw"
-
-
-async def _send(store: SqliteStore, session: Session, *, value: int = VALUE,
-                now_ms: int = T0, status: ReservationStatus | None = ReservationStatus.BROADCAST,
-                method: str = "eth_sendTransaction", explicit_nonce: int | None = None,
-                ) -> Reservation:
-    """One send as the proxy makes it: reserve with the gas figures, then the broadcast's
-    outcome (None: still `signed`)."""
-    decision, reservation, _ = await store.reserve_and_sign(
-        session_id=session.id, method=method, clock=lambda: now_ms,
-        window_mode="rolling_24h", evaluate=_evaluate(session, value),
-        nonce=nonce_request(session, explicit=explicit_nonce), sign=_sign, gas_wei=GAS_WEI)
-    assert decision.allowed and reservation is not None, decision
-    assert decision.gas_cost == GAS_WEI
-    if status is not None:
-        await store.record_outcome(reservation, status=status, now_ms=now_ms + 1)
-    return reservation
+SUCCESS = Receipt(succeeded=True, gas_wei_used=REAL_WEI)
+REVERT = Receipt(succeeded=False, gas_wei_used=REAL_WEI)
 
 
 def _tx_hash(db_path: Path, reservation: Reservation) -> str:
@@ -118,24 +80,6 @@ def _row(db_path: Path, reservation: Reservation) -> dict[str, Any]:
     [row] = query(db_path, f"SELECT {', '.join(columns)} FROM reservations WHERE id = ?",
                   (reservation.id,))
     return dict(zip(columns, row, strict=True))
-
-
-async def _spent(store: SqliteStore, session: Session, now_ms: int = T0 + MINUTE_MS) -> int:
-    return await store.spent_in_window(session.lineage_id,
-                                       window_start_ms=window_start_ms(now_ms))
-
-
-def _unsettled_send(*, amount: int = COST, gas_reserved: int | None = GAS_WEI,
-                    gas_wei_reserved: int | None = GAS_WEI) -> UnsettledSend:
-    return UnsettledSend(
-        reservation=Reservation(id="r", session_id="s", amount=amount, nonce=0,
-                                chain_id=CHAIN_ID),
-        address="0x0", tx_hash="0x0", status=ReservationStatus.BROADCAST,
-        gas_reserved=gas_reserved, gas_wei_reserved=gas_wei_reserved, created_at_ms=T0)
-
-
-SUCCESS = Receipt(succeeded=True, gas_wei_used=REAL_WEI)
-REVERT = Receipt(succeeded=False, gas_wei_used=REAL_WEI)
 
 
 # -- the arithmetic ----------------------------------------------------------------------------
@@ -165,198 +109,6 @@ def test_receipt_without_a_gas_price_keeps_the_worst_case_gas() -> None:
 def test_reservation_from_before_settlement_keeps_its_whole_amount() -> None:
     send = _unsettled_send(gas_reserved=None, gas_wei_reserved=None)
     assert settled_amount(send, REVERT) == COST
-
-
-# -- the ledger --------------------------------------------------------------------------------
-async def test_reservation_records_the_worst_case_gas(store: SqliteStore, workspace: Workspace,
-                                                      db_path: Path) -> None:
-    session = await insert_session(store, workspace)
-    row = _row(db_path, await _send(store, session))
-    assert (row["amount"], row["gas_reserved"], row["gas_wei_reserved"]) == (
-        str(COST), str(GAS_WEI), str(GAS_WEI))
-
-
-async def test_unsettled_lists_broadcast_and_unknown_sends_and_held_back_signatures(
-        store: SqliteStore, workspace: Workspace) -> None:
-    session = await insert_session(store, workspace)
-    broadcast = await _send(store, session, now_ms=T0)
-    unknown = await _send(store, session, now_ms=T0 + 1, status=ReservationStatus.UNKNOWN)
-    # A send signed but never broadcast is recovery's business; a signed-only transaction
-    # (the client holds it and may broadcast it any time) is followed like a send.
-    await _send(store, session, now_ms=T0 + 2, status=None)
-    held_back = await _send(store, session, now_ms=T0 + 3, method="eth_signTransaction",
-                            status=None)
-    released = await _send(store, session, now_ms=T0 + 4)
-    await store.release(released, now_ms=T0 + 2, return_nonce=False)
-    listed = await store.unsettled()
-    assert [(u.reservation.id, u.status) for u in listed] == [
-        (broadcast.id, ReservationStatus.BROADCAST), (unknown.id, ReservationStatus.UNKNOWN),
-        (held_back.id, ReservationStatus.SIGNED)]
-    assert all(u.address == session.address and u.gas_reserved == GAS_WEI
-               and u.gas_wei_reserved == GAS_WEI for u in listed)
-
-
-async def test_unsettled_pages_with_its_cursor(store: SqliteStore, workspace: Workspace) -> None:
-    session = await insert_session(store, workspace)
-    sends = [await _send(store, session, now_ms=T0 + i) for i in range(5)]
-    first = await store.unsettled(limit=2)
-    second = await store.unsettled(limit=2, after=first[-1].cursor)
-    third = await store.unsettled(limit=2, after=second[-1].cursor)
-    assert [u.reservation.id for u in first + second + third] == [s.id for s in sends]
-
-
-async def test_settle_lowers_the_bucket_by_exactly_the_delta(
-        store: SqliteStore, workspace: Workspace, db_path: Path) -> None:
-    session = await insert_session(store, workspace)
-    await _send(store, session, value=2 * ETHER)
-    held = await _send(store, session)
-    assert await store.settle(held.id, amount=VALUE + REAL_WEI,
-                              status=ReservationStatus.SETTLED, now_ms=T0 + 5,
-                              gas_wei_used=REAL_WEI, receipt_status=1)
-    assert bucket_total(db_path, session.lineage_id) == 2 * ETHER + GAS_WEI + VALUE + REAL_WEI
-    assert await _spent(store, session) == 2 * ETHER + GAS_WEI + VALUE + REAL_WEI
-
-
-async def test_settle_records_the_real_gas(store: SqliteStore, workspace: Workspace,
-                                           db_path: Path) -> None:
-    session = await insert_session(store, workspace)
-    held = await _send(store, session)
-    await store.settle(held.id, amount=VALUE + REAL_WEI, status=ReservationStatus.SETTLED,
-                       now_ms=T0 + 5, gas_wei_used=REAL_WEI, receipt_status=1)
-    row = _row(db_path, held)
-    assert (row["status"], row["amount"], row["gas_wei_used"], row["receipt_status"],
-            row["settled_at"]) == ("settled", str(VALUE + REAL_WEI), str(REAL_WEI), 1, T0 + 5)
-
-
-async def test_settling_twice_is_a_no_op(store: SqliteStore, workspace: Workspace,
-                                         db_path: Path) -> None:
-    session = await insert_session(store, workspace)
-    held = await _send(store, session)
-    assert await store.settle(held.id, amount=VALUE + REAL_WEI,
-                              status=ReservationStatus.SETTLED, now_ms=T0 + 5)
-    assert not await store.settle(held.id, amount=REAL_WEI, status=ReservationStatus.SETTLED,
-                                  now_ms=T0 + 6)
-    assert bucket_total(db_path, session.lineage_id) == VALUE + REAL_WEI
-    assert _row(db_path, held)["amount"] == str(VALUE + REAL_WEI)
-
-
-async def test_settled_reservation_leaves_the_unsettled_list(
-        store: SqliteStore, workspace: Workspace) -> None:
-    session = await insert_session(store, workspace)
-    held = await _send(store, session)
-    await store.settle(held.id, amount=COST, status=ReservationStatus.SETTLED, now_ms=T0 + 5)
-    assert await store.unsettled() == []
-
-
-async def test_status_rewritten_after_settling_does_not_settle_again(
-        store: SqliteStore, workspace: Workspace, db_path: Path) -> None:
-    # Recovery in another process may still mark a row it read as `unknown` broadcast.
-    session = await insert_session(store, workspace)
-    held = await _send(store, session, status=ReservationStatus.UNKNOWN)
-    await store.settle(held.id, amount=REAL_WEI, status=ReservationStatus.SETTLED, now_ms=T0 + 5)
-    await store.record_outcome(held, status=ReservationStatus.BROADCAST, now_ms=T0 + 6)
-    assert await store.unsettled() == []
-    assert not await store.settle(held.id, amount=0, status=ReservationStatus.RELEASED,
-                                  now_ms=T0 + 7)
-    assert bucket_total(db_path, session.lineage_id) == REAL_WEI
-
-
-async def test_revert_keeps_only_its_real_gas_in_the_window(
-        store: SqliteStore, workspace: Workspace) -> None:
-    session = await insert_session(store, workspace)
-    held = await _send(store, session)
-    await store.settle(held.id, amount=REAL_WEI, status=ReservationStatus.SETTLED,
-                       now_ms=T0 + 5, gas_wei_used=REAL_WEI, receipt_status=0)
-    assert await _spent(store, session) == REAL_WEI
-
-
-async def test_settle_corrects_the_reservations_own_minute(
-        store: SqliteStore, workspace: Workspace, db_path: Path) -> None:
-    session = await insert_session(store, workspace)
-    held = await _send(store, session, now_ms=T0)
-    await _send(store, session, now_ms=T0 + 3 * MINUTE_MS)
-    await store.settle(held.id, amount=REAL_WEI, status=ReservationStatus.SETTLED,
-                       now_ms=T0 + 5 * MINUTE_MS)
-    buckets = query(db_path, "SELECT minute, amount FROM spend_buckets WHERE lineage_id = ?"
-                    " ORDER BY minute", (session.lineage_id,))
-    assert buckets == [(T0 // MINUTE_MS, str(REAL_WEI)), (T0 // MINUTE_MS + 3, str(COST))]
-
-
-async def test_release_on_nonce_passed_gives_the_whole_spend_back(
-        store: SqliteStore, workspace: Workspace, db_path: Path) -> None:
-    session = await insert_session(store, workspace)
-    held = await _send(store, session)
-    assert await store.settle(held.id, amount=0, status=ReservationStatus.RELEASED,
-                              now_ms=T0 + 5)
-    assert await _spent(store, session) == 0
-    row = _row(db_path, held)
-    assert (row["status"], row["amount"], row["settled_at"]) == ("released", str(COST), T0 + 5)
-
-
-async def test_release_on_nonce_passed_does_not_hand_the_nonce_out_again(
-        store: SqliteStore, workspace: Workspace) -> None:
-    session = await insert_session(store, workspace)
-    held = await _send(store, session)
-    await store.settle(held.id, amount=0, status=ReservationStatus.RELEASED, now_ms=T0 + 5)
-    assert held.nonce is not None
-    assert (await _send(store, session)).nonce == held.nonce + 1
-
-
-async def test_settle_after_a_release_is_a_no_op(store: SqliteStore, workspace: Workspace,
-                                                 db_path: Path) -> None:
-    session = await insert_session(store, workspace)
-    held = await _send(store, session, status=ReservationStatus.UNKNOWN)
-    await store.release(held, now_ms=T0 + 2, return_nonce=False)
-    assert not await store.settle(held.id, amount=REAL_WEI, status=ReservationStatus.SETTLED,
-                                  now_ms=T0 + 5)
-    assert bucket_total(db_path, session.lineage_id) == 0
-
-
-async def test_release_after_settling_gives_back_the_settled_amount(
-        store: SqliteStore, workspace: Workspace, db_path: Path) -> None:
-    session = await insert_session(store, workspace)
-    held = await _send(store, session)
-    await store.settle(held.id, amount=REAL_WEI, status=ReservationStatus.SETTLED, now_ms=T0 + 5)
-    await store.release(held, now_ms=T0 + 6, return_nonce=False)
-    assert bucket_total(db_path, session.lineage_id) == 0
-
-
-async def test_settle_never_raises_a_reservation(store: SqliteStore, workspace: Workspace,
-                                                 db_path: Path) -> None:
-    session = await insert_session(store, workspace)
-    held = await _send(store, session)
-    with pytest.raises(ValueError, match="only lowers"):
-        await store.settle(held.id, amount=COST + 1, status=ReservationStatus.SETTLED,
-                           now_ms=T0 + 5)
-    assert bucket_total(db_path, session.lineage_id) == COST
-    assert _row(db_path, held)["status"] == "broadcast"
-
-
-async def test_release_must_settle_to_zero(store: SqliteStore, workspace: Workspace) -> None:
-    session = await insert_session(store, workspace)
-    held = await _send(store, session)
-    with pytest.raises(ValueError, match="0 for a release"):
-        await store.settle(held.id, amount=1, status=ReservationStatus.RELEASED, now_ms=T0 + 5)
-
-
-async def test_settle_does_not_touch_a_signed_reservation(
-        store: SqliteStore, workspace: Workspace, db_path: Path) -> None:
-    session = await insert_session(store, workspace)
-    held = await _send(store, session, status=None)
-    assert not await store.settle(held.id, amount=0, status=ReservationStatus.SETTLED,
-                                  now_ms=T0 + 5)
-    assert bucket_total(db_path, session.lineage_id) == COST
-
-
-async def test_concurrent_settles_apply_once(store: SqliteStore, workspace: Workspace,
-                                             db_path: Path) -> None:
-    session = await insert_session(store, workspace)
-    held = await _send(store, session)
-    applied = await asyncio.gather(*(
-        store.settle(held.id, amount=VALUE + REAL_WEI, status=ReservationStatus.SETTLED,
-                     now_ms=T0 + 5) for _ in range(20)))
-    assert sorted(applied) == [False] * 19 + [True]
-    assert bucket_total(db_path, session.lineage_id) == VALUE + REAL_WEI
 
 
 async def test_settles_from_two_processes_apply_once(store: SqliteStore, workspace: Workspace,

@@ -6,17 +6,14 @@ consumed and no decision may be recorded: the request simply never happened.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 from session_studio.policy import Decision, SessionState
-from session_studio.store import Session, SqliteStore, Workspace
+from session_studio.store import Session, Store, Workspace
 
-from .conftest import ETHER, insert_session, query, reserve
-
-_LEDGER_SNAPSHOT = tuple(f"SELECT * FROM {table}" for table in (
-    "reservations", "spend_buckets", "nonces", "released_nonces", "decisions"))
+from ..conftest import ETHER, insert_session, reserve
+from .conftest import LedgerProbe
 
 
 class Boom(RuntimeError):
@@ -31,11 +28,7 @@ def _raising_evaluate(state: SessionState, now_ms: int) -> Decision:
     raise Boom("the engine failed")
 
 
-def _snapshot(db_path: Path) -> dict[str, list[tuple[object, ...]]]:
-    return {sql: sorted(query(db_path, sql), key=repr) for sql in _LEDGER_SNAPSHOT}
-
-
-async def _fail(store: SqliteStore, session: Session, which: str) -> None:
+async def _fail(store: Store, session: Session, which: str) -> None:
     failing: dict[str, Any] = ({"sign": _raising_sign} if which == "sign"
                                else {"evaluate": _raising_evaluate})
     with pytest.raises(Boom):
@@ -44,17 +37,17 @@ async def _fail(store: SqliteStore, session: Session, which: str) -> None:
 
 @pytest.mark.parametrize("which", ["evaluate", "sign"])
 async def test_failure_inside_the_reserving_transaction_changes_nothing(
-        store: SqliteStore, workspace: Workspace, db_path: Path, which: str) -> None:
+        store: Store, workspace: Workspace, probe: LedgerProbe, which: str) -> None:
     session = await insert_session(store, workspace)
     await reserve(store, session, 2 * ETHER)
-    before = _snapshot(db_path)
+    before = probe.ledger_snapshot()
     await _fail(store, session, which)
-    assert _snapshot(db_path) == before
+    assert probe.ledger_snapshot() == before
 
 
 @pytest.mark.parametrize("which", ["evaluate", "sign"])
 async def test_failure_inside_the_reserving_transaction_consumes_no_nonce(
-        store: SqliteStore, workspace: Workspace, which: str) -> None:
+        store: Store, workspace: Workspace, which: str) -> None:
     session = await insert_session(store, workspace)
     await _fail(store, session, which)
     _, reservation = await reserve(store, session, ETHER)
@@ -63,14 +56,14 @@ async def test_failure_inside_the_reserving_transaction_consumes_no_nonce(
 
 @pytest.mark.parametrize("which", ["evaluate", "sign"])
 async def test_failure_inside_the_reserving_transaction_reserves_no_spend(
-        store: SqliteStore, workspace: Workspace, which: str) -> None:
+        store: Store, workspace: Workspace, which: str) -> None:
     session = await insert_session(store, workspace, per_tx=10 * ETHER, daily=10 * ETHER)
     await _fail(store, session, which)
     decision, _ = await reserve(store, session, 10 * ETHER)
     assert decision.allowed
 
 
-async def test_store_keeps_serving_after_a_failed_reservation(store: SqliteStore,
+async def test_store_keeps_serving_after_a_failed_reservation(store: Store,
                                                               workspace: Workspace) -> None:
     session = await insert_session(store, workspace)
     await _fail(store, session, "sign")

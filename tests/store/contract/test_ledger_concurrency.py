@@ -7,12 +7,11 @@ they are far over the daily cap (POLICY.md attack catalogue 6).
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from session_studio.policy import ReasonCode
-from session_studio.store import SqliteStore, Workspace
+from session_studio.store import Store, Workspace
 
-from .conftest import ETHER, held_amounts, insert_session, reserve
+from ..conftest import ETHER, insert_session, reserve
 
 TASKS = 200
 COST = 3 * ETHER
@@ -20,7 +19,7 @@ DAILY = 100 * ETHER
 FITTING = DAILY // COST  # 33: the 34th would make 102 > 100
 
 
-async def _race(store: SqliteStore, workspace: Workspace) -> tuple[list, str]:
+async def _race(store: Store, workspace: Workspace) -> tuple[list, str]:
     session = await insert_session(store, workspace, per_tx=10 * ETHER, daily=DAILY)
     start = asyncio.Event()
 
@@ -35,26 +34,28 @@ async def _race(store: SqliteStore, workspace: Workspace) -> tuple[list, str]:
 
 
 async def test_concurrent_reservations_admit_exactly_what_fits_the_daily_cap(
-        store: SqliteStore, workspace: Workspace) -> None:
+        store: Store, workspace: Workspace) -> None:
     outcomes, _ = await _race(store, workspace)
     assert sum(1 for decision, _ in outcomes if decision.allowed) == min(FITTING, TASKS)
 
 
 async def test_concurrent_reservations_never_hold_more_than_the_daily_cap(
-        store: SqliteStore, workspace: Workspace, db_path: Path) -> None:
+        store: Store, workspace: Workspace) -> None:
     _, session_id = await _race(store, workspace)
-    assert sum(held_amounts(db_path, session_id)) == min(FITTING, TASKS) * COST <= DAILY
+    held = [amount for status, amount, _ in await store.reservations(session_id)
+            if status != "released"]
+    assert sum(held) == min(FITTING, TASKS) * COST <= DAILY
 
 
 async def test_concurrent_reservations_refuse_the_rest_as_daily_limit_exceeded(
-        store: SqliteStore, workspace: Workspace) -> None:
+        store: Store, workspace: Workspace) -> None:
     outcomes, _ = await _race(store, workspace)
     refusals = [decision.reason for decision, _ in outcomes if not decision.allowed]
     assert refusals == [ReasonCode.DAILY_LIMIT_EXCEEDED] * (TASKS - FITTING)
 
 
 async def test_concurrent_reservations_get_consecutive_distinct_nonces(
-        store: SqliteStore, workspace: Workspace) -> None:
+        store: Store, workspace: Workspace) -> None:
     outcomes, _ = await _race(store, workspace)
     nonces = sorted(r.nonce for _, r in outcomes if r is not None)
     assert nonces == list(range(FITTING))

@@ -22,23 +22,23 @@ from session_studio.store import (
     NonceOutOfRange,
     Reservation,
     Session,
-    SqliteStore,
+    Store,
     Workspace,
 )
 
-from .conftest import T0, insert_session, query, reserve
+from ..conftest import T0, insert_session, reserve
+from .conftest import BACKENDS, LedgerProbe, open_backend
 
 SQLITE_INTEGER_MAX = 2**63 - 1
 EIP_2681_MAX = 2**64 - 2  # the largest nonce a transaction may carry
 
 
-def _counter(path: Path, session: Session) -> list[tuple[Any, ...]]:
-    return query(path, "SELECT next_nonce FROM nonces WHERE address = ?",
-                 (session.address.lower(),))
+def _counter(probe: LedgerProbe, session: Session) -> int | None:
+    return probe.next_nonce(session.address)
 
 
 async def test_nonce_near_2_63_is_a_gap_and_the_session_keeps_working(
-        store: SqliteStore, workspace: Workspace, db_path: Path) -> None:
+        store: Store, workspace: Workspace, probe: LedgerProbe) -> None:
     session = await insert_session(store, workspace)
     _, first = await reserve(store, session, 0)
     with pytest.raises(NonceGap):
@@ -46,12 +46,12 @@ async def test_nonce_near_2_63_is_a_gap_and_the_session_keeps_working(
     _, following = await reserve(store, session, 0)
     assert first is not None and following is not None
     assert (first.nonce, following.nonce) == (0, 1)
-    assert _counter(db_path, session) == [(2,)]
+    assert _counter(probe, session) == 2
 
 
 @pytest.mark.parametrize("nonce", [MAX_LEDGER_NONCE + 1, 2**63, EIP_2681_MAX])
 async def test_nonce_beyond_the_ledger_is_refused_and_nothing_is_written(
-        store: SqliteStore, workspace: Workspace, db_path: Path, nonce: int) -> None:
+        store: Store, workspace: Workspace, nonce: int) -> None:
     session = await insert_session(store, workspace)
     await reserve(store, session, 0)
     signed: list[int | None] = []
@@ -63,13 +63,13 @@ async def test_nonce_beyond_the_ledger_is_refused_and_nothing_is_written(
     with pytest.raises(NonceOutOfRange):
         await reserve(store, session, 0, explicit_nonce=nonce, sign=sign)
     assert signed == []
-    assert query(db_path, "SELECT COUNT(*) FROM reservations") == [(1,)]
+    assert len(await store.reservations(session.id)) == 1
     _, following = await reserve(store, session, 0)
     assert following is not None and following.nonce == 1
 
 
 async def test_an_upstream_pending_count_beyond_the_ledger_signs_nothing(
-        store: SqliteStore, workspace: Workspace) -> None:
+        store: Store, workspace: Workspace) -> None:
     session = await insert_session(store, workspace)
     with pytest.raises(NonceOutOfRange):
         await reserve(store, session, 0, upstream_pending=2**64 - 1)
@@ -87,14 +87,14 @@ _programs = st.lists(st.one_of(
 ), min_size=1, max_size=30)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_programs)
 def test_nonce_arithmetic_never_overflows_and_picks_never_collide(
-        program: list[tuple[Any, ...]]) -> None:
+        backend: str, program: list[tuple[Any, ...]]) -> None:
     async def run() -> None:
         with tempfile.TemporaryDirectory() as home:
-            path = Path(home) / "studio.db"
-            store = SqliteStore(path)
+            store, probe = open_backend(backend, Path(home))
             await store.open()
             try:
                 workspace: Workspace = await store.create_workspace("nonces", now_ms=T0)
@@ -109,22 +109,21 @@ def test_nonce_arithmetic_never_overflows_and_picks_never_collide(
                         continue
                     explicit = op[1] if op[0] == "explicit" else None
                     pending = op[1] if op[0] == "pick" else 0
-                    live = {n for (n,) in query(path, "SELECT nonce FROM reservations WHERE"
-                                                      " status != 'released'")}
-                    before = _counter(path, session)
+                    live = probe.live_nonces()
+                    before = _counter(probe, session)
                     try:
                         _, reservation = await reserve(store, session, 0, now_ms=now,
                                                        upstream_pending=pending,
                                                        explicit_nonce=explicit)
                     except NonceOutOfRange:
                         assert explicit is not None and explicit > MAX_LEDGER_NONCE
-                        assert _counter(path, session) == before
+                        assert _counter(probe, session) == before
                         continue
                     except NonceGap:
                         # Past the next nonce: never signed, and the counter stays.
-                        next_nonce = before[0][0] if before else 0
+                        next_nonce = before if before is not None else 0
                         assert explicit is not None and explicit > next_nonce
-                        assert _counter(path, session) == before
+                        assert _counter(probe, session) == before
                         continue
                     assert reservation is not None and reservation.nonce is not None
                     held.append(reservation)
@@ -133,8 +132,8 @@ def test_nonce_arithmetic_never_overflows_and_picks_never_collide(
                         assert reservation.nonce not in live
                     else:
                         assert reservation.nonce == explicit
-                    ((counter,),) = _counter(path, session)
-                    assert counter <= SQLITE_INTEGER_MAX
+                    counter = _counter(probe, session)
+                    assert counter is not None and counter <= SQLITE_INTEGER_MAX
                 # Whatever happened, the session still signs with a picked nonce.
                 _, last = await reserve(store, session, 0, now_ms=T0 + len(program))
                 assert last is not None and last.nonce is not None

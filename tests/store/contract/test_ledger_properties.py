@@ -18,11 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from session_studio.store import Reservation, Session, SqliteStore
+from session_studio.store import Reservation, Session
 
-from .conftest import DAY_MS, ETHER, MINUTE_MS, T0, insert_session, query, reserve
+from ..conftest import DAY_MS, ETHER, MINUTE_MS, T0, insert_session, reserve
+from .conftest import BACKENDS, LedgerProbe, open_backend
 
 PER_TX = 4 * ETHER
 DAILY = 10 * ETHER
@@ -44,7 +46,7 @@ _release = st.tuples(st.just("release"), st.integers(0, 10**6), st.booleans())
 _programs = st.lists(st.one_of(_reserve, _reserve, _reserve, _release), min_size=10, max_size=40)
 
 Op = tuple[Any, ...]
-Check = Callable[[Path, Session], None]
+Check = Callable[[LedgerProbe, Session], None]
 _PROPERTY = settings(max_examples=60, deadline=None,
                      suppress_health_check=[HealthCheck.too_slow])
 
@@ -55,12 +57,12 @@ def _monotonic(program: list[Op]) -> list[Op]:
     return [(op[0], op[1], next(times)) if op[0] == "reserve" else op for op in program]
 
 
-def _run(program: list[Op], *, check: Check | None = None,
-         on_decision: Callable[[Path, Session, Op, bool], None] | None = None) -> None:
+def _run(backend: str, program: list[Op], *, check: Check | None = None,
+         on_decision: Callable[[LedgerProbe, Session, Op, bool], None] | None = None,
+         ) -> None:
     async def run() -> None:
         with tempfile.TemporaryDirectory() as home:
-            path = Path(home) / "studio.db"
-            store = SqliteStore(path)
+            store, probe = open_backend(backend, Path(home))
             await store.open()
             try:
                 workspace = await store.create_workspace("properties", now_ms=T0)
@@ -72,64 +74,59 @@ def _run(program: list[Op], *, check: Check | None = None,
                         decision, reservation = await reserve(store, session, op[1],
                                                               now_ms=op[2])
                         if on_decision is not None:
-                            on_decision(path, session, op, decision.allowed)
+                            on_decision(probe, session, op, decision.allowed)
                         if reservation is not None:
                             held.append(reservation)
                     elif held:
                         await store.release(held[op[1] % len(held)], now_ms=T0 + SPAN_MS,
                                             return_nonce=op[2])
                     if check is not None:
-                        check(path, session)
+                        check(probe, session)
             finally:
                 await store.close()
 
     asyncio.run(run())
 
 
-def _rows(path: Path, session: Session) -> list[tuple[int, int, int]]:
-    """(created_at, minute, amount) of every non-released reservation of the session."""
-    return [(created, minute, int(amount)) for created, minute, amount in query(
-        path, "SELECT created_at, minute, amount FROM reservations "
-              "WHERE session_id = ? AND status != 'released'", (session.id,))]
-
-
-def _no_window_over_the_cap(path: Path, session: Session) -> None:
-    rows = _rows(path, session)
+def _no_window_over_the_cap(probe: LedgerProbe, session: Session) -> None:
+    rows = probe.rows(session.id)
     for end, _, _ in rows:
         in_window = sum(a for t, _, a in rows if end - DAY_MS < t <= end)
         assert in_window <= DAILY, f"{in_window} held in the 24 h ending {end}"
 
 
-def _buckets_match_reservations(path: Path, session: Session) -> None:
+def _buckets_match_reservations(probe: LedgerProbe, session: Session) -> None:
     expected: dict[int, int] = defaultdict(int)
-    for _, minute, amount in _rows(path, session):
+    for _, minute, amount in probe.rows(session.id):
         expected[minute] += amount
-    buckets = {minute: int(amount) for minute, amount in query(
-        path, "SELECT minute, amount FROM spend_buckets WHERE lineage_id = ?",
-        (session.lineage_id,))}
+    buckets = probe.buckets(session.lineage_id)
     for minute in set(expected) | set(buckets):
         assert buckets.get(minute, 0) == expected.get(minute, 0), f"minute {minute}"
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @_PROPERTY
 @given(_programs)
-def test_no_24h_window_ever_holds_more_than_the_daily_cap(program: list[Op]) -> None:
-    _run(program, check=_no_window_over_the_cap)
+def test_no_24h_window_ever_holds_more_than_the_daily_cap(backend: str, program: list[Op]) -> None:
+    _run(backend, program, check=_no_window_over_the_cap)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @_PROPERTY
 @given(_programs)
 def test_buckets_always_equal_the_unreleased_reservations_per_minute(
-        program: list[Op]) -> None:
-    _run(program, check=_buckets_match_reservations)
+        backend: str, program: list[Op]) -> None:
+    _run(backend, program, check=_buckets_match_reservations)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @_PROPERTY
 @given(_programs)
-def test_store_admits_exactly_what_fits_the_whole_minute_window(program: list[Op]) -> None:
-    def expect(path: Path, session: Session, op: Op, allowed: bool) -> None:
+def test_store_admits_exactly_what_fits_the_whole_minute_window(backend: str,
+                                                                 program: list[Op]) -> None:
+    def expect(probe: LedgerProbe, session: Session, op: Op, allowed: bool) -> None:
         _, amount, now = op
-        rows = _rows(path, session)
+        rows = probe.rows(session.id)
         # Rows now include this request if it was admitted: judge against the others.
         if allowed:
             rows.remove(next(r for r in rows if r[0] == now and r[2] == amount))
@@ -137,4 +134,4 @@ def test_store_admits_exactly_what_fits_the_whole_minute_window(program: list[Op
         spent = sum(a for _, minute, a in rows if minute >= first_minute)
         assert allowed == (amount <= PER_TX and spent + amount <= DAILY)
 
-    _run(_monotonic(program), on_decision=expect)
+    _run(backend, _monotonic(program), on_decision=expect)

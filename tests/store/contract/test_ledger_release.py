@@ -6,22 +6,22 @@ A returned nonce fills the gap at the next send, unless the chain has already co
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from session_studio.policy import window_start_ms
-from session_studio.store import Reservation, Session, SqliteStore, Workspace
+from session_studio.store import Reservation, Session, Store, Workspace
 
-from .conftest import ETHER, T0, bucket_total, insert_session, query, reserve
+from ..conftest import ETHER, T0, insert_session, reserve
+from .conftest import LedgerProbe
 
 
-async def _reserved(store: SqliteStore, session: Session, value: int, **kw: Any) -> Reservation:
+async def _reserved(store: Store, session: Session, value: int, **kw: Any) -> Reservation:
     decision, reservation = await reserve(store, session, value, **kw)
     assert decision.allowed and reservation is not None
     return reservation
 
 
-async def test_release_gives_the_spend_back(store: SqliteStore, workspace: Workspace) -> None:
+async def test_release_gives_the_spend_back(store: Store, workspace: Workspace) -> None:
     session = await insert_session(store, workspace, per_tx=8 * ETHER, daily=10 * ETHER)
     held = await _reserved(store, session, 8 * ETHER)
     await store.release(held, now_ms=T0 + 1, return_nonce=True)
@@ -29,7 +29,7 @@ async def test_release_gives_the_spend_back(store: SqliteStore, workspace: Works
                                        window_start_ms=window_start_ms(T0 + 1)) == 0
 
 
-async def test_released_spend_can_be_reserved_again(store: SqliteStore,
+async def test_released_spend_can_be_reserved_again(store: Store,
                                                    workspace: Workspace) -> None:
     session = await insert_session(store, workspace, per_tx=8 * ETHER, daily=10 * ETHER)
     held = await _reserved(store, session, 8 * ETHER)
@@ -38,27 +38,27 @@ async def test_released_spend_can_be_reserved_again(store: SqliteStore,
     assert decision.allowed
 
 
-async def test_release_marks_the_reservation_released(store: SqliteStore, workspace: Workspace,
-                                                      db_path: Path) -> None:
+async def test_release_marks_the_reservation_released(store: Store,
+                                                      workspace: Workspace) -> None:
     session = await insert_session(store, workspace)
     held = await _reserved(store, session, ETHER)
     await store.release(held, now_ms=T0 + 1, return_nonce=True)
-    assert query(db_path, "SELECT status FROM reservations WHERE id = ?", (held.id,)) == [
-        ("released",)]
+    assert [status for status, _, _ in await store.reservations(session.id)] == ["released"]
 
 
-async def test_releasing_twice_gives_the_spend_back_once(store: SqliteStore,
+async def test_releasing_twice_gives_the_spend_back_once(store: Store,
                                                          workspace: Workspace,
-                                                         db_path: Path) -> None:
+                                                         probe: LedgerProbe) -> None:
     session = await insert_session(store, workspace)
     await _reserved(store, session, 2 * ETHER)
     held = await _reserved(store, session, 3 * ETHER)
     await store.release(held, now_ms=T0 + 1, return_nonce=True)
     await store.release(held, now_ms=T0 + 2, return_nonce=True)
-    assert bucket_total(db_path, session.lineage_id) == 2 * ETHER
+    assert sum(probe.buckets(session.lineage_id).values()) == 2 * ETHER
+    assert await store.spent_in_window(session.lineage_id, window_start_ms=0) == 2 * ETHER
 
 
-async def test_released_nonce_is_handed_out_next(store: SqliteStore,
+async def test_released_nonce_is_handed_out_next(store: Store,
                                                  workspace: Workspace) -> None:
     session = await insert_session(store, workspace)
     _, middle, _ = [await _reserved(store, session, ETHER) for _ in range(3)]
@@ -66,7 +66,7 @@ async def test_released_nonce_is_handed_out_next(store: SqliteStore,
     assert (await _reserved(store, session, ETHER)).nonce == middle.nonce == 1
 
 
-async def test_after_filling_the_gap_the_counter_continues(store: SqliteStore,
+async def test_after_filling_the_gap_the_counter_continues(store: Store,
                                                            workspace: Workspace) -> None:
     session = await insert_session(store, workspace)
     _, middle, _ = [await _reserved(store, session, ETHER) for _ in range(3)]
@@ -76,7 +76,7 @@ async def test_after_filling_the_gap_the_counter_continues(store: SqliteStore,
 
 
 async def test_released_nonce_below_the_upstream_pending_count_is_not_handed_out(
-        store: SqliteStore, workspace: Workspace) -> None:
+        store: Store, workspace: Workspace) -> None:
     session = await insert_session(store, workspace)
     _, middle, _ = [await _reserved(store, session, ETHER) for _ in range(3)]
     await store.release(middle, now_ms=T0 + 1, return_nonce=True)
@@ -85,7 +85,7 @@ async def test_released_nonce_below_the_upstream_pending_count_is_not_handed_out
 
 
 async def test_released_nonce_below_the_upstream_pending_count_is_never_reused_later(
-        store: SqliteStore, workspace: Workspace) -> None:
+        store: Store, workspace: Workspace) -> None:
     session = await insert_session(store, workspace)
     _, middle, _ = [await _reserved(store, session, ETHER) for _ in range(3)]
     await store.release(middle, now_ms=T0 + 1, return_nonce=True)
@@ -98,7 +98,7 @@ async def test_released_nonce_below_the_upstream_pending_count_is_never_reused_l
 
 
 async def test_release_without_returning_the_nonce_keeps_it_consumed(
-        store: SqliteStore, workspace: Workspace) -> None:
+        store: Store, workspace: Workspace) -> None:
     session = await insert_session(store, workspace)
     _, middle, _ = [await _reserved(store, session, ETHER) for _ in range(3)]
     await store.release(middle, now_ms=T0 + 1, return_nonce=False)

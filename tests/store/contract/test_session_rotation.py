@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 
 from session_studio.policy import ReasonCode, window_start_ms
-from session_studio.store import Session, SqliteStore, Workspace
+from session_studio.store import Session, Store, Workspace
 
-from .conftest import ETHER, T0, insert_session, new_session, reserve
+from ..conftest import ETHER, T0, insert_session, new_session, reserve
 
 ROTATED_AT = T0 + 60_000
 
 
-async def _rotated(store: SqliteStore, workspace: Workspace) -> tuple[Session, Session]:
+async def _rotated(store: Store, workspace: Workspace) -> tuple[Session, Session]:
     old = await insert_session(store, workspace, per_tx=6 * ETHER, daily=10 * ETHER)
     decision, _ = await reserve(store, old, 6 * ETHER)
     assert decision.allowed
@@ -24,7 +24,7 @@ async def _rotated(store: SqliteStore, workspace: Workspace) -> tuple[Session, S
     return old, successor
 
 
-async def test_rotation_keeps_the_spend_window(store: SqliteStore,
+async def test_rotation_keeps_the_spend_window(store: Store,
                                                workspace: Workspace) -> None:
     _, successor = await _rotated(store, workspace)
     spent = await store.spent_in_window(successor.lineage_id,
@@ -33,20 +33,20 @@ async def test_rotation_keeps_the_spend_window(store: SqliteStore,
 
 
 async def test_successor_is_refused_what_the_predecessor_already_spent(
-        store: SqliteStore, workspace: Workspace) -> None:
+        store: Store, workspace: Workspace) -> None:
     _, successor = await _rotated(store, workspace)
     decision, _ = await reserve(store, successor, 5 * ETHER, now_ms=ROTATED_AT + 1)
     assert decision.reason is ReasonCode.DAILY_LIMIT_EXCEEDED
 
 
 async def test_successor_may_spend_the_remainder_of_the_lineage_window(
-        store: SqliteStore, workspace: Workspace) -> None:
+        store: Store, workspace: Workspace) -> None:
     _, successor = await _rotated(store, workspace)
     decision, _ = await reserve(store, successor, 4 * ETHER, now_ms=ROTATED_AT + 1)
     assert decision.allowed
 
 
-async def test_predecessor_signs_nothing_after_rotation(store: SqliteStore,
+async def test_predecessor_signs_nothing_after_rotation(store: Store,
                                                         workspace: Workspace) -> None:
     old, _ = await _rotated(store, workspace)
     decision, reservation = await reserve(store, old, ETHER, now_ms=ROTATED_AT + 1)

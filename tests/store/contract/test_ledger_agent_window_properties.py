@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from session_studio.policy import Permission
@@ -32,12 +33,13 @@ from session_studio.store import (
     ReservationStatus,
     Session,
     SessionType,
-    SqliteStore,
+    Store,
     Workspace,
     new_id,
 )
 
-from .conftest import DAY_MS, ETHER, MINUTE_MS, T0, new_session, query, reserve
+from ..conftest import DAY_MS, ETHER, MINUTE_MS, T0, new_session, reserve
+from .conftest import BACKENDS, LedgerProbe, open_backend
 
 CEILING_DAILY = 10 * ETHER
 CEILING_PER_TX = 4 * ETHER
@@ -77,8 +79,8 @@ _PROPERTY = settings(max_examples=60, deadline=None,
 class _Agent:
     """The program's world: the store, the clock, and what exists so far."""
 
-    store: SqliteStore
-    path: Path
+    store: Store
+    probe: LedgerProbe
     workspace: Workspace
     agent_id: str
     now: int = T0
@@ -99,45 +101,32 @@ class _Agent:
                        agent_name="churner", limit_unit="ETH")
 
 
-def _held_rows(path: Path, agent_id: str, *, self_service: bool) -> list[tuple[int, int, int,
-                                                                            str]]:
-    """(created_at, minute, amount, lineage) of the agent's reservations that still count."""
-    join = "JOIN self_service_lineages ss ON ss.lineage_id = r.lineage_id" if self_service \
-        else ""
-    return [(t, m, int(a), lin) for t, m, a, lin in query(
-        path, "SELECT r.created_at, r.minute, r.amount, r.lineage_id FROM reservations r"
-              f" JOIN sessions s ON s.id = r.session_id {join}"
-              " WHERE s.agent_id = ? AND r.status != 'released'", (agent_id,))]
-
-
 def _check_window_and_buckets(world: _Agent) -> None:
-    rows = _held_rows(world.path, world.agent_id, self_service=True)
+    rows = world.probe.agent_rows(world.agent_id, self_service=True)
     for end, _, _, _ in rows:
         in_window = sum(a for t, _, a, _ in rows if end - DAY_MS < t <= end)
         assert in_window <= CEILING_DAILY, f"{in_window} held in the 24 h ending {end}"
     expected: dict[int, int] = defaultdict(int)
     for _, minute, amount, _ in rows:
         expected[minute] += amount
-    buckets = {m: int(a) for m, a in query(
-        world.path, "SELECT minute, amount FROM agent_window_buckets WHERE agent_id = ?",
-        (world.agent_id,))}
+    buckets = world.probe.agent_buckets(world.agent_id)
     for minute in set(expected) | set(buckets):
         assert buckets.get(minute, 0) == expected.get(minute, 0), f"minute {minute}"
 
 
-def _expected_admission(world: _Agent, session: Session, amount: int, *,
-                        self_service: bool) -> bool:
-    stored = query(world.path, "SELECT revoked_at FROM sessions WHERE id = ?", (session.id,))
-    if stored[0][0] is not None or world.now >= session.expires_at_ms:
+async def _expected_admission(world: _Agent, session: Session, amount: int, *,
+                              self_service: bool) -> bool:
+    stored = await world.store.get_session_by_id(session.id)
+    if stored.revoked_at_ms is not None or world.now >= session.expires_at_ms:
         return False
     first_minute = (world.now - DAY_MS) // MINUTE_MS
-    lineage = sum(a for _, m, a, lin in _held_rows(world.path, world.agent_id,
-                                                   self_service=False)
+    lineage = sum(a for _, m, a, lin in world.probe.agent_rows(world.agent_id,
+                                                               self_service=False)
                   if lin == session.lineage_id and m >= first_minute)
     fits = amount <= session.per_tx_limit and lineage + amount <= session.daily_limit
     if not self_service:
         return fits
-    agent = sum(a for _, m, a, _ in _held_rows(world.path, world.agent_id, self_service=True)
+    agent = sum(a for _, m, a, _ in world.probe.agent_rows(world.agent_id, self_service=True)
                 if m >= first_minute)
     return fits and agent + amount <= CEILING_DAILY
 
@@ -156,16 +145,16 @@ async def _step(world: _Agent, op: tuple[Any, ...], operator: Session) -> None:
         if session is None:
             return
         amount = op[-1]
-        expected = _expected_admission(world, session, amount,
-                                       self_service=kind == "spend")
+        expected = await _expected_admission(world, session, amount,
+                                             self_service=kind == "spend")
         decision, reservation = await reserve(world.store, session, amount, now_ms=world.now)
         assert decision.allowed == expected, (decision, op)
         if reservation is not None:
             world.held.append(reservation)
     elif kind in ("revoke", "rotate"):
         old = world.pick(op[1])
-        if old is None or query(world.path, "SELECT revoked_at FROM sessions WHERE id = ?",
-                                (old.id,))[0][0] is not None:
+        if old is None or (
+                await world.store.get_session_by_id(old.id)).revoked_at_ms is not None:
             return
         if kind == "revoke":
             await world.store.revoke_session(old.id, now_ms=world.now)
@@ -181,8 +170,7 @@ async def _step(world: _Agent, op: tuple[Any, ...], operator: Session) -> None:
                                   return_nonce=False)
     elif kind == "settle" and world.held:
         held = world.held[op[1] % len(world.held)]
-        status = query(world.path, "SELECT status FROM reservations WHERE id = ?",
-                       (held.id,))[0][0]
+        status = world.probe.reservation_status(held.id)
         if status == "signed":
             await world.store.record_outcome(held, status=ReservationStatus.BROADCAST,
                                              now_ms=world.now)
@@ -192,18 +180,17 @@ async def _step(world: _Agent, op: tuple[Any, ...], operator: Session) -> None:
         world.now += op[1]
 
 
-def _run(program: list[tuple[Any, ...]]) -> None:
+def _run(backend: str, program: list[tuple[Any, ...]]) -> None:
     async def run() -> None:
         with tempfile.TemporaryDirectory() as home:
-            path = Path(home) / "studio.db"
-            store = SqliteStore(path)
+            store, probe = open_backend(backend, Path(home))
             await store.open()
             try:
                 workspace = await store.create_workspace("windows", now_ms=T0)
                 agent = await store.create_agent(
                     workspace.id, "churner", daily_budget=None, now_ms=T0,
                     credential_hash=os.urandom(32), agent_id=new_id(), ceiling=CEILING)
-                world = _Agent(store=store, path=path, workspace=workspace,
+                world = _Agent(store=store, probe=probe, workspace=workspace,
                                agent_id=agent.id)
                 operator = world.session(per_tx=4 * ETHER, daily=10 * ETHER,
                                          lifetime_ms=10 * DAY_MS)
@@ -218,8 +205,9 @@ def _run(program: list[tuple[Any, ...]]) -> None:
     asyncio.run(run())
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 @_PROPERTY
 @given(_programs)
 def test_self_created_sessions_never_together_exceed_the_ceiling_daily_limit(
-        program: list[tuple[Any, ...]]) -> None:
-    _run(program)
+        backend: str, program: list[tuple[Any, ...]]) -> None:
+    _run(backend, program)

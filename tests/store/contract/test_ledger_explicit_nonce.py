@@ -4,15 +4,13 @@ be held back and land whenever its holder fills the gap: POLICY.md catalogue 15)
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from session_studio.store import NonceGap, SqliteStore, Workspace
+from session_studio.store import NonceGap, Store, Workspace
 
-from .conftest import ETHER, T0, fake_sign, insert_session, query, reserve
+from ..conftest import ETHER, T0, fake_sign, insert_session, reserve
 
 
-async def test_explicit_nonce_is_honoured(store: SqliteStore, workspace: Workspace) -> None:
+async def test_explicit_nonce_is_honoured(store: Store, workspace: Workspace) -> None:
     session = await insert_session(store, workspace)
     signed_with: list[int | None] = []
 
@@ -27,7 +25,7 @@ async def test_explicit_nonce_is_honoured(store: SqliteStore, workspace: Workspa
 
 
 async def test_counter_moves_past_the_next_nonce_taken_explicitly(
-        store: SqliteStore, workspace: Workspace) -> None:
+        store: Store, workspace: Workspace) -> None:
     session = await insert_session(store, workspace)
     await reserve(store, session, ETHER, explicit_nonce=0)
     _, following = await reserve(store, session, ETHER)
@@ -35,7 +33,7 @@ async def test_counter_moves_past_the_next_nonce_taken_explicitly(
 
 
 async def test_explicit_nonce_past_the_next_is_refused_and_nothing_is_signed(
-        store: SqliteStore, workspace: Workspace, db_path: Path) -> None:
+        store: Store, workspace: Workspace) -> None:
     session = await insert_session(store, workspace)
     signed_with: list[int | None] = []
 
@@ -47,13 +45,13 @@ async def test_explicit_nonce_past_the_next_is_refused_and_nothing_is_signed(
         await reserve(store, session, ETHER, explicit_nonce=7, sign=sign)
     assert (refused.value.nonce, refused.value.next_nonce) == (7, 0)
     assert signed_with == []
-    assert query(db_path, "SELECT COUNT(*) FROM reservations") == [(0,)]
+    assert await store.reservations(session.id) == []
     _, first = await reserve(store, session, ETHER)
     assert first is not None and first.nonce == 0
 
 
 async def test_explicit_nonce_at_the_nodes_pending_count_is_no_gap(
-        store: SqliteStore, workspace: Workspace) -> None:
+        store: Store, workspace: Workspace) -> None:
     # The node counts further than the ledger (a restored backup): its count is the next nonce.
     session = await insert_session(store, workspace)
     _, taken = await reserve(store, session, ETHER, upstream_pending=5, explicit_nonce=5)
@@ -63,7 +61,7 @@ async def test_explicit_nonce_at_the_nodes_pending_count_is_no_gap(
 
 
 async def test_released_nonce_is_not_pooled_while_a_replacement_holds_it(
-        store: SqliteStore, workspace: Workspace) -> None:
+        store: Store, workspace: Workspace) -> None:
     session = await insert_session(store, workspace)
     _, original = await reserve(store, session, ETHER)
     _, replacement = await reserve(store, session, ETHER, explicit_nonce=0)
@@ -74,7 +72,7 @@ async def test_released_nonce_is_not_pooled_while_a_replacement_holds_it(
 
 
 async def test_explicit_nonce_below_the_counter_does_not_move_it_back(
-        store: SqliteStore, workspace: Workspace) -> None:
+        store: Store, workspace: Workspace) -> None:
     session = await insert_session(store, workspace)
     for _ in range(5):
         await reserve(store, session, ETHER)
@@ -85,7 +83,7 @@ async def test_explicit_nonce_below_the_counter_does_not_move_it_back(
 
 
 async def test_released_nonce_taken_explicitly_is_not_handed_out_again(
-        store: SqliteStore, workspace: Workspace) -> None:
+        store: Store, workspace: Workspace) -> None:
     session = await insert_session(store, workspace)
     held = [(await reserve(store, session, ETHER))[1] for _ in range(3)]
     assert held[1] is not None
