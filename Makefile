@@ -6,10 +6,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: dev test lint typecheck install clean bench system-packages
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml dev/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev]" -e ./dev
 	touch $(STAMP)
 
 node_modules/.installed: package.json package-lock.json
@@ -43,16 +43,14 @@ lint: install
 	$(BIN)/ruff check .
 	$(MAKE) typecheck
 
-# mypy cannot follow the build's folder mapping (policy/ -> session_studio.policy), so it
-# checks a tree of symlinks laid out the way the installed package is.
+# Every design-card folder is a source root holding its part of `session_studio` (see
+# pyproject.toml, [tool.mypy] mypy_path): mypy reads the tree as it is installed.
+ROOTS := session_studio policy proxy keystore store admin_ui sdk dev
 typecheck: install
-	rm -rf .typecheck && mkdir -p .typecheck/session_studio
-	cp -rs $(CURDIR)/session_studio/. .typecheck/session_studio/
-	for pkg in policy proxy keystore store admin_ui sdk; do ln -s $(CURDIR)/$$pkg .typecheck/session_studio/$$pkg; done
-	cd .typecheck && ../$(BIN)/mypy --config-file ../pyproject.toml -p session_studio
+	$(BIN)/mypy $(ROOTS)
 
 bench: install
 	$(BIN)/python bench/send_latency.py
 
 clean:
-	rm -rf $(VENV) node_modules .typecheck .studio-dev
+	rm -rf $(VENV) node_modules .studio-dev

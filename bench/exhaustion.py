@@ -1,6 +1,6 @@
 """Catalogue 14 in numbers: what the costliest bodies and typed data cost the sidecar.
 
-1. Body parsing (`session_studio._json.parse_json`, both planes) on the bodies that froze the
+1. Body parsing (`session_studio.basics._json.parse_json`, both planes) on the bodies that froze the
    old regex guard: escaped quotes behind more brackets than the cap, deep nesting, UTF-16.
    `--before` also times the old guard (its regex, copied here) on 10, 20 and 40 KB.
 2. Typed data: the worst payloads within the policy's size bounds, each hashed by eth-account
@@ -28,7 +28,7 @@ from session_studio.policy._typed_data import (
     MAX_VALUE_CHARS,
 )
 
-from session_studio._json import JsonRejected, parse_json
+from session_studio.basics import JsonRejected, parse_json
 
 sys.path.insert(0, "tests")
 from policy.builders import ASSETS, CHAIN, CONTRACT, SENDER

@@ -21,24 +21,24 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from session_studio.admin_ui import AdminAccounts, AdminDeps, PasskeyCeremonies, create_admin_app
+from session_studio.basics import CredentialIssuer
 from session_studio.keystore import LocalKeystore, load_master_key
 from session_studio.policy import Asset, ChainAssets
+from session_studio.prices import ChainPriceOracle
 from session_studio.proxy import ChainRuntime, RpcPlaneDeps, Upstream, create_rpc_app
+from session_studio.services import (
+    AdminService,
+    AgentDesk,
+    AuditTrail,
+    RotationSchedule,
+    SessionService,
+    TokenService,
+)
+from session_studio.settings import ListenAddress, Settings
 from session_studio.store import Store, open_store
+from session_studio.telemetry import FleetCollector, FleetView, PrometheusObserver, UsageRecorder
 
 from . import __version__
-from ._admins import AdminService
-from ._agents import AgentDesk
-from ._audit_trail import AuditTrail
-from ._credentials import CredentialIssuer
-from ._fleet import FleetView
-from ._metrics import FleetCollector, PrometheusObserver
-from ._prices import ChainPriceOracle
-from ._rotation import RotationSchedule
-from ._service import SessionService
-from ._settings import ListenAddress, Settings
-from ._tokens import TokenService
-from ._usage import UsageRecorder
 
 log = logging.getLogger("session_studio")
 

@@ -19,8 +19,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
+from session_studio import services
 from session_studio.keystore import KeystoreError, create_master_key_file
 from session_studio.policy import USD, AmountError, Permission, format_amount, parse_amount
+from session_studio.services import DurationError, InvalidSpec, SessionSpec, iso
+from session_studio.settings import ConfigError, Settings, default_config_path, load_settings
 from session_studio.store import (
     AgentCeiling,
     Conflict,
@@ -31,13 +34,9 @@ from session_studio.store import (
     SessionType,
     StoreError,
 )
+from session_studio.telemetry import configure_logging
 
-from . import _durations
 from ._app import Studio, serve_forever
-from ._durations import DurationError
-from ._logging import configure_logging
-from ._service import InvalidSpec, SessionSpec, iso
-from ._settings import ConfigError, Settings, default_config_path, load_settings
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
@@ -59,7 +58,7 @@ def cli_actor() -> str:
 def parse_duration(text: str) -> int:
     """A duration flag; zero is refused here already, since no flag takes one."""
     try:
-        seconds = _durations.parse_duration(text)
+        seconds = services.parse_duration(text)
     except DurationError as exc:
         raise UsageError(f"--expires-in: {exc}") from exc
     if seconds == 0:
@@ -588,6 +587,19 @@ def _join_sort_values(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def _run_dev(args: argparse.Namespace) -> int:
+    """`dev` lives in the separate session-studio-dev distribution (dev/), which a production
+    install does not carry: say so rather than fail with an ImportError."""
+    try:
+        from session_studio.dev import run_dev
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not exc.name.startswith("session_studio.dev"):
+            raise
+        raise UsageError("`dev` needs the development tooling: run `make dev` from a checkout "
+                         "(it installs session-studio-dev from dev/)") from exc
+    return run_dev(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(_join_sort_values(sys.argv[1:] if argv is None else argv))
@@ -597,9 +609,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "serve":
             asyncio.run(cmd_serve(args))
         elif args.command == "dev":
-            from ._dev import run_dev
-
-            return run_dev(args)
+            return _run_dev(args)
         else:
             handler = {"sessions": cmd_sessions, "agents": cmd_agents, "tokens": cmd_tokens,
                        "admins": cmd_admins, "audit": cmd_audit,

@@ -23,16 +23,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-ADMIN_AND_CLI = [*sorted((ROOT / "admin_ui").glob("*.py")), ROOT / "session_studio" / "cli.py"]
-RPC_PLANE = sorted((ROOT / "proxy").glob("*.py"))
-SERVICES = [ROOT / "session_studio" / name for name in
-            ("_service.py", "_admins.py", "_tokens.py", "_audit_trail.py")]
+ADMIN_UI = ROOT / "admin_ui" / "session_studio" / "admin_ui"
+PROXY = ROOT / "proxy" / "session_studio" / "proxy"
+ADMIN_AND_CLI = [*sorted(ADMIN_UI.glob("*.py")), ROOT / "session_studio" / "cli.py"]
+RPC_PLANE = sorted(PROXY.glob("*.py"))
+SERVICES = [ROOT / "session_studio" / "services" / name for name in
+            ("_sessions.py", "_admins.py", "_tokens.py", "_audit_trail.py")]
 # Not records: the repository itself and how to open one.
 NOT_RECORDS = frozenset({"Store", "SqliteStore", "open_store", "StoreLifecycle",
                          "SessionRepository", "AdminRepository", "AuditLog", "FleetReader",
                          "UsageWriter", "SigningStore", "Ledger", "LedgerReader",
                          "CredentialResolver", "Readiness"})
-# The narrow ledger-side protocols the signing pipeline is handed (store/_interface.py): it
+# The narrow ledger-side protocols the signing pipeline is handed (`store._interface`): it
 # reserves, signs and settles through them, and nothing in them manages a session.
 RPC_PLANE_PROTOCOLS = frozenset({"SigningStore", "Ledger", "LedgerReader",
                                  "CredentialResolver", "Readiness"})
@@ -107,7 +109,7 @@ def test_the_rpc_plane_leaves_management_to_the_services(path: Path) -> None:
 
 
 def test_agent_self_service_holds_no_store() -> None:
-    path = ROOT / "proxy" / "_self_service.py"
+    path = PROXY / "_self_service.py"
     assert list(_store_attributes(path)) == []
     assert set(_store_imports(path)) <= {"CredentialOwner"}
 

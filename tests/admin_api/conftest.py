@@ -40,11 +40,9 @@ from session_studio.keystore import load_master_key
 from session_studio.policy import Permission, parse_amount
 from session_studio.store import Scope, SessionType, SessionUsage, Workspace
 
-from session_studio._admins import AdminService
 from session_studio._app import Studio, now_ms
-from session_studio._service import SessionSpec
-from session_studio._settings import load_settings
-from session_studio._tokens import TokenService
+from session_studio.services import AdminService, SessionSpec, TokenService
+from session_studio.settings import load_settings
 
 from .soft_authenticator import SoftAuthenticator
 

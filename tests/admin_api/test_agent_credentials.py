@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from session_studio._credentials import credential_hash
+from session_studio.basics import credential_hash
 
 from .conftest import AdminPlane, Auth, Login
 

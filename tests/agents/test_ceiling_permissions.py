@@ -11,7 +11,7 @@ from dataclasses import replace
 from session_studio.policy import Permission
 from session_studio.store import AgentCeiling
 
-from session_studio._ceiling import Requested, beyond_ceiling
+from session_studio.services import Requested, beyond_ceiling
 
 CEILING = AgentCeiling(permissions=(Permission.TRANSFER, Permission.SIGN_MESSAGE),
                        chain_ids=(8453,), tokens=("USDC",), limit_unit="USD", per_tx=10,

@@ -16,9 +16,8 @@ from session_studio.policy import Permission, parse_amount
 from session_studio.store import SessionFilter, SessionStatus, SessionType, Workspace
 
 from session_studio._app import Studio
-from session_studio._rotation import ACTOR, RotationSchedule
-from session_studio._service import SessionSpec
-from session_studio._settings import load_settings
+from session_studio.services import ACTOR, RotationSchedule, SessionSpec
+from session_studio.settings import load_settings
 
 MINUTE_MS = 60_000
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from session_studio.store import AuditEntry, AuditEvent, verify_chain
 from session_studio.store._audit import append, entry_from_row
 
-MIGRATION = (Path(__file__).parents[2] / "store" / "migrations" / "0007_audit.sql").read_text()
+MIGRATIONS = Path(__file__).parents[2] / "store" / "session_studio" / "store" / "migrations"
+MIGRATION = (MIGRATIONS / "0007_audit.sql").read_text()
 
 events = st.lists(
     st.builds(AuditEvent,

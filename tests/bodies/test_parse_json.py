@@ -1,4 +1,4 @@
-"""session_studio._json.parse_json, the one body parser of both planes: strict UTF-8 JSON in
+"""session_studio.basics._json.parse_json, the one body parser of both planes: strict UTF-8 JSON in
 linear time, a nesting cap of the caller's choosing, integers exact."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from session_studio._json import JsonRejected, parse_json
+from session_studio.basics import JsonRejected, parse_json
 
 JSON_VALUES = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(2**300), max_value=2**300)

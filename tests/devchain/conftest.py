@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from session_studio.dev import AnvilNode, find_anvil, fund_native
 from web3 import Web3
-
-from session_studio._devchain import AnvilNode, find_anvil, fund_native
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from session_studio._devchain import AnvilNode, DevchainError, find_anvil
+from session_studio.dev import AnvilNode, DevchainError, find_anvil
 
 pytestmark = pytest.mark.e2e
 

@@ -7,10 +7,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
-from web3 import Web3
-from web3.contract import Contract
-
-from session_studio._devchain import (
+from session_studio.dev import (
     ANVIL_DEFAULT_KEY,
     DEMO_USDC_DEV_ADDRESS,
     bind_contract,
@@ -19,6 +16,8 @@ from session_studio._devchain import (
     mint_usdc,
     send_contract_transaction,
 )
+from web3 import Web3
+from web3.contract import Contract
 
 pytestmark = pytest.mark.e2e
 

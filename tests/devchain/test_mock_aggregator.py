@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from session_studio.dev import bind_contract, deploy_mock_aggregator, set_aggregator_answer
 from web3 import Web3
-
-from session_studio._devchain import bind_contract, deploy_mock_aggregator, set_aggregator_answer
 
 pytestmark = pytest.mark.e2e
 

@@ -21,11 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import secret_scan
-from session_studio.keystore import KeyContext, load_master_key
-from session_studio.keystore._envelope import KeyEnvelope
-from web3 import Web3
-
-from session_studio._devchain import (
+from session_studio.dev import (
     AnvilNode,
     deploy_demo_usdc,
     erc20_balance,
@@ -33,6 +29,9 @@ from session_studio._devchain import (
     fund_native,
     mint_usdc,
 )
+from session_studio.keystore import KeyContext, load_master_key
+from session_studio.keystore._envelope import KeyEnvelope
+from web3 import Web3
 
 CLI = [sys.executable, "-m", "session_studio.cli"]
 PRIMARY_CHAIN = 31337

@@ -21,9 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import rlp
+from session_studio.dev import free_port
 from web3 import Web3
-
-from session_studio._devchain import free_port
 
 from .harness import CLI, PRIMARY_CHAIN, Studio
 

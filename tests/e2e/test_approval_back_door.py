@@ -13,15 +13,14 @@ from typing import Any
 
 import pytest
 from eth_abi.abi import encode as abi_encode
-from web3 import Web3
-
-from session_studio._devchain import (
+from session_studio.dev import (
     bind_contract,
     deploy_contract,
     deploy_demo_usdc,
     mint_usdc,
     send_contract_transaction,
 )
+from web3 import Web3
 
 from .harness import PRIMARY_CHAIN, Studio
 from .rpc_client import (

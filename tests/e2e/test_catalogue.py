@@ -20,14 +20,13 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from web3 import Web3
-from web3.exceptions import Web3RPCError
-
-from session_studio._devchain import (
+from session_studio.dev import (
     bind_contract,
     deploy_mock_aggregator,
     send_contract_transaction,
 )
+from web3 import Web3
+from web3.exceptions import Web3RPCError
 
 from .harness import PRIMARY_CHAIN, SECOND_CHAIN, Studio
 from .rpc_client import (

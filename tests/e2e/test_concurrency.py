@@ -25,10 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from session_studio.dev import free_port
 from web3 import Web3
 from web3.exceptions import Web3RPCError
-
-from session_studio._devchain import free_port
 
 from .harness import PRIMARY_CHAIN, Studio
 

@@ -21,15 +21,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-
-from session_studio._devchain import free_port
+from session_studio.dev import free_port
 
 from .harness import PRIMARY_CHAIN, Studio
 
 pytestmark = pytest.mark.e2e
 
-RPC_NESTING_CAP = 64  # proxy/_envelope.py MAX_NESTING
-ADMIN_NESTING_CAP = 32  # admin_ui/_operations.py MAX_NESTING
+RPC_NESTING_CAP = 64  # session_studio.proxy._envelope MAX_NESTING
+ADMIN_NESTING_CAP = 32  # session_studio.admin_ui._operations MAX_NESTING
 PROMPT_S = 3.0  # "answered at once", with room for a loaded CI machine
 
 

@@ -22,13 +22,12 @@ from typing import Any
 
 import pytest
 from eth_account import Account
-from web3.exceptions import Web3RPCError
-
-from session_studio._devchain import (
+from session_studio.dev import (
     break_gas_price_oracle,
     install_gas_price_oracle,
     set_l1_fee_per_byte,
 )
+from web3.exceptions import Web3RPCError
 
 from .harness import PRIMARY_CHAIN, Studio, start_studio, stop_studio
 

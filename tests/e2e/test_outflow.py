@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from session_studio.dev import fund_native
 from web3 import Web3
-
-from session_studio._devchain import fund_native
 
 from .harness import ETH_PRICE_USD, Studio
 from .rpc_client import (

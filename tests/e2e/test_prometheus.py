@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from session_studio.dev import free_port
 from web3 import Web3
-
-from session_studio._devchain import free_port
 
 from .harness import Studio, stop_studio
 from .observability import eventually, start_observed_studio

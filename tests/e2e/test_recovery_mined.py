@@ -22,9 +22,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from session_studio.dev import free_port
 from web3 import Web3
-
-from session_studio._devchain import free_port
 
 from .harness import ETH_PRICE_USD, PRIMARY_CHAIN, Studio
 from .relay import serve_through, swallowing_relay

@@ -19,10 +19,9 @@ from typing import Any
 
 import pytest
 from eth_account import Account
+from session_studio.dev import fund_native
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
-
-from session_studio._devchain import fund_native
 
 from .harness import ETH_PRICE_USD, PRIMARY_CHAIN, Studio
 

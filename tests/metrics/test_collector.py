@@ -8,8 +8,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from session_studio.store import SessionType, SqliteStore, Workspace
 
-from session_studio._fleet import FleetView
-from session_studio._metrics import FleetCollector
+from session_studio.telemetry import FleetCollector, FleetView
 
 from .conftest import MINUTE_MS, T0, UNIT, add, add_agent, deny, make_session, spend
 

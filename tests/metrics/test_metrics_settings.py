@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from session_studio._settings import ConfigError, MetricsSettings, parse_settings
+from session_studio.settings import ConfigError, MetricsSettings, parse_settings
 
 CONFIG_PATH = Path("/srv/studio/session-studio.toml")
 CHAIN = """

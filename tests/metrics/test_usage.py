@@ -6,7 +6,7 @@ import asyncio
 
 from session_studio.store import SessionUsage, SqliteStore, Workspace
 
-from session_studio._usage import UsageRecorder
+from session_studio.telemetry import UsageRecorder
 
 from .conftest import T0, add, make_session
 

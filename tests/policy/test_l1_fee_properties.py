@@ -1,8 +1,9 @@
 """Property: on an OP-stack chain the reserved worst case covers the real cost (issue 10, item 9).
 
 The sidecar reserves `gas * maxFeePerGas + with_margin(quote)`, where the quote is the
-GasPriceOracle's `getL1Fee` of the transaction's worst-case signed bytes (proxy/_l1_fee.py),
-taken before the nonce is picked and before any signature exists. The chain charges
+GasPriceOracle's `getL1Fee` of the transaction's worst-case signed bytes
+(session_studio.proxy._l1_fee), taken before the nonce is picked and before any signature
+exists. The chain charges
 `gasUsed * effectiveGasPrice + l1Fee`, with `l1Fee` computed by the node from the *real* signed
 bytes and the L1 fee parameters at inclusion.
 

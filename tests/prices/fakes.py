@@ -9,8 +9,8 @@ from typing import Any
 
 from eth_abi.abi import encode as abi_encode
 
-from session_studio._prices import DECIMALS_SELECTOR, LATEST_ROUND_DATA_SELECTOR
-from session_studio._settings import Settings, parse_settings
+from session_studio.prices import DECIMALS_SELECTOR, LATEST_ROUND_DATA_SELECTOR
+from session_studio.settings import Settings, parse_settings
 
 NOW = 1_750_000_000  # a fixed "now" in unix seconds
 FEED = "0x71041dddad3595F9CEd3DcCFBe3D1F4b0a16Bb70"

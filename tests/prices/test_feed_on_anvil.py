@@ -8,17 +8,17 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from session_studio.proxy import Upstream
-from web3 import Web3
-
-from session_studio._devchain import (
+from session_studio.dev import (
     ANVIL_DEFAULT_ADDRESS,
     AnvilNode,
     deploy_mock_aggregator,
     set_aggregator_answer,
 )
-from session_studio._prices import ChainPriceOracle
-from session_studio._settings import Settings, parse_settings
+from session_studio.proxy import Upstream
+from web3 import Web3
+
+from session_studio.prices import ChainPriceOracle
+from session_studio.settings import Settings, parse_settings
 
 CHAIN_ID = 31337
 MAX_AGE_S = 3600

@@ -10,7 +10,7 @@ import pytest
 from session_studio.policy import Asset, value_in_unit
 from session_studio.proxy._errors import UpstreamError, UpstreamUnavailable
 
-from session_studio._prices import (
+from session_studio.prices import (
     DECIMALS_SELECTOR,
     FUTURE_TOLERANCE_S,
     LATEST_ROUND_DATA_SELECTOR,

@@ -17,15 +17,14 @@ from typing import Any
 import pytest
 from e2e.harness import PRIMARY_CHAIN, SECOND_CHAIN, Studio, stop_studio
 from eth_account import Account
-from web3.exceptions import Web3RPCError
-
-from session_studio._devchain import (
+from session_studio.dev import (
     AnvilNode,
     deploy_demo_usdc,
     deploy_mock_aggregator,
     free_port,
     set_aggregator_answer,
 )
+from web3.exceptions import Web3RPCError
 
 pytestmark = pytest.mark.e2e
 

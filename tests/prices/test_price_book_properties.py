@@ -22,8 +22,8 @@ from hypothesis import strategies as st
 from session_studio.policy import USD, Asset, value_in_unit
 from session_studio.proxy._errors import UpstreamError
 
-from session_studio._prices import DECIMALS_SELECTOR, ChainPriceOracle
-from session_studio._settings import parse_settings
+from session_studio.prices import DECIMALS_SELECTOR, ChainPriceOracle
+from session_studio.settings import parse_settings
 
 from .fakes import MAX_AGE_S, NOW, Clock
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from session_studio._settings import (
+from session_studio.settings import (
     ConfigError,
     Settings,
     load_settings,

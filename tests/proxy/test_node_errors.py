@@ -1,7 +1,7 @@
 """The one table of node wordings for eth_sendRawTransaction refusals (issue 10, item 7).
 
 Each message below is what a client really answers, as its source words it (the table in
-proxy/_node_errors.py names the file). A real node of Nethermind, Besu, Erigon, reth or
+session_studio.proxy._node_errors names the file). A real node of Nethermind, Besu, Erigon, reth or
 OpenEthereum cannot run here; anvil's own wordings are also met through the real node in
 tests/e2e/test_recovery_mined.py.
 """

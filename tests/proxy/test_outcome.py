@@ -1,4 +1,4 @@
-"""The one table of what a broadcast's outcome means (proxy/_outcome.py), without a node.
+"""The one table of what a broadcast's outcome means (`proxy._outcome`), without a node.
 
 The send path and crash recovery apply the same rules; where they differ (a "nonce too low",
 a silent node, a nonce nobody recorded as explicit), the rule says why in the module docstring.

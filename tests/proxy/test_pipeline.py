@@ -1,4 +1,4 @@
-"""The one signing pipeline (proxy/_pipeline.py), every method through `RpcMethods.dispatch`.
+"""The one signing pipeline (`proxy._pipeline`), every method through `RpcMethods.dispatch`.
 
 The node is a `FakeUpstream` answering from a table, the ledger a `FakeLedger` that runs the
 method's `decide` the way the store does, the keystore a `FakeKeystore`: what is tested here is

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from session_studio._settings import ConfigError, Settings, parse_settings
+from session_studio.settings import ConfigError, Settings, parse_settings
 
 BASE_USDC = "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913"
 BASE_SEPOLIA_USDC = "0x036CbD53842c5426634e7929541eC2318f3dCF7e"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from session_studio._settings import (
+from session_studio.settings import (
     SETTINGS,
     ConfigError,
     default_config_path,

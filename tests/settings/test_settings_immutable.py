@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from session_studio._settings import ChainSettings, ListenAddress, Settings
+from session_studio.settings import ChainSettings, ListenAddress, Settings
 
 Parse = Callable[[dict[str, Any]], Settings]
 

@@ -9,7 +9,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from session_studio._settings import Settings
+from session_studio.settings import Settings
 
 Parse = Callable[[dict[str, Any]], Settings]
 

@@ -11,8 +11,8 @@ from .conftest import T0, query
 
 
 def _migration_files() -> list[str]:
-    return sorted(p.name for p in (Path(__file__).parents[2] / "store" / "migrations").glob(
-        "*.sql"))
+    folder = Path(__file__).parents[2] / "store" / "session_studio" / "store" / "migrations"
+    return sorted(p.name for p in folder.glob("*.sql"))
 
 
 async def test_opening_a_new_database_applies_every_migration_once(db_path: Path) -> None:

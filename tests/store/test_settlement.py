@@ -1,6 +1,6 @@
 """Settlement: a send's reservation corrected to what its receipt says it really cost.
 
-The settlement round (`proxy/_settlement.py`) on a real SQLite file against a scripted
+The settlement round (`session_studio.proxy._settlement`) on a real SQLite file against a scripted
 upstream, and two processes settling one file (the ledger half, `unsettled` and `settle`, for
 every backend: contract/test_ledger_settle.py). Limits are in ETH, so unit atoms and wei
 coincide: a send reserves VALUE + GAS * MAX_FEE atoms, its gas part is GAS_WEI, and the real

@@ -1,9 +1,10 @@
 """The backend contract: every store backend must pass every test in this folder.
 
 Each test runs once per entry of `BACKENDS` (only SQLite until PostgreSQL arrives, #9) through
-the `backend` fixture; a test sees the store only through the protocols in `store/_interface.py`
-and observes the ledger through its public reads or a `LedgerProbe`, the one place where a
-backend's own tables are read. A new backend adds its name to `BACKENDS`, a branch to
+the `backend` fixture; a test sees the store only through the protocols in
+`session_studio.store._interface` and observes the ledger through its public reads or a
+`LedgerProbe`, the one place where a backend's own tables are read. A new backend adds its
+name to `BACKENDS`, a branch to
 `open_backend` and a probe; SQLite-only checks (WAL shredding, the file, migrations, several
 processes on one file) stay in tests/store/ beside this folder.
 """

@@ -1,0 +1,32 @@
+"""RPC plane: JSON-RPC envelope, methods, upstream client, nonces, signing pipeline."""
+
+from ._app import create_rpc_app
+from ._context import Caller, ChainRuntime, PriceOracle, RpcPlaneDeps
+from ._errors import RpcError
+from ._methods import READ_METHODS, SIGNING_AND_LOCAL_METHODS
+from ._observer import NullObserver, RpcObserver
+from ._self_service import (
+    STUDIO_METHODS,
+    AgentSelfService,
+    SelfServiceInvalid,
+    SelfServiceRefused,
+)
+from ._upstream import Upstream
+
+__all__ = [
+    "READ_METHODS",
+    "SIGNING_AND_LOCAL_METHODS",
+    "STUDIO_METHODS",
+    "AgentSelfService",
+    "Caller",
+    "ChainRuntime",
+    "NullObserver",
+    "PriceOracle",
+    "RpcError",
+    "RpcObserver",
+    "RpcPlaneDeps",
+    "SelfServiceInvalid",
+    "SelfServiceRefused",
+    "Upstream",
+    "create_rpc_app",
+]

@@ -1,0 +1,67 @@
+"""The service layer: the one door to sessions, agents, tokens, admins and the audit trail.
+
+The CLI, the admin API and pages, agent self-service over RPC and the rotation schedule all
+call these services; none of them holds the store. Each change and its audit row are written
+in one transaction, and the services answer with typed, frozen records
+(`SessionView`, `SessionArtifact`, ...), never with the store's rows or loose dicts.
+"""
+
+from __future__ import annotations
+
+from ._admins import (
+    SETUP_TTL_MS,
+    AdminService,
+)
+from ._agents import (
+    AgentDesk,
+)
+from ._audit_trail import (
+    AuditTrail,
+)
+from ._ceiling import (
+    Requested,
+    beyond_ceiling,
+)
+from ._durations import (
+    DurationError,
+    parse_duration,
+)
+from ._rotation import (
+    ACTOR,
+    RotationSchedule,
+)
+from ._session_views import (
+    SessionArtifact,
+    SessionView,
+)
+from ._sessions import (
+    InvalidSpec,
+    SessionService,
+    SessionSpec,
+    iso,
+)
+from ._tokens import (
+    MAX_TOKEN_LIFETIME_S,
+    TokenService,
+)
+
+__all__ = [
+    "ACTOR",
+    "MAX_TOKEN_LIFETIME_S",
+    "SETUP_TTL_MS",
+    "AdminService",
+    "AgentDesk",
+    "AuditTrail",
+    "DurationError",
+    "InvalidSpec",
+    "Requested",
+    "RotationSchedule",
+    "SessionArtifact",
+    "SessionService",
+    "SessionSpec",
+    "SessionView",
+    "TokenService",
+    "beyond_ceiling",
+    "iso",
+    "parse_duration",
+]

@@ -1,0 +1,34 @@
+"""The TOML configuration, declared once (`SETTINGS`) and parsed into frozen settings.
+
+Read once by the composition root; nothing else reads the environment or the file.
+"""
+
+from __future__ import annotations
+
+from ._settings import (
+    SETTINGS,
+    ChainSettings,
+    ConfigError,
+    ListenAddress,
+    MetricsSettings,
+    PriceSource,
+    Settings,
+    default_config_path,
+    load_settings,
+    parse_settings,
+    settings_help,
+)
+
+__all__ = [
+    "SETTINGS",
+    "ChainSettings",
+    "ConfigError",
+    "ListenAddress",
+    "MetricsSettings",
+    "PriceSource",
+    "Settings",
+    "default_config_path",
+    "load_settings",
+    "parse_settings",
+    "settings_help",
+]

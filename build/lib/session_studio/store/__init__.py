@@ -1,0 +1,132 @@
+"""Persistence: schema, migrations, repositories and the spend ledger (reserve/release).
+
+Callers see narrow protocols (`Ledger`, `SessionRepository`, `AdminRepository`, `AuditLog`,
+`FleetReader`, ...; see `_interface.py`) and frozen records; which database is behind them is
+decided in the composition root (`open_store`), which alone holds the whole `Store`.
+"""
+
+from pathlib import Path
+
+from ._admin_records import (
+    Admin,
+    AdminLogin,
+    ApiToken,
+    Challenge,
+    ChallengePurpose,
+    DecisionRecord,
+    Passkey,
+    Scope,
+    SetupLink,
+)
+from ._audit import AuditEntry, AuditEvent, AuditVerdict, verify_chain
+from ._errors import (
+    AgentDisabled,
+    Conflict,
+    NonceGap,
+    NonceOutOfRange,
+    NotFound,
+    StoreError,
+    StoreUnavailable,
+)
+from ._interface import (
+    AdminRepository,
+    AuditLog,
+    CredentialResolver,
+    Evaluate,
+    FleetReader,
+    Ledger,
+    LedgerReader,
+    Readiness,
+    SessionRepository,
+    SigningStore,
+    Store,
+    StoreLifecycle,
+    UsageWriter,
+)
+from ._records import (
+    MAX_LEDGER_NONCE,
+    Agent,
+    AgentCeiling,
+    CredentialOwner,
+    FleetAgent,
+    FleetSession,
+    FleetSnapshot,
+    NonceRequest,
+    Reservation,
+    ReservationStatus,
+    Session,
+    SessionFilter,
+    SessionStatus,
+    SessionType,
+    SessionUsage,
+    UnbroadcastSend,
+    UnsettledSend,
+    Workspace,
+)
+from ._sqlite import SqliteStore, new_id
+
+
+def open_store(*, path: Path | None, url: str | None) -> Store:
+    """The store for the configured database; PostgreSQL (`url`) arrives with replicas."""
+    if url is not None:
+        raise StoreUnavailable("database.url (PostgreSQL) is not supported yet; use database.path")
+    assert path is not None
+    return SqliteStore(path)
+
+
+__all__ = [
+    "MAX_LEDGER_NONCE",
+    "Admin",
+    "AdminLogin",
+    "AdminRepository",
+    "Agent",
+    "AgentCeiling",
+    "AgentDisabled",
+    "ApiToken",
+    "AuditEntry",
+    "AuditEvent",
+    "AuditLog",
+    "AuditVerdict",
+    "Challenge",
+    "ChallengePurpose",
+    "Conflict",
+    "CredentialOwner",
+    "CredentialResolver",
+    "DecisionRecord",
+    "Evaluate",
+    "FleetAgent",
+    "FleetReader",
+    "FleetSession",
+    "FleetSnapshot",
+    "Ledger",
+    "LedgerReader",
+    "NonceGap",
+    "NonceOutOfRange",
+    "NonceRequest",
+    "NotFound",
+    "Passkey",
+    "Readiness",
+    "Reservation",
+    "ReservationStatus",
+    "Scope",
+    "Session",
+    "SessionFilter",
+    "SessionRepository",
+    "SessionStatus",
+    "SessionType",
+    "SessionUsage",
+    "SetupLink",
+    "SigningStore",
+    "SqliteStore",
+    "Store",
+    "StoreError",
+    "StoreLifecycle",
+    "StoreUnavailable",
+    "UnbroadcastSend",
+    "UnsettledSend",
+    "UsageWriter",
+    "Workspace",
+    "new_id",
+    "open_store",
+    "verify_chain",
+]

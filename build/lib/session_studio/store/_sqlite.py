@@ -1,0 +1,981 @@
+"""SQLite backend: one file in WAL mode, one writer thread per process, a reader beside it.
+
+Why this shape:
+- Every write is a plain synchronous function run by `_transaction()` on the store's single
+  writer thread (datasette's "one writer fed by a queue"), inside `BEGIN IMMEDIATE`, i.e. with
+  SQLite's database-wide write lock taken *before* the first read. Two processes (two `serve`s,
+  or `serve` and the CLI) therefore never interleave a read-check-write of the ledger: the second
+  waits (busy_timeout) and then sees the first's reservation. That is what makes every cap exact
+  across processes. One thread hop per transaction, not one per statement, keeps the write lock
+  short (the ledger transaction is on every send's path).
+- Reads that need no consistency with a later write (credential lookup, listings) use an
+  aiosqlite connection, so a burst of sends does not queue reads behind the writer.
+- `secure_delete` zeroes freed pages, so a destroyed sealed key does not linger in the file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+from session_studio.policy import AgentWindow, Decision, Permission, SessionState, window_start_ms
+
+from . import _audit as audit
+from ._audit import AuditEvent
+from ._errors import AgentDisabled, Conflict, NonceGap, NonceOutOfRange, NotFound, StoreUnavailable
+from ._ledger_interface import Clock, Evaluate, Sign, T
+from ._records import (
+    MAX_LEDGER_NONCE,
+    Agent,
+    AgentCeiling,
+    CredentialOwner,
+    FleetAgent,
+    FleetSession,
+    FleetSnapshot,
+    NonceRequest,
+    Reservation,
+    ReservationStatus,
+    Session,
+    SessionFilter,
+    SessionStatus,
+    SessionType,
+    SessionUsage,
+    UnbroadcastSend,
+    UnsettledSend,
+    Workspace,
+)
+from ._sqlite_admin import AdminTables
+
+MINUTE_MS = 60_000
+R = TypeVar("R")
+_SESSION_COLUMNS = """
+    s.id, s.workspace_id, s.type, s.label, s.agent_id, a.name AS agent_name, s.key_hash,
+    s.address, s.permissions, s.chain_ids, s.tokens, s.limit_unit, s.per_tx_limit,
+    s.daily_limit, s.created_at, s.expires_at, s.revoked_at, s.lineage_id, s.predecessor_id,
+    s.credential_version, s.last_used_at, s.request_count, s.recipients, s.contracts,
+    s.rate_limit_per_minute, s.max_fee_per_gas, a.daily_budget AS agent_daily_budget
+"""
+_SESSION_FROM = "FROM sessions s LEFT JOIN agents a ON a.id = s.agent_id"
+_SORTS = {"created": "s.created_at", "last_used": "COALESCE(s.last_used_at, 0)",
+          "expiry": "s.expires_at"}
+# Agent budgets count in USD: only USD-limited lineages add up without prices. Revoked and
+# rotated sessions stay in (POLICY.md: revoking does not escape the agent budget).
+# One row per (agent with a budget, USD lineage of it); an agent without one gets NULL.
+_FLEET_AGENTS = (
+    "SELECT a.name, a.daily_budget, w.name AS workspace, l.lineage_id FROM agents a"
+    " JOIN workspaces w ON w.id = a.workspace_id LEFT JOIN (SELECT DISTINCT agent_id,"
+    " lineage_id FROM sessions WHERE limit_unit = 'USD') l ON l.agent_id = a.id"
+    " WHERE a.daily_budget IS NOT NULL ORDER BY w.name, a.name")
+_FLEET_SPEND_OF_BUDGETS = (
+    "SELECT lineage_id, amount FROM spend_buckets WHERE minute >= ? AND lineage_id IN ("
+    " SELECT s.lineage_id FROM sessions s JOIN agents a ON a.id = s.agent_id"
+    " WHERE a.daily_budget IS NOT NULL AND s.limit_unit = 'USD')")
+_FLEET_SPEND_WITH_ACTIVE = (
+    "SELECT lineage_id, amount FROM spend_buckets WHERE minute >= ? AND lineage_id IN ("
+    " SELECT s.lineage_id FROM sessions s JOIN agents a ON a.id = s.agent_id"
+    " WHERE a.daily_budget IS NOT NULL AND s.limit_unit = 'USD'"
+    " UNION SELECT lineage_id FROM sessions WHERE revoked_at IS NULL AND expires_at > ?)")
+# eth_signTransaction results of a lineage the chain has not consumed yet (settlement ends
+# each either way). Repeats the terms of reservations_signed_outstanding (migration 0010).
+_COUNT_OUTSTANDING_SIGNED = (
+    "SELECT COUNT(*) FROM reservations WHERE lineage_id = ?"
+    " AND method = 'eth_signTransaction' AND status = 'signed' AND settled_at IS NULL")
+# One page of what settlement follows: sends the upstream took (or may have taken), and
+# held-back signatures. Repeats, term for term, the partial index reservations_to_settle_any
+# (migration 0010), so the page is one range of it.
+_UNSETTLED_PAGE = (
+    "SELECT r.id, r.session_id, r.amount, r.nonce, r.chain_id, r.tx_hash, r.status,"
+    " r.gas_reserved, r.gas_wei_reserved, r.created_at, s.address"
+    " FROM reservations r JOIN sessions s ON s.id = r.session_id"
+    " WHERE r.settled_at IS NULL AND ("
+    "(r.method = 'eth_sendTransaction' AND r.status IN ('broadcast', 'unknown'))"
+    " OR (r.method = 'eth_signTransaction' AND r.status = 'signed'))"
+    " AND (r.created_at, r.id) > (?, ?) AND r.tx_hash IS NOT NULL"
+    " ORDER BY r.created_at, r.id LIMIT ?")
+_PRAGMAS = ("PRAGMA foreign_keys=ON", "PRAGMA secure_delete=ON", "PRAGMA synchronous=NORMAL")
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class SqliteStore(AdminTables):
+    """`Store` on one SQLite file."""
+
+    def __init__(self, path: Path, *, busy_timeout_ms: int = 30_000) -> None:
+        self._path = path
+        self._busy_timeout_ms = busy_timeout_ms
+        self._writer: sqlite3.Connection | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._reader: aiosqlite.Connection | None = None
+        # A revoke's sealed key may still sit in the WAL until a TRUNCATE checkpoint succeeds;
+        # only the writer thread reads or writes this flag.
+        self._shred_pending = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+    async def open(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-writer")
+        try:
+            await self._in_writer(self._open_writer)
+            await self._transaction(self._migrate)
+            self._reader = await aiosqlite.connect(self._path, isolation_level=None)
+            self._reader.row_factory = aiosqlite.Row
+            await self._reader.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot open database {self._path}: {exc}") from exc
+
+    def _open_writer(self) -> None:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
+        self._enable_wal(conn)
+        for pragma in _PRAGMAS:
+            conn.execute(pragma)
+        self._writer = conn
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch to WAL, retrying: the switch can fail with "database is locked" without
+        consulting the busy handler when another process opens the same new file at once."""
+        deadline = time.monotonic() + self._busy_timeout_ms / 1000
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
+        if self._executor is not None:
+            if self._writer is not None:
+                await self._in_writer(self._writer.close)
+                self._writer = None
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    async def ping(self) -> None:
+        try:
+            await self._read_one("SELECT 1", ())
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection) -> None:
+        files = sorted(
+            (f for f in resources.files("session_studio.store").joinpath("migrations").iterdir()
+             if f.name.endswith(".sql")),
+            key=lambda f: f.name,
+        )
+        db.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                   "(version INTEGER PRIMARY KEY, name TEXT NOT NULL)")
+        applied = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
+        for f in files:
+            version = int(f.name.split("_", 1)[0])
+            if version in applied:
+                continue
+            for statement in _split_sql(f.read_text()):
+                db.execute(statement)
+            completion = _MIGRATION_COMPLETIONS.get(version)
+            if completion is not None:
+                completion(db)
+            db.execute("INSERT INTO schema_migrations VALUES (?, ?)", (version, f.name))
+
+    # -- plumbing --------------------------------------------------------------------------
+    async def _in_writer(self, fn: Callable[[], R]) -> R:
+        if self._executor is None:
+            raise StoreUnavailable("store is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    async def _transaction(self, fn: Callable[[sqlite3.Connection], R]) -> R:
+        """Run `fn` on the writer thread inside one write transaction holding the write lock."""
+        return await self._in_writer(functools.partial(self._run_transaction, fn))
+
+    def _run_transaction(self, fn: Callable[[sqlite3.Connection], R]) -> R:
+        db = self._writer
+        if db is None:
+            raise StoreUnavailable("store is not open")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"database is unavailable: {exc}") from exc
+        try:
+            result = fn(db)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        try:
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise StoreUnavailable(f"commit failed: {exc}") from exc
+        if self._shred_pending:
+            self._try_shred(db)
+        return result
+
+    def _try_shred(self, db: sqlite3.Connection) -> None:
+        """Crypto-shredding, WAL side: rewrite the WAL away so a revoked key's old page goes.
+
+        `secure_delete` zeroes the page in the main file, but the WAL still holds the frame
+        written before the revoke until a TRUNCATE checkpoint succeeds, which any open read
+        snapshot prevents. So it is tried with a short busy timeout (never stalling the
+        writer) and again after every later write until it succeeds.
+        """
+        db.execute("PRAGMA busy_timeout=50")
+        try:
+            busy, _log, _done = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            self._shred_pending = busy != 0
+        except sqlite3.Error:
+            self._shred_pending = True
+        finally:
+            db.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
+
+    async def _read_one(self, sql: str, args: Sequence[Any]) -> aiosqlite.Row | None:
+        if self._reader is None:
+            raise StoreUnavailable("store is not open")
+        async with self._reader.execute(sql, args) as cur:
+            row: aiosqlite.Row | None = await cur.fetchone()
+            return row
+
+    async def _read_all(self, sql: str, args: Sequence[Any]) -> list[aiosqlite.Row]:
+        if self._reader is None:
+            raise StoreUnavailable("store is not open")
+        async with self._reader.execute(sql, args) as cur:
+            return list(await cur.fetchall())
+
+    # -- workspaces and agents -------------------------------------------------------------
+    async def create_workspace(self, name: str, *, now_ms: int, workspace_id: str | None = None,
+                               audit: AuditEvent | None = None) -> Workspace:
+        """`audit` (naming `workspace_id`, which the caller then chooses) is written in the same
+        transaction as the workspace."""
+        ws = Workspace(id=workspace_id or new_id(), name=name, created_at_ms=now_ms)
+
+        def create(db: sqlite3.Connection) -> None:
+            db.execute("INSERT INTO workspaces VALUES (?, ?, ?)",
+                       (ws.id, ws.name, ws.created_at_ms))
+            _audit(db, audit, now_ms)
+
+        try:
+            await self._transaction(create)
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"workspace {name!r} already exists") from exc
+        return ws
+
+    async def list_workspaces(self) -> list[Workspace]:
+        rows = await self._read_all("SELECT * FROM workspaces ORDER BY created_at, name", ())
+        return [Workspace(id=r["id"], name=r["name"], created_at_ms=r["created_at"])
+                for r in rows]
+
+    async def get_workspace(self, name: str) -> Workspace:
+        row = await self._read_one("SELECT * FROM workspaces WHERE name = ?", (name,))
+        if row is None:
+            raise NotFound(f"no workspace named {name!r}")
+        return Workspace(id=row["id"], name=row["name"], created_at_ms=row["created_at"])
+
+    async def create_agent(
+        self, workspace_id: str, name: str, *, daily_budget: int | None, now_ms: int,
+        credential_hash: bytes, agent_id: str, audit: AuditEvent | None = None,
+        ceiling: AgentCeiling | None = None, rotate_every_s: int | None = None,
+    ) -> Agent:
+        agent = Agent(id=agent_id, workspace_id=workspace_id, name=name,
+                      daily_budget=daily_budget, credential_version=1, created_at_ms=now_ms,
+                      ceiling=ceiling, rotate_every_s=rotate_every_s)
+
+        def insert(db: sqlite3.Connection) -> None:
+            db.execute(
+                "INSERT INTO agents (id, workspace_id, name, daily_budget, credential_version,"
+                " created_at, ceiling, rotate_every_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (agent.id, workspace_id, name,
+                 None if daily_budget is None else str(daily_budget), 1, now_ms,
+                 None if ceiling is None else json.dumps(ceiling.to_json()), rotate_every_s))
+            _insert_credential(db, credential_hash, workspace_id, "agent", agent.id, 1, now_ms)
+            _audit(db, audit, now_ms)
+
+        try:
+            await self._transaction(insert)
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"agent {name!r} already exists") from exc
+        return agent
+
+    async def get_agent(self, workspace_id: str, name: str) -> Agent:
+        row = await self._read_one("SELECT * FROM agents WHERE workspace_id = ? AND name = ?",
+                                   (workspace_id, name))
+        if row is None:
+            raise NotFound(f"no agent named {name!r}")
+        return _agent(row)
+
+    async def list_agents(self, workspace_id: str) -> list[Agent]:
+        rows = await self._read_all(
+            "SELECT * FROM agents WHERE workspace_id = ? ORDER BY name", (workspace_id,))
+        return [_agent(r) for r in rows]
+
+    async def reissue_agent_credential(
+        self, agent: Agent, *, credential_hash: bytes, now_ms: int,
+        audit: AuditEvent | None = None,
+    ) -> Agent:
+        version = agent.credential_version + 1
+
+        def reissue(db: sqlite3.Connection) -> None:
+            _check_agent_enabled(db, agent.id)
+            moved = db.execute(
+                "UPDATE agents SET credential_version = ? WHERE id = ? AND credential_version = ?",
+                (version, agent.id, agent.credential_version)).rowcount
+            if moved != 1:
+                raise Conflict(f"agent {agent.name!r} was reissued meanwhile; try again")
+            _revoke_agent_credentials(db, agent.id, now_ms)
+            _insert_credential(db, credential_hash, agent.workspace_id, "agent", agent.id,
+                               version, now_ms)
+            _audit(db, audit, now_ms)
+
+        await self._transaction(reissue)
+        return replace(agent, credential_version=version)
+
+    async def disable_agent(self, agent: Agent, *, now_ms: int,
+                            audit: AuditEvent) -> list[Session]:
+        def disable(db: sqlite3.Connection) -> list[Session]:
+            if db.execute("UPDATE agents SET disabled_at = ? WHERE id = ? AND disabled_at IS NULL",
+                          (now_ms, agent.id)).rowcount != 1:
+                raise AgentDisabled(f"agent {agent.name!r} is already disabled")
+            _revoke_agent_credentials(db, agent.id, now_ms)
+            live = [_session(r) for r in db.execute(
+                f"SELECT {_SESSION_COLUMNS} {_SESSION_FROM} WHERE s.agent_id = ?"
+                " AND s.revoked_at IS NULL ORDER BY s.created_at, s.id", (agent.id,))]
+            for session in live:
+                _revoke(db, session.id, now_ms)
+                _audit(db, replace(audit, action="session.revoke", subject=session.key_hash,
+                                   detail={"by": audit.action, "agent": agent.name}), now_ms)
+            _audit(db, replace(audit, detail={
+                **audit.detail, "revoked": [s.key_hash for s in live]}), now_ms)
+            return live
+
+        revoked = await self._transaction(disable)
+        await self._checkpoint()
+        return revoked
+
+    # -- sessions --------------------------------------------------------------------------
+    async def insert_session(
+        self, session: Session, *, sealed_key: bytes, credential_hash: bytes | None,
+        audit: AuditEvent | None = None, max_live_for_agent: int | None = None,
+        self_service: bool = False,
+    ) -> None:
+        def insert(db: sqlite3.Connection) -> None:
+            if max_live_for_agent is not None:
+                live = db.execute(
+                    "SELECT COUNT(*) FROM sessions WHERE agent_id = ? AND revoked_at IS NULL"
+                    " AND expires_at > ?", (session.agent_id, session.created_at_ms)
+                ).fetchone()[0]
+                if live >= max_live_for_agent:
+                    raise Conflict(f"the agent already has {live} live session(s), its "
+                                   f"ceiling allows {max_live_for_agent}")
+            _insert_session(db, session, sealed_key, credential_hash)
+            if self_service:
+                if session.agent_id is None:
+                    raise ValueError("only an agent creates sessions for itself")
+                db.execute("INSERT INTO self_service_lineages VALUES (?, ?)",
+                           (session.lineage_id, session.agent_id))
+            _audit(db, audit, session.created_at_ms)
+
+        await self._transaction(insert)
+
+    async def get_session(self, workspace_id: str, key_hash: str) -> Session:
+        row = await self._read_one(
+            f"SELECT {_SESSION_COLUMNS} {_SESSION_FROM} "
+            "WHERE s.workspace_id = ? AND s.key_hash = ?", (workspace_id, key_hash.lower()))
+        if row is None:
+            raise NotFound(f"no session {key_hash}")
+        return _session(row)
+
+    async def get_session_by_id(self, session_id: str) -> Session:
+        row = await self._read_one(f"SELECT {_SESSION_COLUMNS} {_SESSION_FROM} WHERE s.id = ?",
+                                   (session_id,))
+        if row is None:
+            raise NotFound(f"no session {session_id}")
+        return _session(row)
+
+    async def list_sessions(
+        self, workspace_id: str, query: SessionFilter, *, now_ms: int
+    ) -> list[Session]:
+        where: list[str] = ["s.workspace_id = ?"]
+        args: list[object] = [workspace_id]
+        if query.type is not None:
+            where.append("s.type = ?")
+            args.append(query.type.value)
+        if query.status is SessionStatus.REVOKED:
+            where.append("s.revoked_at IS NOT NULL")
+        elif query.status is SessionStatus.EXPIRED:
+            where.append("s.revoked_at IS NULL AND s.expires_at <= ?")
+            args.append(now_ms)
+        elif query.status is SessionStatus.ACTIVE:
+            where.append("s.revoked_at IS NULL AND s.expires_at > ?")
+            args.append(now_ms)
+        if query.chain_id is not None:
+            where.append("EXISTS (SELECT 1 FROM json_each(s.chain_ids) WHERE value = ?)")
+            args.append(query.chain_id)
+        if query.agent_name is not None:
+            where.append("a.name = ?")
+            args.append(query.agent_name)
+        if query.label_contains:
+            where.append("instr(lower(s.label), lower(?)) > 0")
+            args.append(query.label_contains)
+        descending = query.sort.startswith("-")
+        column = _SORTS.get(query.sort.lstrip("-"))
+        if column is None:
+            raise ValueError(f"unknown sort {query.sort!r}")
+        direction, compare = ("DESC", "<") if descending else ("ASC", ">")
+        if query.after is not None:
+            where.append(f"({column} {compare} ? OR ({column} = ? AND s.id {compare} ?))")
+            args.extend((query.after[0], query.after[0], query.after[1]))
+        order = f"{column} {direction}, s.id {direction}"
+        rows = await self._read_all(
+            f"SELECT {_SESSION_COLUMNS} {_SESSION_FROM} WHERE {' AND '.join(where)} "
+            f"ORDER BY {order} LIMIT ?", (*args, query.limit))
+        return [_session(r) for r in rows]
+
+    async def sealed_key(self, session_id: str) -> bytes | None:
+        row = await self._read_one("SELECT sealed_key FROM sessions WHERE id = ?", (session_id,))
+        return None if row is None else row["sealed_key"]
+
+    async def revoke_session(self, session_id: str, *, now_ms: int,
+                             audit: AuditEvent | None = None) -> None:
+        def revoke(db: sqlite3.Connection) -> None:
+            _revoke(db, session_id, now_ms)
+            _audit(db, audit, now_ms)
+
+        await self._transaction(revoke)
+        await self._checkpoint()
+
+
+    async def _checkpoint(self) -> None:
+        """Crypto-shredding: push the zeroed page out of the WAL into the main file."""
+        writer = self._writer
+        if writer is not None:
+            def checkpoint() -> None:
+                self._shred_pending = True
+                self._try_shred(writer)
+
+            await self._in_writer(checkpoint)
+
+    async def rotate_session(
+        self, old: Session, successor: Session, *, sealed_key: bytes,
+        credential_hash: bytes | None, now_ms: int, audit: AuditEvent | None = None,
+    ) -> None:
+        def rotate(db: sqlite3.Connection) -> None:
+            _revoke(db, old.id, now_ms)
+            _insert_session(db, successor, sealed_key, credential_hash)
+            _audit(db, audit, now_ms)
+
+        await self._transaction(rotate)
+        await self._checkpoint()
+
+    # -- credentials -----------------------------------------------------------------------
+    async def resolve_credential(self, token_hash: bytes) -> CredentialOwner | None:
+        row = await self._read_one(
+            "SELECT workspace_id, owner_kind, owner_id FROM credentials "
+            "WHERE token_hash = ? AND revoked_at IS NULL", (token_hash,))
+        if row is None:
+            return None
+        return CredentialOwner(workspace_id=row["workspace_id"], kind=row["owner_kind"],
+                               owner_id=row["owner_id"])
+
+    async def sessions_of(self, owner: CredentialOwner) -> list[Session]:
+        column = "s.id" if owner.kind == "session" else "s.agent_id"
+        rows = await self._read_all(
+            f"SELECT {_SESSION_COLUMNS} {_SESSION_FROM} WHERE {column} = ? AND s.workspace_id = ?"
+            " ORDER BY s.created_at", (owner.owner_id, owner.workspace_id))
+        return [_session(r) for r in rows]
+
+    # -- the ledger ------------------------------------------------------------------------
+    async def reserve_and_sign(
+        self, *, session_id: str, method: str, clock: Clock, window_mode: str,
+        evaluate: Evaluate, nonce: NonceRequest | None, sign: Sign[T],
+        gas_wei: int | None = None,
+    ) -> tuple[Decision, Reservation | None, T | None]:
+        def reserve(db: sqlite3.Connection) -> tuple[Decision, Reservation | None, T | None]:
+            # Read with the write lock held (BEGIN IMMEDIATE returned): a request that queued
+            # behind a slow writer is judged when it is decided, not when it arrived, so it
+            # cannot sign after expires_at or outside its rate-limit minute.
+            now_ms = clock()
+            window_start = window_start_ms(now_ms, window_mode)
+            row = db.execute(
+                "SELECT s.revoked_at, s.expires_at, s.lineage_id, s.sealed_key, s.workspace_id,"
+                " s.key_hash, s.agent_id, s.limit_unit, a.daily_budget, a.ceiling,"
+                " ss.agent_id AS self_service_agent FROM sessions s"
+                " LEFT JOIN agents a ON a.id = s.agent_id"
+                " LEFT JOIN self_service_lineages ss ON ss.lineage_id = s.lineage_id"
+                " WHERE s.id = ?", (session_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no session {session_id}")
+            lineage = row["lineage_id"]
+            recent = db.execute(
+                "SELECT COUNT(*) FROM decisions WHERE session_id = ? AND at > ?",
+                (session_id, now_ms - MINUTE_MS)).fetchone()[0]
+            # Counted under the same lock that inserts the next one: exact across processes.
+            outstanding = db.execute(_COUNT_OUTSTANDING_SIGNED, (lineage,)).fetchone()[0]
+            state = SessionState(revoked=row["revoked_at"] is not None,
+                                 expires_at_ms=row["expires_at"],
+                                 spent_in_window=_window_sum(db, lineage, window_start),
+                                 requests_last_minute=recent,
+                                 agent_spent_in_window=_agent_window_sum(
+                                     db, row["agent_id"], window_start)
+                                 if row["daily_budget"] is not None else 0,
+                                 outstanding_signed=outstanding,
+                                 self_service=_self_service_window(db, row, window_start))
+            decision = evaluate(state, now_ms)
+            reservation: Reservation | None = None
+            signed: T | None = None
+            tx_hash: str | None = None
+            if decision.allowed:
+                picked = _pick_nonce(db, nonce) if nonce is not None else None
+                signed, tx_hash, raw_tx = sign(picked, row["sealed_key"])
+                reservation = Reservation(id=new_id(), session_id=session_id,
+                                          amount=decision.cost, nonce=picked,
+                                          chain_id=nonce.chain_id if nonce else 0)
+                minute = now_ms // MINUTE_MS
+                db.execute(
+                    "INSERT INTO reservations (id, session_id, lineage_id, minute, amount, status,"
+                    " method, chain_id, nonce, tx_hash, created_at, updated_at, raw_tx,"
+                    " gas_reserved, gas_wei_reserved)"
+                    " VALUES (?, ?, ?, ?, ?, 'signed', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (reservation.id, session_id, lineage, minute, str(decision.cost), method,
+                     reservation.chain_id, picked, tx_hash, now_ms, now_ms, raw_tx,
+                     str(decision.gas_cost), None if gas_wei is None else str(gas_wei)))
+                _add_to_bucket(db, lineage, minute, decision.cost)
+            db.execute(
+                "INSERT INTO decisions (session_id, at, method, allowed, reason, detail, cost,"
+                " reservation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (session_id, now_ms, method, int(decision.allowed),
+                 None if decision.reason is None else decision.reason.value, decision.detail,
+                 str(decision.cost), reservation.id if reservation else None))
+            audit.append(db, AuditEvent(
+                workspace_id=row["workspace_id"], actor="rpc", action="rpc.decision",
+                subject=row["key_hash"],
+                detail={"method": method, "allowed": decision.allowed,
+                        "reason": None if decision.reason is None else decision.reason.value,
+                        "detail": decision.detail, "cost": str(decision.cost),
+                        "figures": dict(decision.figures),
+                        "tx_hash": tx_hash if decision.allowed else None}), now_ms=now_ms)
+            return decision, reservation, signed
+
+        return await self._transaction(reserve)
+
+    async def release(self, reservation: Reservation, *, now_ms: int,
+                      return_nonce: bool) -> None:
+        def release(db: sqlite3.Connection) -> None:
+            row = db.execute(
+                "SELECT r.lineage_id, r.minute, r.amount, r.status, s.address_lower "
+                "FROM reservations r JOIN sessions s ON s.id = r.session_id WHERE r.id = ?",
+                (reservation.id,)).fetchone()
+            if row is None or row["status"] == ReservationStatus.RELEASED:
+                return
+            db.execute("UPDATE reservations SET status = 'released', updated_at = ? WHERE id = ?",
+                       (now_ms, reservation.id))
+            _add_to_bucket(db, row["lineage_id"], row["minute"], -int(row["amount"]))
+            # Back to the pool only if no other live reservation holds it (a replacement signed
+            # at the same nonce): the pool must never hand out a nonce still in use.
+            if return_nonce and reservation.nonce is not None and not _nonce_held(
+                    db, reservation.chain_id, row["address_lower"], reservation.nonce):
+                db.execute("INSERT OR IGNORE INTO released_nonces VALUES (?, ?, ?)",
+                           (reservation.chain_id, row["address_lower"], reservation.nonce))
+
+        await self._transaction(release)
+
+    async def record_outcome(
+        self, reservation: Reservation, *, status: ReservationStatus, now_ms: int
+    ) -> None:
+        await self._transaction(lambda db: db.execute(
+            "UPDATE reservations SET status = ?, updated_at = ? WHERE id = ?",
+            (status.value, now_ms, reservation.id)))
+
+    async def unbroadcast_sends(self) -> list[UnbroadcastSend]:
+        rows = await self._read_all(
+            "SELECT r.id, r.session_id, r.amount, r.nonce, r.chain_id, r.raw_tx, r.tx_hash,"
+            " s.address "
+            "FROM reservations r JOIN sessions s ON s.id = r.session_id "
+            "WHERE r.status IN ('signed', 'unknown') AND r.method = 'eth_sendTransaction' "
+            "AND r.raw_tx IS NOT NULL AND r.tx_hash IS NOT NULL"
+            " ORDER BY r.chain_id, s.address, r.nonce", ())
+        return [UnbroadcastSend(
+            reservation=Reservation(id=r["id"], session_id=r["session_id"],
+                                    amount=int(r["amount"]), nonce=r["nonce"],
+                                    chain_id=r["chain_id"]),
+            address=r["address"], raw_tx=r["raw_tx"], tx_hash=r["tx_hash"]) for r in rows]
+
+    async def unsettled(self, *, limit: int = 200,
+                        after: tuple[int, str] | None = None) -> list[UnsettledSend]:
+        created, last_id = after if after is not None else (-1, "")
+        rows = await self._read_all(_UNSETTLED_PAGE, (created, last_id, limit))
+        return [UnsettledSend(
+            reservation=Reservation(id=r["id"], session_id=r["session_id"],
+                                    amount=int(r["amount"]), nonce=r["nonce"],
+                                    chain_id=r["chain_id"]),
+            address=r["address"], tx_hash=r["tx_hash"], status=ReservationStatus(r["status"]),
+            gas_reserved=_optional_int(r["gas_reserved"]),
+            gas_wei_reserved=_optional_int(r["gas_wei_reserved"]),
+            created_at_ms=r["created_at"]) for r in rows]
+
+    async def settle(
+        self, reservation_id: str, *, amount: int, status: ReservationStatus, now_ms: int,
+        gas_wei_used: int | None = None, receipt_status: int | None = None,
+    ) -> bool:
+        if status not in (ReservationStatus.SETTLED, ReservationStatus.RELEASED):
+            raise ValueError(f"settle ends in 'settled' or 'released', not {status.value!r}")
+        if amount < 0 or (status is ReservationStatus.RELEASED and amount != 0):
+            raise ValueError("a settled amount is >= 0, and 0 for a release")
+
+        def settle(db: sqlite3.Connection) -> bool:
+            row = db.execute(
+                "SELECT lineage_id, minute, amount, status, settled_at, method FROM reservations"
+                " WHERE id = ?", (reservation_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no reservation {reservation_id}")
+            # A held-back eth_signTransaction stays `signed`; a send still `signed` is crash
+            # recovery's to broadcast, never settlement's to settle.
+            settleable = ((ReservationStatus.SIGNED,) if row["method"] == "eth_signTransaction"
+                          else (ReservationStatus.BROADCAST, ReservationStatus.UNKNOWN))
+            if row["settled_at"] is not None or row["status"] not in settleable:
+                return False
+            held = int(row["amount"])
+            if amount > held:
+                raise ValueError("settlement only lowers a reservation, never raises it")
+            # A release keeps the reserved amount on the row for the record, as `release` does.
+            kept = held if status is ReservationStatus.RELEASED else amount
+            db.execute(
+                "UPDATE reservations SET status = ?, amount = ?, gas_wei_used = ?,"
+                " receipt_status = ?, settled_at = ?, updated_at = ? WHERE id = ?",
+                (status.value, str(kept), None if gas_wei_used is None else str(gas_wei_used),
+                 receipt_status, now_ms, now_ms, reservation_id))
+            if amount != held:
+                _add_to_bucket(db, row["lineage_id"], row["minute"], amount - held)
+            return True
+
+        return await self._transaction(settle)
+
+    async def spent_in_window(self, lineage_id: str, *, window_start_ms: int) -> int:
+        rows = await self._read_all(
+            "SELECT amount FROM spend_buckets WHERE lineage_id = ? AND minute >= ?",
+            (lineage_id, window_start_ms // MINUTE_MS))
+        return sum(int(r["amount"]) for r in rows)
+
+    async def reservations(self, session_id: str) -> Sequence[tuple[str, int, str | None]]:
+        rows = await self._read_all(
+            "SELECT status, amount, tx_hash FROM reservations WHERE session_id = ? "
+            "ORDER BY created_at, id", (session_id,))
+        return [(r["status"], int(r["amount"]), r["tx_hash"]) for r in rows]
+
+    # -- observability ---------------------------------------------------------------------
+    async def fleet_snapshot(
+        self, *, now_ms: int, window_start_ms: int, denials_since_ms: int, per_session: bool,
+    ) -> FleetSnapshot:
+        # Plain reads on the reader connection, no transaction: a metrics snapshot may mix
+        # states a few milliseconds apart, and must never hold the writer's lock or a WAL
+        # snapshot that would stall crypto-shredding's checkpoint.
+        counts: dict[tuple[SessionType, SessionStatus], int] = {}
+        for r in await self._read_all(
+                "SELECT type, CASE WHEN revoked_at IS NOT NULL THEN 'revoked'"
+                " WHEN expires_at <= ? THEN 'expired' ELSE 'active' END AS status,"
+                " COUNT(*) AS n FROM sessions GROUP BY 1, 2", (now_ms,)):
+            counts[SessionType(r["type"]), SessionStatus(r["status"])] = r["n"]
+        # The IN list drives the (lineage_id, minute) primary key: one range per lineage.
+        spent: dict[str, int] = {}
+        for r in await self._read_all(
+                _FLEET_SPEND_WITH_ACTIVE if per_session else _FLEET_SPEND_OF_BUDGETS,
+                (window_start_ms // MINUTE_MS, now_ms) if per_session
+                else (window_start_ms // MINUTE_MS,)):
+            spent[r["lineage_id"]] = spent.get(r["lineage_id"], 0) + int(r["amount"])
+        budgets: dict[tuple[str, str], int] = {}
+        agent_spend: dict[tuple[str, str], int] = {}
+        for r in await self._read_all(_FLEET_AGENTS, ()):
+            key = (r["workspace"], r["name"])
+            budgets[key] = int(r["daily_budget"])
+            agent_spend[key] = agent_spend.get(key, 0) + spent.get(r["lineage_id"], 0)
+        agents = tuple(FleetAgent(workspace=workspace, name=name, daily_budget=budget,
+                                  spent_in_window=agent_spend[workspace, name])
+                       for (workspace, name), budget in budgets.items())
+        sessions: tuple[FleetSession, ...] = ()
+        if per_session:
+            # Denials are counted through decisions_by_session (session_id, at): one short
+            # range per active session, never a scan of the whole decision history.
+            sessions = tuple(
+                FleetSession(
+                    key_hash=r["key_hash"], workspace=r["workspace"],
+                    type=SessionType(r["type"]), label=r["label"], agent_name=r["agent_name"],
+                    limit_unit=r["limit_unit"], daily_limit=int(r["daily_limit"]),
+                    spent_in_window=spent.get(r["lineage_id"], 0),
+                    recent_denials=r["denials"], request_count=r["request_count"],
+                    last_used_at_ms=r["last_used_at"], created_at_ms=r["created_at"],
+                    expires_at_ms=r["expires_at"])
+                for r in await self._read_all(
+                    "SELECT s.key_hash, w.name AS workspace, s.type, s.label,"
+                    " a.name AS agent_name, s.limit_unit, s.daily_limit, s.lineage_id,"
+                    " s.request_count, s.last_used_at, s.created_at, s.expires_at,"
+                    " (SELECT COUNT(*) FROM decisions d"
+                    " WHERE d.session_id = s.id AND d.at >= ? AND d.allowed = 0) AS denials"
+                    " FROM sessions s JOIN workspaces w ON w.id = s.workspace_id"
+                    " LEFT JOIN agents a ON a.id = s.agent_id"
+                    " WHERE s.revoked_at IS NULL AND s.expires_at > ?"
+                    " ORDER BY s.created_at, s.id", (denials_since_ms, now_ms)))
+        return FleetSnapshot(taken_at_ms=now_ms, session_counts=counts, sessions=sessions,
+                             agents=agents)
+
+    async def record_usage(self, batch: Sequence[SessionUsage]) -> None:
+        if not batch:
+            return
+        rows = [(u.requests, u.last_used_at_ms, u.session_id) for u in batch]
+        await self._transaction(lambda db: db.executemany(
+            "UPDATE sessions SET request_count = request_count + ?,"
+            " last_used_at = MAX(COALESCE(last_used_at, 0), ?) WHERE id = ?", rows))
+
+
+def _audit(db: sqlite3.Connection, event: AuditEvent | None, now_ms: int) -> None:
+    if event is not None:
+        audit.append(db, event, now_ms=now_ms)
+
+
+def _insert_session(db: sqlite3.Connection, s: Session, sealed_key: bytes,
+                    credential_hash: bytes | None) -> None:
+    if s.agent_id is not None:
+        # Checked under the write lock: a create or rotation racing `agents disable` either
+        # lands before it (and is revoked by it) or is refused here.
+        _check_agent_enabled(db, s.agent_id)
+    db.execute(
+        "INSERT INTO sessions (id, workspace_id, type, label, agent_id, key_hash, address,"
+        " address_lower, sealed_key, permissions, chain_ids, tokens, limit_unit,"
+        " per_tx_limit, daily_limit, created_at, expires_at, revoked_at, lineage_id,"
+        " predecessor_id, credential_version, recipients, contracts, rate_limit_per_minute,"
+        " max_fee_per_gas) VALUES"
+        " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (s.id, s.workspace_id, s.type.value, s.label, s.agent_id, s.key_hash, s.address,
+         s.address.lower(), sealed_key, json.dumps([p.value for p in s.permissions]),
+         json.dumps(list(s.chain_ids)), json.dumps(list(s.tokens)), s.limit_unit,
+         str(s.per_tx_limit), str(s.daily_limit), s.created_at_ms, s.expires_at_ms,
+         s.revoked_at_ms, s.lineage_id, s.predecessor_id, s.credential_version,
+         None if s.recipients is None else json.dumps(list(s.recipients)),
+         json.dumps({a: None if sel is None else list(sel) for a, sel in s.contracts.items()}),
+         s.rate_limit_per_minute,
+         None if s.max_fee_per_gas is None else str(s.max_fee_per_gas)))
+    if credential_hash is not None:
+        _insert_credential(db, credential_hash, s.workspace_id, "session", s.id,
+                           s.credential_version, s.created_at_ms)
+
+
+def _insert_credential(db: sqlite3.Connection, token_hash: bytes, workspace_id: str, kind: str,
+                       owner_id: str, version: int, now_ms: int) -> None:
+    db.execute("INSERT INTO credentials VALUES (?, ?, ?, ?, ?, ?, NULL)",
+               (token_hash, workspace_id, kind, owner_id, version, now_ms))
+
+
+def _check_agent_enabled(db: sqlite3.Connection, agent_id: str) -> None:
+    row = db.execute("SELECT name, disabled_at FROM agents WHERE id = ?", (agent_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no agent {agent_id}")
+    if row["disabled_at"] is not None:
+        raise AgentDisabled(f"agent {row['name']!r} is disabled: it gets no new session or "
+                            "credential; register a new agent instead")
+
+
+def _revoke_agent_credentials(db: sqlite3.Connection, agent_id: str, now_ms: int) -> None:
+    db.execute("UPDATE credentials SET revoked_at = ? WHERE owner_kind = 'agent'"
+               " AND owner_id = ? AND revoked_at IS NULL", (now_ms, agent_id))
+
+
+def _revoke(db: sqlite3.Connection, session_id: str, now_ms: int) -> None:
+    cur = db.execute("UPDATE sessions SET revoked_at = ?, sealed_key = NULL "
+                     "WHERE id = ? AND revoked_at IS NULL", (now_ms, session_id))
+    if cur.rowcount != 1:
+        raise Conflict("session is already revoked or does not exist")
+    db.execute("UPDATE credentials SET revoked_at = ? WHERE owner_kind = 'session'"
+               " AND owner_id = ? AND revoked_at IS NULL", (now_ms, session_id))
+
+
+def _window_sum(db: sqlite3.Connection, lineage: str, window_start_ms: int) -> int:
+    # The minute that straddles the window's start counts whole: rounding that can only
+    # over-count keeps the cap exact in the direction that matters.
+    rows = db.execute("SELECT amount FROM spend_buckets WHERE lineage_id = ? AND minute >= ?",
+                      (lineage, window_start_ms // MINUTE_MS))
+    return sum(int(r[0]) for r in rows)
+
+
+def _agent_window_sum(db: sqlite3.Connection, agent_id: str, window_start_ms: int) -> int:
+    """Every lineage the agent ever had counts: revoking or rotating never resets its budget."""
+    lineages = db.execute("SELECT DISTINCT lineage_id FROM sessions WHERE agent_id = ?",
+                          (agent_id,)).fetchall()
+    return sum(_window_sum(db, r[0], window_start_ms) for r in lineages)
+
+
+def _add_to_bucket(db: sqlite3.Connection, lineage: str, minute: int, delta: int) -> None:
+    row = db.execute("SELECT amount FROM spend_buckets WHERE lineage_id = ? AND minute = ?",
+                     (lineage, minute)).fetchone()
+    total = (int(row[0]) if row else 0) + delta
+    db.execute("INSERT OR REPLACE INTO spend_buckets VALUES (?, ?, ?)",
+               (lineage, minute, str(total)))
+    _add_to_agent_window(db, lineage, minute, delta)
+
+
+def _add_to_agent_window(db: sqlite3.Connection, lineage: str, minute: int, delta: int) -> None:
+    """Every change to a self-created lineage's bucket (reserve, release, settle) moves its
+    agent's shared window by the same amount in the same transaction, so the two never drift."""
+    owner = db.execute("SELECT agent_id FROM self_service_lineages WHERE lineage_id = ?",
+                       (lineage,)).fetchone()
+    if owner is None:
+        return
+    row = db.execute("SELECT amount FROM agent_window_buckets WHERE agent_id = ? AND minute = ?",
+                     (owner[0], minute)).fetchone()
+    total = (int(row[0]) if row else 0) + delta
+    db.execute("INSERT OR REPLACE INTO agent_window_buckets VALUES (?, ?, ?)",
+               (owner[0], minute, str(total)))
+
+
+def _self_service_window(db: sqlite3.Connection, row: Any,
+                         window_start_ms: int) -> AgentWindow | None:
+    """The agent-wide window of a self-created session (None for any other session)."""
+    agent_id = row["self_service_agent"]
+    if agent_id is None:
+        return None
+    spent = sum(int(r[0]) for r in db.execute(
+        "SELECT amount FROM agent_window_buckets WHERE agent_id = ? AND minute >= ?",
+        (agent_id, window_start_ms // MINUTE_MS)))
+    if row["ceiling"] is None:
+        # A self-created session always has a ceiling behind it; without one, fail closed: a
+        # limit of zero lets it sign only what costs nothing.
+        return AgentWindow(unit=row["limit_unit"], limit=0, spent=spent)
+    ceiling = AgentCeiling.from_json(json.loads(row["ceiling"]))
+    return AgentWindow(unit=ceiling.limit_unit, limit=ceiling.daily, spent=spent)
+
+
+def _backfill_agent_windows(db: sqlite3.Connection) -> None:
+    """Completes migration 0009: the agent windows of sessions self-created before it.
+
+    Bucket amounts exceed SQLite's 64-bit integers, so they are added up here, exactly."""
+    totals: dict[tuple[str, int], int] = {}
+    for agent_id, minute, amount in db.execute(
+            "SELECT ss.agent_id, b.minute, b.amount FROM spend_buckets b"
+            " JOIN self_service_lineages ss ON ss.lineage_id = b.lineage_id"):
+        totals[agent_id, minute] = totals.get((agent_id, minute), 0) + int(amount)
+    db.executemany("INSERT INTO agent_window_buckets VALUES (?, ?, ?)",
+                   [(agent_id, minute, str(total))
+                    for (agent_id, minute), total in totals.items()])
+
+
+# Python steps that finish a migration inside its transaction, by migration number.
+_MIGRATION_COMPLETIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    9: _backfill_agent_windows,
+}
+
+
+def _pick_nonce(db: sqlite3.Connection, req: NonceRequest) -> int:
+    _within_ledger(req.explicit if req.explicit is not None else req.upstream_pending)
+    address = req.address.lower()
+    key = (req.chain_id, address)
+    row = db.execute("SELECT next_nonce FROM nonces WHERE chain_id = ? AND address = ?",
+                     key).fetchone()
+    stored = row[0] if row else 0
+    # Nonces below what the chain already counts can never be used again.
+    db.execute("DELETE FROM released_nonces WHERE chain_id = ? AND address = ? AND nonce < ?",
+               (*key, req.upstream_pending))
+    expected = max(stored, req.upstream_pending)
+    if req.explicit is not None:
+        if req.explicit > expected:
+            raise NonceGap(req.explicit, expected)
+        picked = req.explicit
+    else:
+        gap = db.execute("SELECT MIN(nonce) FROM released_nonces WHERE chain_id = ?"
+                         " AND address = ?", key).fetchone()[0]
+        picked = gap if gap is not None and gap < stored else _first_unheld(db, req, expected)
+    _within_ledger(picked)
+    db.execute("DELETE FROM released_nonces WHERE chain_id = ? AND address = ? AND nonce = ?",
+               (*key, picked))
+    db.execute("INSERT OR REPLACE INTO nonces VALUES (?, ?, ?)",
+               (*key, max(stored, picked + 1)))
+    return picked
+
+
+def _nonce_held(db: sqlite3.Connection, chain_id: int, address_lower: str, nonce: int) -> bool:
+    return db.execute(
+        "SELECT 1 FROM reservations r JOIN sessions s ON s.id = r.session_id"
+        " AND s.address_lower = ? WHERE r.chain_id = ? AND r.nonce = ?"
+        " AND r.status != 'released' LIMIT 1", (address_lower, chain_id, nonce)
+    ).fetchone() is not None
+
+
+def _within_ledger(nonce: int) -> None:
+    """Refuse a nonce the columns cannot hold with its successor: raised inside the reserving
+    transaction, it rolls back whatever was written and nothing is signed."""
+    if nonce > MAX_LEDGER_NONCE:
+        raise NonceOutOfRange(f"nonce {nonce} exceeds the ledger's {MAX_LEDGER_NONCE}")
+
+
+def _first_unheld(db: sqlite3.Connection, req: NonceRequest, start: int) -> int:
+    """The first nonce from `start` that no live reservation of this signer holds (a client's
+    own far-ahead nonce); ordinarily `start` itself, found with one index range scan."""
+    held = db.execute(
+        "SELECT DISTINCT r.nonce FROM reservations r"
+        " JOIN sessions s ON s.id = r.session_id AND s.address_lower = ?"
+        " WHERE r.chain_id = ? AND r.nonce >= ? AND r.status != 'released' ORDER BY r.nonce",
+        (req.address.lower(), req.chain_id, start))
+    candidate = start
+    for (nonce,) in held:
+        if nonce != candidate:
+            break
+        candidate += 1
+    return candidate
+
+
+def _optional_int(text: str | None) -> int | None:
+    return None if text is None else int(text)
+
+
+def _split_sql(text: str) -> list[str]:
+    """Split a migration file into statements.
+
+    Our migrations hold no string literal containing "--" or ";", so comments can be cut at
+    "--" and statements at ";" without a SQL parser.
+    """
+    lines = [ln.split("--", 1)[0] for ln in text.splitlines()]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+
+
+def _agent(row: Any) -> Agent:
+    return Agent(id=row["id"], workspace_id=row["workspace_id"], name=row["name"],
+                 daily_budget=None if row["daily_budget"] is None else int(row["daily_budget"]),
+                 credential_version=row["credential_version"], created_at_ms=row["created_at"],
+                 ceiling=None if row["ceiling"] is None
+                 else AgentCeiling.from_json(json.loads(row["ceiling"])),
+                 rotate_every_s=row["rotate_every_s"], disabled_at_ms=row["disabled_at"])
+
+
+def _session(row: Any) -> Session:
+    return Session(
+        id=row["id"], workspace_id=row["workspace_id"], type=SessionType(row["type"]),
+        label=row["label"], agent_id=row["agent_id"], agent_name=row["agent_name"],
+        key_hash=row["key_hash"], address=row["address"],
+        permissions=tuple(Permission(p) for p in json.loads(row["permissions"])),
+        chain_ids=tuple(int(c) for c in json.loads(row["chain_ids"])),
+        tokens=tuple(json.loads(row["tokens"])), limit_unit=row["limit_unit"],
+        per_tx_limit=int(row["per_tx_limit"]), daily_limit=int(row["daily_limit"]),
+        created_at_ms=row["created_at"], expires_at_ms=row["expires_at"],
+        revoked_at_ms=row["revoked_at"], lineage_id=row["lineage_id"],
+        predecessor_id=row["predecessor_id"], credential_version=row["credential_version"],
+        last_used_at_ms=row["last_used_at"], request_count=row["request_count"],
+        recipients=None if row["recipients"] is None else tuple(json.loads(row["recipients"])),
+        contracts={a: None if sel is None else tuple(sel)
+                   for a, sel in json.loads(row["contracts"]).items()},
+        rate_limit_per_minute=row["rate_limit_per_minute"],
+        max_fee_per_gas=None if row["max_fee_per_gas"] is None else int(row["max_fee_per_gas"]),
+        agent_daily_budget=_optional_int(row["agent_daily_budget"]))
