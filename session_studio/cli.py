@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -587,16 +588,23 @@ def _join_sort_values(argv: Sequence[str]) -> list[str]:
     return out
 
 
+DEV_COMMAND_GROUP = "session_studio.commands"
+
+
 def _run_dev(args: argparse.Namespace) -> int:
-    """`dev` lives in the separate session-studio-dev distribution (dev/), which a production
-    install does not carry: say so rather than fail with an ImportError."""
+    """`dev` comes from the session-studio-dev distribution (dev/), which a production install
+    does not carry. It registers itself under an entry point, so the CLI never imports the dev
+    tooling (dev builds on the CLI, not the other way round); when it is missing, say how to
+    get it rather than fail with an ImportError."""
+    found = entry_points(group=DEV_COMMAND_GROUP, name="dev")
+    missing = UsageError("`dev` needs the development tooling: run `make dev` from a checkout "
+                         "(it installs session-studio-dev from dev/)")
+    if not found:
+        raise missing
     try:
-        from session_studio.dev import run_dev
-    except ModuleNotFoundError as exc:
-        if exc.name is None or not exc.name.startswith("session_studio.dev"):
-            raise
-        raise UsageError("`dev` needs the development tooling: run `make dev` from a checkout "
-                         "(it installs session-studio-dev from dev/)") from exc
+        run_dev: Callable[[argparse.Namespace], int] = next(iter(found)).load()
+    except ModuleNotFoundError as exc:  # its metadata is there, its code is not importable
+        raise missing from exc
     return run_dev(args)
 
 

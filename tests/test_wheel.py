@@ -9,6 +9,7 @@ files first on the path and the venv's third-party packages after them.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -34,10 +35,18 @@ def _tree_modules() -> set[str]:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Built from a copy of what the distribution is made of, so the build writes nothing into
+    # the checkout (setuptools puts build/ and *.egg-info/ beside pyproject.toml).
+    source = tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    for folder in RUNTIME_ROOTS:
+        shutil.copytree(ROOT / folder, source / folder,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     out = tmp_path_factory.mktemp("wheel")
     built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out), str(ROOT)],
-        capture_output=True, text=True, timeout=240, check=False)
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out),
+         str(source)], capture_output=True, text=True, timeout=240, check=False)
     assert built.returncode == 0, built.stderr
     (path,) = out.glob("session_studio-*.whl")
     return path
