@@ -92,18 +92,20 @@ class PriceSource:
 PERMIT2_CANONICAL: Final = "0x000000000022D473030F116dDEE9F6B43aC78BA3"
 
 
+# The dataclasses below carry no defaults: every default is the `SETTINGS` table's (one place,
+# shown by `settings_help()`), and the parser passes every field.
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChainSettings:
     chain_id: int
     name: str
     rpc_url: str
     native_symbol: str
-    native_decimals: int = 18
+    native_decimals: int
     native_price: PriceSource
-    max_fee_per_gas_wei: int | None = None
-    routers: tuple[str, ...] = ()  # checksum addresses the `swap` permission may call
-    permit2: str = PERMIT2_CANONICAL  # Permit2's address: typed data and approve() to it
-    l1_fee: Literal["op-stack"] | None = None  # an L1 data fee the sender pays besides gas
+    max_fee_per_gas_wei: int | None
+    routers: tuple[str, ...]  # checksum addresses the `swap` permission may call
+    permit2: str  # Permit2's address: typed data and approve() to it
+    l1_fee: Literal["op-stack"] | None  # an L1 data fee the sender pays besides gas
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,10 +123,10 @@ class ServerSettings:
     admin_listen: ListenAddress
     metrics_listen: ListenAddress
     public_rpc_url: str  # no trailing slash
-    max_body_bytes: int = 1_048_576
-    max_batch_size: int = 100
-    upstream_timeout_s: float = 10.0
-    allow_raw_transactions: bool = False
+    max_body_bytes: int
+    max_batch_size: int
+    upstream_timeout_s: float
+    allow_raw_transactions: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,28 +142,28 @@ class KeystoreSettings:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AdminSettings:
-    rp_id: str = "localhost"
-    origin: str = "http://localhost:8646"
+    rp_id: str
+    origin: str
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PolicySettings:
-    window: Literal["rolling_24h", "utc_day"] = "rolling_24h"
+    window: Literal["rolling_24h", "utc_day"]
     # eth_signTransaction results a session lineage may hold that the chain has not consumed
     # yet: bounds what can be broadcast at once beyond the daily window (docs/design.md).
-    max_outstanding_signed: int = 4
+    max_outstanding_signed: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PricesSettings:
-    cache_s: float = 15.0  # how long one feed reading is reused; 0 reads the feed every time
+    cache_s: float  # how long one feed reading is reused; 0 reads the feed every time
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MetricsSettings:
-    per_session: bool = True  # False: no per-session series (fleets too large to label each)
-    snapshot_interval_s: float = 5.0  # how often the fleet snapshot behind /metrics is re-read
-    usage_flush_interval_s: float = 1.0  # how often buffered per-session usage is written
+    per_session: bool  # False: no per-session series (fleets too large to label each)
+    snapshot_interval_s: float  # how often the fleet snapshot behind /metrics is re-read
+    usage_flush_interval_s: float  # how often buffered per-session usage is written
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -174,8 +176,8 @@ class Settings:
     policy: PolicySettings
     chains: Mapping[int, ChainSettings]  # a MappingProxyType: read-only
     tokens: tuple[TokenSettings, ...]
-    prices: PricesSettings = field(default_factory=PricesSettings)
-    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    prices: PricesSettings
+    metrics: MetricsSettings
 
     def token(self, chain_id: int, symbol_or_address: str) -> TokenSettings | None:
         """The token on ``chain_id`` with this symbol (case-sensitive) or address (any case)."""

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from session_studio.settings import ChainSettings, ListenAddress, Settings
+from session_studio.settings import ListenAddress, Settings
 
 Parse = Callable[[dict[str, Any]], Settings]
 
@@ -38,13 +38,7 @@ def test_settings_accept_no_new_attributes(parse: Parse, full_config: Any) -> No
 
 def test_chains_mapping_cannot_be_modified(parse: Parse, full_config: Any) -> None:
     chains: Any = parse(full_config()).chains
-    chain = ChainSettings(
-        chain_id=1,
-        name="mainnet",
-        rpc_url="http://127.0.0.1:8545",
-        native_symbol="ETH",
-        native_price=chains[8453].native_price,
-    )
+    chain = dataclasses.replace(chains[8453], chain_id=1, name="mainnet")
 
     with pytest.raises(TypeError):
         chains[1] = chain
