@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 // Compile the demo contracts with the pinned npm `solc` and write the JSON artifacts that
-// `session_studio.dev` deploys.
+// `session_studio_dev` deploys.
 //
 // Why a script and committed artifacts: `make dev` and the e2e tests must deploy the demo USDC
 // and the price feed without a network download or a native solc, and a reviewer must be able
 // to prove the committed bytecode came from the committed source. Same solc (package-lock),
 // same settings, same source text => byte-identical artifacts (tests/devchain checks it).
 //
-// Usage: node scripts/build_contracts.mjs [--out DIR]   (default DIR: dev/session_studio/dev/_contracts)
+// Usage: node scripts/build_contracts.mjs [--out DIR]   (default DIR: dev/session_studio_dev/_contracts)
 
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -29,7 +29,7 @@ const SETTINGS = {
 };
 
 function parseArgs(argv) {
-  let out = join(repoRoot, "dev", "session_studio", "dev", "_contracts");
+  let out = join(repoRoot, "dev", "session_studio_dev", "_contracts");
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--out") {
       if (i + 1 >= argv.length) throw new Error("--out needs a directory");

@@ -32,7 +32,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     ROOT_ROOM: frozenset({"admin_ui", "basics", "keystore", "policy", "prices", "proxy",
                           "sdk", "services", "settings", "store", "telemetry"}),
 }
-PLANE_FOLDERS = ["policy", "proxy", "keystore", "store", "admin_ui", "sdk", "dev"]
+PLANE_FOLDERS = ["policy", "proxy", "keystore", "store", "admin_ui", "sdk"]
 
 
 def _room_of_file(path: Path) -> str:
@@ -44,6 +44,8 @@ def _room_of_file(path: Path) -> str:
 
 def _room_of_module(name: str) -> str | None:
     parts = name.split(".")
+    if parts[0] == "session_studio_dev":
+        return "dev"
     if parts[0] != "session_studio":
         return None
     if len(parts) == 1 or parts[1].startswith("_") or parts[1] == "cli":
@@ -55,7 +57,7 @@ def _files() -> list[Path]:
     files = sorted((ROOT / "session_studio").rglob("*.py"))
     for folder in PLANE_FOLDERS:
         files += sorted((ROOT / folder / "session_studio").rglob("*.py"))
-    return files
+    return files + sorted((ROOT / "dev" / "session_studio_dev").rglob("*.py"))
 
 
 def _imported_rooms(path: Path) -> set[str]:

@@ -82,7 +82,7 @@ def test_the_wheel_holds_every_runtime_module_of_the_tree(wheel: Path) -> None:
 def test_the_wheel_carries_no_development_tooling(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
-    assert [n for n in names if n.startswith("session_studio/dev/")] == []
+    assert [n for n in names if n.startswith(("session_studio/dev/", "session_studio_dev"))] == []
     assert [n for n in names if "_contracts" in n or n.endswith(".sol")] == []
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from offline_config import chains_toml
-from session_studio.dev import free_port
+from session_studio_dev import free_port
 
 CLI = [sys.executable, "-m", "session_studio.cli"]
 _SERVE_AFTER_WEB3 = ("import sys, web3\n"

@@ -21,7 +21,7 @@ from typing import Any
 
 from e2e.harness import PRIMARY_CHAIN, Studio, write_config
 from playwright.sync_api import Browser, CDPSession, Page, Playwright
-from session_studio.dev import AnvilNode, deploy_demo_usdc, free_port
+from session_studio_dev import AnvilNode, deploy_demo_usdc, free_port
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]

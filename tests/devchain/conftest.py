@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from session_studio.dev import AnvilNode, find_anvil, fund_native
+from session_studio_dev import AnvilNode, find_anvil, fund_native
 from web3 import Web3
 
 

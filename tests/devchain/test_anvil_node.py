@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-from session_studio.dev import AnvilNode, DevchainError, find_anvil
+from session_studio_dev import AnvilNode, DevchainError, find_anvil
 
 pytestmark = pytest.mark.e2e
 

@@ -27,8 +27,7 @@ def test_build_script_reproduces_committed_artifact(
         check=False,
     )
     assert result.returncode == 0, f"build_contracts.mjs failed:\n{result.stderr}"
-    committed = (REPO_ROOT / "dev" / "session_studio" / "dev" / "_contracts" / artifact)\
-        .read_bytes()
+    committed = (REPO_ROOT / "dev" / "session_studio_dev" / "_contracts" / artifact).read_bytes()
     rebuilt = (tmp_path / artifact).read_bytes()
     assert rebuilt == committed, (
         f"{artifact} is stale: run `node scripts/build_contracts.mjs` and commit the result"

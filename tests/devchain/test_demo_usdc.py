@@ -7,7 +7,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress
-from session_studio.dev import (
+from session_studio_dev import (
     ANVIL_DEFAULT_KEY,
     DEMO_USDC_DEV_ADDRESS,
     bind_contract,

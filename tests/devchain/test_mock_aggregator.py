@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from session_studio.dev import bind_contract, deploy_mock_aggregator, set_aggregator_answer
+from session_studio_dev import bind_contract, deploy_mock_aggregator, set_aggregator_answer
 from web3 import Web3
 
 pytestmark = pytest.mark.e2e

@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import secret_scan
-from session_studio.dev import (
+from session_studio.keystore import KeyContext, load_master_key
+from session_studio.keystore._envelope import KeyEnvelope
+from session_studio_dev import (
     AnvilNode,
     deploy_demo_usdc,
     erc20_balance,
@@ -29,8 +31,6 @@ from session_studio.dev import (
     fund_native,
     mint_usdc,
 )
-from session_studio.keystore import KeyContext, load_master_key
-from session_studio.keystore._envelope import KeyEnvelope
 from web3 import Web3
 
 CLI = [sys.executable, "-m", "session_studio.cli"]

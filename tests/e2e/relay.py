@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import rlp
-from session_studio.dev import free_port
+from session_studio_dev import free_port
 from web3 import Web3
 
 from .harness import CLI, PRIMARY_CHAIN, Studio

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from eth_account import Account
-from session_studio.dev import bind_contract
+from session_studio_dev import bind_contract
 
 from .harness import PRIMARY_CHAIN, SECOND_CHAIN, Studio
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from eth_abi.abi import encode as abi_encode
-from session_studio.dev import (
+from session_studio_dev import (
     bind_contract,
     deploy_contract,
     deploy_demo_usdc,

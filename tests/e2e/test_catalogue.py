@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from session_studio.dev import (
+from session_studio_dev import (
     bind_contract,
     deploy_mock_aggregator,
     send_contract_transaction,

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from session_studio.dev import free_port
+from session_studio_dev import free_port
 from web3 import Web3
 from web3.exceptions import Web3RPCError
 

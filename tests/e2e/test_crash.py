@@ -28,7 +28,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from session_studio.dev import free_port
+from session_studio_dev import free_port
 from web3 import Web3
 from web3.exceptions import Web3RPCError
 

@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from session_studio.dev import free_port
+from session_studio_dev import free_port
 
 from .harness import PRIMARY_CHAIN, Studio
 

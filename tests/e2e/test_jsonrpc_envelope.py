@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from eth_account import Account
-from session_studio.dev import free_port
+from session_studio_dev import free_port
 
 from .harness import PRIMARY_CHAIN, Studio
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from eth_account import Account
-from session_studio.dev import (
+from session_studio_dev import (
     break_gas_price_oracle,
     install_gas_price_oracle,
     set_l1_fee_per_byte,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from session_studio.dev import fund_native
+from session_studio_dev import fund_native
 from web3 import Web3
 
 from .harness import ETH_PRICE_USD, Studio

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from session_studio.dev import free_port
+from session_studio_dev import free_port
 from web3 import Web3
 
 from .harness import Studio, stop_studio

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from session_studio.dev import free_port
+from session_studio_dev import free_port
 from web3 import Web3
 
 from .harness import ETH_PRICE_USD, PRIMARY_CHAIN, Studio

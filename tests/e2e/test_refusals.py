@@ -16,7 +16,7 @@ import rlp
 from eth_abi.abi import encode as abi_encode
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-from session_studio.dev import fund_native, send_contract_transaction
+from session_studio_dev import fund_native, send_contract_transaction
 from web3 import Web3
 
 from .harness import PRIMARY_CHAIN, SECOND_CHAIN, Studio

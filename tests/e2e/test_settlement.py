@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from eth_account import Account
-from session_studio.dev import fund_native
+from session_studio_dev import fund_native
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
 

@@ -8,13 +8,13 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from session_studio.dev import (
+from session_studio.proxy import Upstream
+from session_studio_dev import (
     ANVIL_DEFAULT_ADDRESS,
     AnvilNode,
     deploy_mock_aggregator,
     set_aggregator_answer,
 )
-from session_studio.proxy import Upstream
 from web3 import Web3
 
 from session_studio.prices import ChainPriceOracle

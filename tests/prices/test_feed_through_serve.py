@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from e2e.harness import PRIMARY_CHAIN, SECOND_CHAIN, Studio, stop_studio
 from eth_account import Account
-from session_studio.dev import (
+from session_studio_dev import (
     AnvilNode,
     deploy_demo_usdc,
     deploy_mock_aggregator,

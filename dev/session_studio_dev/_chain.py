@@ -391,15 +391,15 @@ class ContractArtifact:
 
 
 def load_artifact(artifact_name: str) -> ContractArtifact:
-    """Read ``session_studio/dev/_contracts/<artifact_name>.json`` from the installed package.
+    """Read ``session_studio_dev/_contracts/<artifact_name>.json`` from the installed package.
 
     importlib.resources rather than a path relative to the repo, so the artifacts are found in
     an installed wheel too.
     """
-    resource = resources.files("session_studio.dev") / "_contracts" / f"{artifact_name}.json"
+    resource = resources.files("session_studio_dev") / "_contracts" / f"{artifact_name}.json"
     if not resource.is_file():
         raise FileNotFoundError(
-            f"no contract artifact {artifact_name!r} in session_studio/dev/_contracts "
+            f"no contract artifact {artifact_name!r} in session_studio_dev/_contracts "
             "(run `node scripts/build_contracts.mjs`)"
         )
     raw: dict[str, Any] = json.loads(resource.read_text(encoding="utf-8"))
