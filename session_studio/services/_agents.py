@@ -30,6 +30,7 @@ from session_studio.store import (
 
 from ._ceiling import Requested, beyond_ceiling
 from ._durations import parse_duration
+from ._session_views import SessionArtifact, SessionView
 from ._sessions import InvalidSpec, SessionService, SessionSpec
 
 CEILING_EXCEEDED = "ceiling_exceeded"
@@ -70,17 +71,11 @@ class AgentDesk:
                 return session
         raise SelfServiceInvalid(f"no session {key_hash} of this agent")
 
-    async def list_sessions(self, owner: CredentialOwner) -> list[dict[str, Any]]:
-        return [(await self._service.describe(s)).as_json()
-                for s in await self._service.sessions_of(owner)]
-
-    async def statuses(self, owner: CredentialOwner) -> list[dict[str, Any]]:
-        keep = ("key_hash", "address", "status", "expires_at", "spent_in_window", "limits",
-                "health", "chain_ids")
-        return [{k: d[k] for k in keep} for d in await self.list_sessions(owner)]
+    async def list_sessions(self, owner: CredentialOwner) -> list[SessionView]:
+        return [await self._service.describe(s) for s in await self._service.sessions_of(owner)]
 
     async def create_session(self, owner: CredentialOwner,
-                             config: Mapping[str, Any]) -> dict[str, Any]:
+                             config: Mapping[str, Any]) -> SessionArtifact:
         ws, agent = await self._agent(owner)
         if agent.disabled_at_ms is not None:
             # Its credential died with the disable; this answers a request that was already
@@ -123,9 +118,9 @@ class AgentDesk:
         except Conflict as exc:
             raise SelfServiceRefused(CEILING_EXCEEDED, str(exc),
                                      field="max_live_sessions") from exc
-        return created.as_json()
+        return created
 
-    async def revoke(self, owner: CredentialOwner, key_hash: str) -> dict[str, Any]:
+    async def revoke(self, owner: CredentialOwner, key_hash: str) -> SessionView:
         ws, agent = await self._agent(owner)
         session = await self._own(owner, key_hash)
         try:
@@ -133,9 +128,9 @@ class AgentDesk:
                                                  actor=f"agent:{agent.name}")
         except (Conflict, NotFound) as exc:
             raise SelfServiceInvalid(str(exc)) from exc
-        return (await self._service.describe(revoked)).as_json()
+        return await self._service.describe(revoked)
 
-    async def rotate(self, owner: CredentialOwner, key_hash: str) -> dict[str, Any]:
+    async def rotate(self, owner: CredentialOwner, key_hash: str) -> SessionArtifact:
         ws, agent = await self._agent(owner)
         session = await self._own(owner, key_hash)
         try:
@@ -143,4 +138,4 @@ class AgentDesk:
                                                    actor=f"agent:{agent.name}")
         except (Conflict, NotFound) as exc:
             raise SelfServiceInvalid(str(exc)) from exc
-        return successor.as_json()
+        return successor

@@ -6,7 +6,7 @@ implemented by the composition root over the same service the CLI and admin API 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from session_studio.store import CredentialOwner
@@ -35,13 +35,24 @@ class SelfServiceInvalid(ValueError):
     """Malformed parameters or a session that is not the agent's: -32602."""
 
 
+class SessionRecord(Protocol):
+    """What the service answers (a `SessionView` or `SessionArtifact`): a typed record that
+    knows its CONTRACT.md JSON shape; this plane only renders it."""
+
+    def as_json(self) -> dict[str, Any]: ...
+
+
 class AgentSelfService(Protocol):
-    async def list_sessions(self, owner: CredentialOwner) -> list[dict[str, Any]]: ...
-    async def statuses(self, owner: CredentialOwner) -> list[dict[str, Any]]: ...
+    async def list_sessions(self, owner: CredentialOwner) -> Sequence[SessionRecord]: ...
     async def create_session(self, owner: CredentialOwner,
-                             config: Mapping[str, Any]) -> dict[str, Any]: ...
-    async def revoke(self, owner: CredentialOwner, key_hash: str) -> dict[str, Any]: ...
-    async def rotate(self, owner: CredentialOwner, key_hash: str) -> dict[str, Any]: ...
+                             config: Mapping[str, Any]) -> SessionRecord: ...
+    async def revoke(self, owner: CredentialOwner, key_hash: str) -> SessionRecord: ...
+    async def rotate(self, owner: CredentialOwner, key_hash: str) -> SessionRecord: ...
+
+
+# What `studio_getSessionStatuses` shows of each session: the list without the terms.
+STATUS_FIELDS = ("key_hash", "address", "status", "expires_at", "spent_in_window", "limits",
+                 "health", "chain_ids")
 
 
 class Refused(RpcError):
@@ -65,20 +76,21 @@ async def studio_call(agents: AgentSelfService | None, caller: Caller, method: s
     try:
         if method == "studio_listSessions":
             arity(params, 0, 0, method)
-            return await agents.list_sessions(owner)
+            return [record.as_json() for record in await agents.list_sessions(owner)]
         if method == "studio_getSessionStatuses":
             arity(params, 0, 0, method)
-            return await agents.statuses(owner)
+            return [{key: shown[key] for key in STATUS_FIELDS}
+                    for shown in (r.as_json() for r in await agents.list_sessions(owner))]
         arity(params, 1, 1, method)
         if method == "studio_createSession":
             if not isinstance(params[0], dict):
                 raise InvalidParams(f"invalid params: {method} takes one config object")
-            return await agents.create_session(owner, params[0])
+            return (await agents.create_session(owner, params[0])).as_json()
         if not isinstance(params[0], str):
             raise InvalidParams(f"invalid params: {method} takes one key hash")
         if method == "studio_revokeSession":
-            return await agents.revoke(owner, params[0])
-        return await agents.rotate(owner, params[0])
+            return (await agents.revoke(owner, params[0])).as_json()
+        return (await agents.rotate(owner, params[0])).as_json()
     except SelfServiceRefused as exc:
         raise Refused(exc) from exc
     except SelfServiceInvalid as exc:
