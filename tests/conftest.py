@@ -48,7 +48,9 @@ def _guarded(item: pytest.Item) -> Iterator[None]:
             yield
 
 
-# Setup and teardown too: a process is most often started by a fixture.
+# Setup too: a process is most often started by a fixture. Not teardown: the finalizers of a
+# module- or session-wide fixture run in whichever test happens to come last, and stopping what
+# an e2e test started (`pg_ctl stop`) may itself be a process.
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     with _guarded(item):
@@ -57,12 +59,6 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    with _guarded(item):
-        return (yield)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     with _guarded(item):
         return (yield)
 
