@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test lint typecheck install clean bench system-packages
+.PHONY: dev test test-fast lint typecheck install clean bench system-packages
 
 $(STAMP): pyproject.toml dev/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ test: install
 	$(BIN)/ruff check .
 	$(MAKE) --no-print-directory typecheck
 	$(BIN)/pytest -n 2 --dist loadfile -q -p no:cacheprovider
+
+# The suite without `e2e`: no test here starts a process (tests/conftest.py refuses one), so it
+# runs in under a minute. A quick check while working; `make test` stays what CI runs.
+test-fast: install
+	$(BIN)/pytest -m "not e2e" -n 2 --dist loadfile -q -p no:cacheprovider
 
 lint: install
 	$(BIN)/ruff check .

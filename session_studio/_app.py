@@ -12,7 +12,7 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -43,7 +43,12 @@ from . import __version__
 log = logging.getLogger("session_studio")
 
 
+Clock = Callable[[], int]
+"""Milliseconds since the Unix epoch: the one time every service, plane and timer reads."""
+
+
 def now_ms() -> int:
+    """The wall clock, the `Clock` of every real `Studio`."""
     return time.time_ns() // 1_000_000
 
 
@@ -62,9 +67,13 @@ class Studio:
     fleet: FleetView  # the snapshot behind the session and agent series, refreshed likewise
     admin: AdminDeps  # what the admin plane (and the CLI's setup links and tokens) uses
     rotation: RotationSchedule  # per-agent `rotate_every`, run by `serve`
+    clock: Clock  # what "now" is for every part built here
 
     @classmethod
-    async def open(cls, settings: Settings, env: Mapping[str, str] | None = None) -> Studio:
+    async def open(cls, settings: Settings, env: Mapping[str, str] | None = None, *,
+                   clock: Clock = now_ms) -> Studio:
+        """Build every part around one `clock`. Only tests pass another one: a clock they move
+        by hand, so expiry, step-up and token windows pass without anyone sleeping."""
         master = load_master_key(path=settings.keystore.master_key_file,
                                  env=os.environ if env is None else env)
         store = open_store(path=settings.database.path, url=settings.database.url)
@@ -72,28 +81,28 @@ class Studio:
         keystore = LocalKeystore(master)
         issuer = CredentialIssuer(master.derive("credentials/v1"))
         service = SessionService(store=store, keystore=keystore, issuer=issuer,
-                                 settings=settings, clock=now_ms)
-        admins = AdminService(store=store, origin=settings.admin.origin, clock=now_ms)
-        tokens = TokenService(store=store, clock=now_ms)
+                                 settings=settings, clock=clock)
+        admins = AdminService(store=store, origin=settings.admin.origin, clock=clock)
+        tokens = TokenService(store=store, clock=clock)
         audit = AuditTrail(store=store)
         admin = AdminDeps(
-            service=service, admins=admins, tokens=tokens, audit=audit, clock=now_ms,
+            service=service, admins=admins, tokens=tokens, audit=audit, clock=clock,
             accounts=AdminAccounts(admins=admins, tokens=tokens,
-                                   csrf_key=master.derive("admin-csrf/v1"), clock=now_ms),
+                                   csrf_key=master.derive("admin-csrf/v1"), clock=clock),
             passkeys=PasskeyCeremonies(admins=admins, rp_id=settings.admin.rp_id,
-                                       origin=settings.admin.origin, clock=now_ms),
+                                       origin=settings.admin.origin, clock=clock),
             secure_cookies=settings.admin.origin.startswith("https://"))
         registry = CollectorRegistry(auto_describe=True)
         usage = UsageRecorder(store, flush_interval_s=settings.metrics.usage_flush_interval_s)
         fleet = FleetView(store, interval_s=settings.metrics.snapshot_interval_s,
                           per_session=settings.metrics.per_session,
-                          window_mode=settings.policy.window, clock=now_ms)
+                          window_mode=settings.policy.window, clock=clock)
         registry.register(FleetCollector(fleet))
         return cls(settings=settings, store=store, keystore=keystore, service=service,
                    admins=admins, tokens=tokens, audit=audit, registry=registry,
                    observer=PrometheusObserver(registry, version=__version__, usage=usage),
                    usage=usage, fleet=fleet, admin=admin,
-                   rotation=RotationSchedule(service=service, clock=now_ms))
+                   rotation=RotationSchedule(service=service, clock=clock), clock=clock)
 
     async def close(self) -> None:
         await self.store.close()
@@ -112,11 +121,14 @@ class Studio:
             for chain_id, chain in s.chains.items()
         }
         # Feeds are read through each chain's own upstream, the client started with the plane.
+        # The oracle counts in seconds: a feed's age is compared with its heartbeat.
+        clock = self.clock
         prices = ChainPriceOracle(
-            s, upstreams={chain_id: chain.upstream for chain_id, chain in chains.items()})
+            s, upstreams={chain_id: chain.upstream for chain_id, chain in chains.items()},
+            clock=lambda: clock() / 1000)
         return RpcPlaneDeps(
             store=self.store, keystore=self.keystore, chains=MappingProxyType(chains),
-            prices=prices, clock=now_ms, window_mode=s.policy.window,
+            prices=prices, clock=clock, window_mode=s.policy.window,
             max_outstanding_signed=s.policy.max_outstanding_signed,
             max_body_bytes=s.server.max_body_bytes, max_batch_size=s.server.max_batch_size,
             allow_raw_transactions=s.server.allow_raw_transactions, observer=self.observer,

@@ -1,13 +1,23 @@
-"""Run-wide hooks: the secret scan over every log file the run wrote (tests/secret_scan.py)."""
+"""Run-wide hooks: the secret scan over every log file the run wrote (tests/secret_scan.py), and
+the marker rule that keeps the fast suite (`make test-fast`, `-m "not e2e"`) free of processes.
+
+The rule: a test that starts a process (anvil, `serve` or the CLI, Chromium, PostgreSQL, a
+worker of its own) is marked `e2e`; a `browser` test is `e2e` too, by the hook below. The guard
+(tests/process_guard.py) makes the rule hard to forget: an unmarked test that starts a process
+fails with a message that says which mark to add.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 import secret_scan
+from process_guard import no_processes
 
 
 def _is_controller(config: pytest.Config) -> bool:
@@ -20,6 +30,37 @@ def pytest_configure(config: pytest.Config) -> None:
         handle, path = tempfile.mkstemp(prefix="studio-secrets-", suffix=".txt")
         os.close(handle)
         os.environ[secret_scan.ENV] = path
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: `not e2e` must see the added mark
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("browser") is not None:
+            item.add_marker(pytest.mark.e2e)
+
+
+@contextlib.contextmanager
+def _guarded(item: pytest.Item) -> Iterator[None]:
+    if item.get_closest_marker("e2e") is not None:
+        yield
+    else:
+        with no_processes(item.nodeid):
+            yield
+
+
+# Setup too: a process is most often started by a fixture. Not teardown: the finalizers of a
+# module- or session-wide fixture run in whichever test happens to come last, and stopping what
+# an e2e test started (`pg_ctl stop`) may itself be a process.
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    with _guarded(item):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    with _guarded(item):
+        return (yield)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+# Builds the wheel with pip and imports it in a fresh interpreter: processes.
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_ROOTS = ["session_studio", "policy", "proxy", "keystore", "store", "admin_ui", "sdk"]
 

@@ -10,10 +10,9 @@ listing, revoking, rotating and exporting sessions never contacts a chain. The e
 signing request are tested against anvil and `serve` in test_events_e2e.py, and Schemathesis
 runs against `serve` in test_schemathesis.py.
 
-The admin plane's clock (`AdminDeps.clock`, and the clocks of `AdminService`, `TokenService`,
-`AdminAccounts` and `PasskeyCeremonies`) is a `FakeClock`: the real time plus an offset a test
-may advance. The session service keeps the real clock, so moving the admin clock never expires
-a session.
+The studio is built by the composition root, as `serve` builds it, around a `ManualClock`
+(tests/manual_clock.py): the real time plus an offset a test may advance. It is the one clock of
+every part, the admin plane's windows as well as the sessions' expiry.
 """
 
 from __future__ import annotations
@@ -29,19 +28,14 @@ from typing import Any
 import pytest
 from aiohttp import DummyCookieJar
 from aiohttp.test_utils import TestClient
+from manual_clock import ManualClock
 from offline_config import chains_toml
-from session_studio.admin_ui import (
-    AdminAccounts,
-    AdminDeps,
-    PasskeyCeremonies,
-    create_admin_app,
-)
-from session_studio.keystore import load_master_key
+from session_studio.admin_ui import AdminDeps, create_admin_app
 from session_studio.policy import Permission, parse_amount
 from session_studio.store import Scope, SessionType, SessionUsage, Workspace
 
-from session_studio._app import Studio, now_ms
-from session_studio.services import AdminService, SessionSpec, TokenService
+from session_studio._app import Studio
+from session_studio.services import SessionSpec
 from session_studio.settings import load_settings
 
 from .soft_authenticator import SoftAuthenticator
@@ -68,19 +62,6 @@ rp_id = "{RP_ID}"
 origin = "{ORIGIN}"
 
 {chains_toml(LOCAL_CHAIN, SECOND_CHAIN)}"""
-
-
-@dataclass
-class FakeClock:
-    """Milliseconds since the epoch: the real time, plus whatever a test advanced it by."""
-
-    offset_ms: int = 0
-
-    def __call__(self) -> int:
-        return now_ms() + self.offset_ms
-
-    def advance(self, ms: int) -> None:
-        self.offset_ms += ms
 
 
 # -- how a request authenticates ------------------------------------------------------------
@@ -133,7 +114,7 @@ class AdminPlane:
     client: TestClient[Any, Any]
     studio: Studio
     deps: AdminDeps
-    clock: FakeClock
+    clock: ManualClock
     workspaces: dict[str, Workspace]
     authenticators: list[SoftAuthenticator] = field(default_factory=list)
 
@@ -300,26 +281,15 @@ async def admin(tmp_path: Path, aiohttp_client: MakeClient) -> AsyncIterator[Adm
     master_env = {"SESSION_STUDIO_MASTER_KEY":
                   base64.b64encode(secrets.token_bytes(32)).decode()}
     settings = load_settings(write_config(tmp_path))
-    studio = await Studio.open(settings, env=master_env)
+    clock = ManualClock()
+    studio = await Studio.open(settings, env=master_env, clock=clock)
     try:
         workspaces = {name: await studio.service.create_workspace(name, actor="cli:test")
                       for name in ("alpha", "beta")}
-        clock = FakeClock()
-        master = load_master_key(path=None, env=master_env)
-        admins = AdminService(store=studio.store, origin=ORIGIN, clock=clock)
-        tokens = TokenService(store=studio.store, clock=clock)
-        deps = AdminDeps(
-            service=studio.service, admins=admins, tokens=tokens, audit=studio.audit,
-            clock=clock,
-            accounts=AdminAccounts(admins=admins, tokens=tokens,
-                                   csrf_key=master.derive("admin-csrf/v1"), clock=clock),
-            passkeys=PasskeyCeremonies(admins=admins, rp_id=RP_ID, origin=ORIGIN,
-                                       clock=clock),
-            secure_cookies=False)
         # No cookie jar: every request says exactly which credentials it carries.
-        client = await aiohttp_client(create_admin_app(deps, version="0.0.0-test"),
+        client = await aiohttp_client(create_admin_app(studio.admin, version="0.0.0-test"),
                                       cookie_jar=DummyCookieJar())
-        yield AdminPlane(client=client, studio=studio, deps=deps, clock=clock,
+        yield AdminPlane(client=client, studio=studio, deps=studio.admin, clock=clock,
                          workspaces=workspaces)
     finally:
         await studio.close()

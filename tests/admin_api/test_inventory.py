@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -181,7 +180,7 @@ async def test_the_inventory_filters(admin: AdminPlane, params: dict[str, str],
 
 async def test_an_expired_session_is_listed_as_expired(admin: AdminPlane) -> None:
     short = await admin.seed_session(lifetime_s=1)
-    await asyncio.sleep(1.1)
+    admin.clock.advance(1_001)  # past its one-second lifetime
     reader = await admin.token("sessions:read")
 
     expired = await admin.get("/sessions", auth=reader, params={"status": "expired"})
@@ -239,7 +238,7 @@ async def test_bulk_revoke_skips_sessions_already_revoked(admin: AdminPlane) -> 
 
 async def test_bulk_revoke_leaves_expired_sessions_alone(admin: AdminPlane) -> None:
     short = await admin.seed_session(lifetime_s=1, label="short")
-    await asyncio.sleep(1.1)
+    admin.clock.advance(1_001)  # past its one-second lifetime
     writer = await admin.writer()
 
     reply = await admin.post("/sessions/bulk-revoke", {}, auth=writer)

@@ -9,6 +9,9 @@ import pytest
 
 from .conftest import Studio, stderr_lines
 
+# Every call is a `python -m session_studio.cli` process (conftest.py).
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def registered(studio: Studio) -> dict[str, Any]:

@@ -12,6 +12,9 @@ import pytest
 
 from .conftest import Studio, make_studio
 
+# Every call is a `python -m session_studio.cli` process (conftest.py).
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def audited(tmp_path_factory: pytest.TempPathFactory) -> Studio:

@@ -9,6 +9,9 @@ import pytest
 
 from .conftest import CONFIG, Studio, run_cli, stderr_lines
 
+# Every call is a `python -m session_studio.cli` process (conftest.py).
+pytestmark = pytest.mark.e2e
+
 
 def run_with_config(root: Path, text: str) -> subprocess.CompletedProcess[str]:
     path = root / "bad.toml"

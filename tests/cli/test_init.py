@@ -11,6 +11,9 @@ import pytest
 
 from .conftest import Inventory, Studio, run_cli
 
+# Every call is a `python -m session_studio.cli` process (conftest.py).
+pytestmark = pytest.mark.e2e
+
 
 @dataclass(frozen=True)
 class InitAgain:

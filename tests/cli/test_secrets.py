@@ -9,6 +9,9 @@ import pytest
 
 from .conftest import Inventory, Studio
 
+# Every call is a `python -m session_studio.cli` process (conftest.py).
+pytestmark = pytest.mark.e2e
+
 
 def database_bytes(studio: Studio) -> bytes:
     """The database as it lies on disk: main file plus any WAL and shared-memory file."""

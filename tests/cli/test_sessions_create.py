@@ -12,6 +12,9 @@ from eth_utils import is_checksum_address
 
 from .conftest import LOCAL_CHAIN, PUBLIC_RPC_URL, SECOND_CHAIN, Studio, stderr_lines
 
+# Every call is a `python -m session_studio.cli` process (conftest.py).
+pytestmark = pytest.mark.e2e
+
 ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from .conftest import INVENTORY, Inventory, Studio
+
+# Every call is a `python -m session_studio.cli` process (conftest.py).
+pytestmark = pytest.mark.e2e
 
 
 def key_hashes(sessions: list[dict[str, Any]]) -> list[str]:

@@ -8,6 +8,9 @@ import pytest
 
 from .conftest import Inventory, Studio, stderr_lines
 
+# Every call is a `python -m session_studio.cli` process (conftest.py).
+pytestmark = pytest.mark.e2e
+
 
 def test_revoke_reports_one_revoked_session(inventory: Inventory) -> None:
     assert inventory.revoke_output == {"count": 1,

@@ -13,6 +13,9 @@ import pytest
 
 from .conftest import INVENTORY, Inventory, Studio
 
+# Every call is a `python -m session_studio.cli` process (conftest.py).
+pytestmark = pytest.mark.e2e
+
 HEX_32_BYTES = re.compile(r"(0x)?[0-9a-fA-F]{64}")
 EXPORT_FIELDS = {"rpc_url", "credential", "address", "key_hash", "chain_ids", "tokens", "limits",
                  "expires_at", "label", "agent"}

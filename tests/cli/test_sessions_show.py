@@ -9,6 +9,9 @@ import pytest
 
 from .conftest import LOCAL_CHAIN, Inventory
 
+# Every call is a `python -m session_studio.cli` process (conftest.py).
+pytestmark = pytest.mark.e2e
+
 SESSION_KEYS = {
     "key_hash", "address", "type", "label", "agent", "status", "permissions", "chain_ids",
     "tokens", "limits", "spent_in_window", "created_at", "expires_at", "last_used_at",

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from .conftest import INVENTORY, Inventory, Studio, run_cli
+
+# Every call is a `python -m session_studio.cli` process (conftest.py).
+pytestmark = pytest.mark.e2e
 
 
 def test_workspace_create_prints_its_name(inventory: Inventory) -> None:

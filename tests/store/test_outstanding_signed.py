@@ -8,10 +8,14 @@ import multiprocessing
 from pathlib import Path
 from typing import Any
 
+import pytest
 from session_studio.store import SqliteStore, Workspace
 
 from .conftest import insert_session, query
 from .contract.test_ledger_outstanding_signed import BOUND, SIGN, _sign
+
+# Starts worker processes on one database file.
+pytestmark = pytest.mark.e2e
 
 
 def _outstanding(path: Path, lineage_id: str) -> int:

@@ -17,6 +17,9 @@ from session_studio.store import SqliteStore, Workspace
 
 from .conftest import ETHER, held_amounts, insert_session, reserve
 
+# Starts worker processes on one database file.
+pytestmark = pytest.mark.e2e
+
 ATTEMPTS_PER_PROCESS = 120
 COST = ETHER
 DAILY = 150 * ETHER  # 240 attempts in all, 150 fit
