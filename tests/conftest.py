@@ -1,11 +1,14 @@
-"""Run-wide hooks: the secret scan over every log file the run wrote (tests/secret_scan.py)."""
+"""Run-wide hooks: the secret scan over every log file the run wrote (tests/secret_scan.py);
+the session's PostgreSQL cluster (tests/pg_cluster.py)."""
 
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
+import pg_cluster as pg_cluster_module
 import pytest
 import secret_scan
 
@@ -37,3 +40,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             for log, what in leaks:
                 reporter.write_line(f"  {what} in {log}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[pg_cluster_module.PgCluster]:
+    """A throwaway PostgreSQL server for this test session (per xdist worker), torn down at the
+    end. Missing binaries FAIL the requesting tests with the install hint: never a skip."""
+    try:
+        cluster = pg_cluster_module.start_for_session()
+    except pg_cluster_module.ClusterUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield cluster
+    finally:
+        pg_cluster_module.stop_for_session(cluster)
