@@ -74,10 +74,18 @@ class PgCluster:
             shutil.chown(self.root, "postgres", "postgres")
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust",
                   "--no-sync", "-E", "UTF8", "--locale=C")
+        self.resume()
+        return self
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data: clients see the database gone."""
+        self._run("pg_ctl", "stop", "-m", "fast", "-w", "-D", str(self.data))
+
+    def resume(self) -> None:
+        """Start the paused server again on the same socket and data."""
         self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data),
                   "-l", str(self.root / "server.log"),
                   "-o", f"-p {self.port} -k {self.root} {_SERVER_OPTIONS}")
-        return self
 
     def stop(self) -> None:
         with contextlib.suppress(ClusterUnavailable):

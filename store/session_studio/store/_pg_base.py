@@ -15,7 +15,8 @@ Why this shape:
          revoke, rotate, disable
       2. AGENT    the agent-wide window (budget, self-service ceiling) - reserve only
       3. SIGNER   the signer's nonce sequence (chain id, address) - reserve, release
-      4. the rows written (reservations, buckets, nonces), by the statements themselves
+      4. the rows written (reservations, buckets, nonces), by the statements themselves;
+         several sessions rows are always updated in id order (`disable_agent`, usage)
       5. AUDIT    the audit chain's head - last, held from the append to the commit only
 
   A hash collision between two keys of one class only makes two transactions share a lock
@@ -25,7 +26,11 @@ Why this shape:
   order: `_audit.py`).
 - Migrations (migrations_pg/NNNN_*.sql) are applied at `open` under a session-level advisory
   lock, so replicas starting together apply each exactly once, one after the other.
-- Every database failure surfaces as `StoreUnavailable` (fail closed: nothing is signed).
+- Every database failure surfaces as `StoreUnavailable` (fail closed: nothing is signed);
+  an integrity error is left to the caller, which names it (`Conflict`). A connection is
+  checked when taken from the pool, so after an outage the pool replaces dead connections by
+  itself and the store recovers without a restart; `ping` (readiness) waits at most
+  `ping_timeout_s` for a connection, so /readyz answers promptly while the database is gone.
 """
 
 from __future__ import annotations
@@ -68,11 +73,12 @@ class PgBase:
     """Pool, transactions and migrations of the PostgreSQL store; the tables come as mixins."""
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 10,
-                 timeout_s: float = 30.0) -> None:
+                 timeout_s: float = 10.0, ping_timeout_s: float = 2.0) -> None:
         self._url = url
         self._min_size = min_size
         self._max_size = max_size
         self._timeout_s = timeout_s
+        self._ping_timeout_s = ping_timeout_s
         self._pool: AsyncConnectionPool[Conn] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -80,7 +86,8 @@ class PgBase:
         pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             self._url, min_size=self._min_size, max_size=self._max_size, open=False,
             timeout=self._timeout_s, connection_class=psycopg.AsyncConnection[DictRow],
-            kwargs={"autocommit": True, "row_factory": dict_row})
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            check=AsyncConnectionPool.check_connection, reconnect_timeout=self._timeout_s)
         try:
             await pool.open(wait=True, timeout=self._timeout_s)
             self._pool = pool
@@ -96,7 +103,8 @@ class PgBase:
             self._pool = None
 
     async def ping(self) -> None:
-        await self._read_one("SELECT 1 AS one", ())
+        async with self._connection(timeout_s=self._ping_timeout_s) as conn:
+            await conn.execute("SELECT 1")
 
     async def _migrate(self) -> None:
         folder = resources.files("session_studio.store").joinpath("migrations_pg")
@@ -122,15 +130,17 @@ class PgBase:
 
     # -- plumbing --------------------------------------------------------------------------
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[Conn]:
+    async def _connection(self, *, timeout_s: float | None = None) -> AsyncIterator[Conn]:
         if self._pool is None:
             raise StoreUnavailable("store is not open")
         try:
-            async with self._pool.connection() as conn:
+            async with self._pool.connection(timeout=timeout_s) as conn:
                 yield conn
         except PoolTimeout as exc:
             raise StoreUnavailable(f"no database connection: {exc}") from exc
-        except psycopg.OperationalError as exc:
+        except psycopg.IntegrityError:
+            raise  # a constraint the caller names (Conflict), or a bug it must surface
+        except psycopg.Error as exc:
             raise StoreUnavailable(f"database is unavailable: {exc}") from exc
 
     @asynccontextmanager

@@ -79,4 +79,6 @@ class PgFleet(PgBase):
             await cur.executemany(
                 "UPDATE sessions SET request_count = request_count + %s,"
                 " last_used_at = GREATEST(COALESCE(last_used_at, 0), %s) WHERE id = %s",
-                [(u.requests, u.last_used_at_ms, u.session_id) for u in batch])
+                # In id order: two batches (two replicas) lock their rows in one order.
+                [(u.requests, u.last_used_at_ms, u.session_id)
+                 for u in sorted(batch, key=lambda u: u.session_id)])

@@ -23,11 +23,12 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from session_studio.policy import AgentWindow, Decision, SessionState, window_start_ms
 
 from ._admin_records import DecisionRecord
 from ._audit import AuditEvent
-from ._errors import NonceGap, NotFound
+from ._errors import NonceGap, NotFound, StoreUnavailable
 from ._ledger_interface import Clock, Evaluate, Sign, T
 from ._pg_base import (
     MINUTE_MS,
@@ -67,6 +68,18 @@ class PgLedger(PgBase):
         self, *, session_id: str, method: str, clock: Clock, window_mode: str,
         evaluate: Evaluate, nonce: NonceRequest | None, sign: Sign[T],
         gas_wei: int | None = None,
+    ) -> tuple[Decision, Reservation | None, T | None]:
+        try:
+            return await self._reserve_and_sign(
+                session_id=session_id, method=method, clock=clock, window_mode=window_mode,
+                evaluate=evaluate, nonce=nonce, sign=sign, gas_wei=gas_wei)
+        except psycopg.IntegrityError as exc:
+            # The nonce backstop (or another constraint) refused the commit: nothing signed.
+            raise StoreUnavailable(f"the ledger refused the reservation: {exc}") from exc
+
+    async def _reserve_and_sign(
+        self, *, session_id: str, method: str, clock: Clock, window_mode: str,
+        evaluate: Evaluate, nonce: NonceRequest | None, sign: Sign[T], gas_wei: int | None,
     ) -> tuple[Decision, Reservation | None, T | None]:
         async with self._transaction() as conn:
             # What to lock is known from the session's immutable columns (lineage, agent);

@@ -126,8 +126,11 @@ class PgSessions(PgBase):
                 conn, f"SELECT {_SESSION_COLUMNS} {_SESSION_FROM} WHERE s.agent_id = %s"
                 " AND s.revoked_at IS NULL ORDER BY s.created_at, s.id", (agent.id,))]
             await lock(conn, Lock.LINEAGE, *(s.lineage_id for s in live))
-            for session in live:
+            # Rows in id order (as `record_usage` updates them), audit entries after them all:
+            # the AUDIT lock stays the last one taken.
+            for session in sorted(live, key=lambda s: s.id):
                 await _revoke(conn, session.id, now_ms)
+            for session in live:
                 await append_audit(conn, replace(
                     audit, action="session.revoke", subject=session.key_hash,
                     detail={"by": audit.action, "agent": agent.name}), now_ms)
