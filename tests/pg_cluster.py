@@ -60,6 +60,7 @@ class PgCluster:
         self.port = _free_port()
         self._as_postgres = os.geteuid() == 0
         self._template: str | None = None
+        self._free: list[str] = []  # emptied databases `new_database` hands out again
 
     def _run(self, *args: str) -> None:
         command = [str(self.bin_dir / args[0]), *args[1:]]
@@ -109,11 +110,32 @@ class PgCluster:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def new_database(self) -> tuple[str, str]:
-        """A fresh, already migrated database (a copy of the template): (name, url)."""
+        """A fresh, already migrated database: a recycled one emptied by `recycle_database`,
+        else a new copy of the template (CREATE DATABASE costs ~0.1 s, emptying ~5 ms, which
+        adds up over hypothesis' examples). (name, url)."""
+        if self._free:
+            name = self._free.pop()
+            return name, self.url(name)
         if self._template is None:
             raise ClusterUnavailable("call prepare_template() first (outside an event loop)")
         name = f"t_{uuid.uuid4().hex[:16]}"
         return name, self.create_database(name, template=self._template)
+
+    def recycle_database(self, name: str) -> None:
+        """Empty a database from `new_database` (its clients gone) for the next test: every
+        row deleted and every sequence restarted, the schema and its migrations kept."""
+        with psycopg.connect(self.url(name), autocommit=True) as conn, conn.transaction():
+            conn.execute("SET LOCAL session_replication_role = replica")  # no FK checks
+            tables = [t for (t,) in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                " AND tablename <> 'schema_migrations'").fetchall()]
+            for table in tables:
+                conn.execute(f'DELETE FROM "{table}"')
+            for (sequence,) in conn.execute(
+                    "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'"
+                    ).fetchall():
+                conn.execute(f'ALTER SEQUENCE "{sequence}" RESTART')
+        self._free.append(name)
 
     def empty_database(self) -> tuple[str, str]:
         """A fresh database with no schema at all: (name, url)."""

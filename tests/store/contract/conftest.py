@@ -211,7 +211,7 @@ class PostgresProbe:
 
 
 class ThrowawayPostgresStore(PostgresStore):
-    """A PostgreSQL store on its own fresh database, dropped when the store is closed."""
+    """A PostgreSQL store on its own fresh database, emptied for reuse when it is closed."""
 
     def __init__(self, cluster: pg_cluster.PgCluster) -> None:
         self._database, url = cluster.new_database()
@@ -220,7 +220,7 @@ class ThrowawayPostgresStore(PostgresStore):
 
     async def close(self) -> None:
         await super().close()
-        self._cluster.drop_database(self._database)
+        self._cluster.recycle_database(self._database)
 
 
 def open_backend(backend: str, directory: Path) -> tuple[Store, LedgerProbe]:

@@ -15,7 +15,7 @@ from session_studio.store import PostgresStore
 def pg_url(pg_cluster: pg_cluster.PgCluster) -> Iterator[str]:
     name, url = pg_cluster.new_database()
     yield url
-    pg_cluster.drop_database(name)
+    pg_cluster.recycle_database(name)
 
 
 @pytest.fixture

@@ -57,7 +57,7 @@ def test_concurrent_replicas_never_overshoot_and_refuse_only_what_did_not_fit(
     try:
         outcomes, held = asyncio.run(_burst(url, amounts))
     finally:
-        pg_cluster.drop_database(name)
+        pg_cluster.recycle_database(name)
     admitted = [a for a, (decision, _) in zip(amounts, outcomes, strict=True)
                 if decision.allowed]
     refused = [(a, decision.reason) for a, (decision, _) in zip(amounts, outcomes, strict=True)
