@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any, TypeAlias
@@ -175,7 +175,8 @@ def _lock_hash(key: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big", signed=True)
 
 
-async def fetch_one(conn: Conn, sql: str, args: Sequence[Any] = ()) -> Row | None:
+async def fetch_one(conn: Conn, sql: str,
+                    args: Sequence[Any] | Mapping[str, Any] = ()) -> Row | None:
     cur = await conn.execute(sql, args)
     return await cur.fetchone()
 

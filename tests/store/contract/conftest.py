@@ -142,15 +142,23 @@ class SqliteProbe:
 
 
 class PostgresProbe:
-    """The same reads as `SqliteProbe`, on a PostgreSQL database (one connection per read, so
-    nothing stays open when the test drops the database)."""
+    """The same reads as `SqliteProbe`, on a PostgreSQL database, over one autocommit
+    connection of its own (each read sees what was committed before it), closed with the
+    store."""
 
     def __init__(self, url: str) -> None:
         self._url = url
+        self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
 
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        with psycopg.connect(self._url, autocommit=True) as conn:
-            return list(conn.execute(sql, args).fetchall())
+        if self._conn is None:
+            self._conn = psycopg.connect(self._url, autocommit=True)
+        return list(self._conn.execute(sql, args).fetchall())
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def rows(self, session_id: str) -> list[tuple[int, int, int]]:
         return [(created, minute, int(amount)) for created, minute, amount in self._query(
@@ -216,10 +224,12 @@ class ThrowawayPostgresStore(PostgresStore):
     def __init__(self, cluster: pg_cluster.PgCluster) -> None:
         self._database, url = cluster.new_database()
         self._cluster = cluster
+        self.probe = PostgresProbe(url)
         super().__init__(url)
 
     async def close(self) -> None:
         await super().close()
+        self.probe.close()
         self._cluster.recycle_database(self._database)
 
 
@@ -231,7 +241,7 @@ def open_backend(backend: str, directory: Path) -> tuple[Store, LedgerProbe]:
         return SqliteStore(path), SqliteProbe(path)
     if backend == "postgresql":
         store = ThrowawayPostgresStore(pg_cluster.running())
-        return store, PostgresProbe(store._url)
+        return store, store.probe
     raise AssertionError(f"unknown backend {backend}")
 
 
