@@ -1,10 +1,10 @@
 """PostgreSQL: the admin plane's accounts (`AdminRepository`) and the audit trail (`AuditLog`).
 
 Nothing here is on the signing path. Single-use rules (setup links, challenges) are enforced by
-the UPDATE/DELETE that consumes them (one of two racing statements finds the row gone), and an
-invite's name check runs under a transaction-scoped advisory lock on the workspace's admin
-names, so two racing invites cannot both see a name free; UNIQUE (workspace_id, name) guards
-registration itself.
+the UPDATE/DELETE that consumes them (one of two racing statements finds the row gone).
+Invites and registrations of a workspace take a transaction-scoped advisory lock on its admin
+names, so an invite cannot see free a name that a racing invite or registration is taking;
+UNIQUE (workspace_id, name) guards registration itself.
 """
 
 from __future__ import annotations
@@ -40,8 +40,7 @@ class PgAdmin(PgBase):
     async def invite_admin(self, link: SetupLink, *, now_ms: int,
                            audit: AuditEvent | None = None) -> None:
         async with self._transaction() as conn:
-            await conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-                               (_ADMIN_NAMES_LOCK, link.workspace_id))
+            await _lock_admin_names(conn, link.workspace_id)
             taken = await fetch_one(conn, "SELECT 1 AS taken FROM admins"
                                           " WHERE workspace_id = %s AND name = %s",
                                     (link.workspace_id, link.admin_name))
@@ -91,6 +90,7 @@ class PgAdmin(PgBase):
                              now_ms: int, audit: AuditEvent | None = None) -> None:
         try:
             async with self._transaction() as conn:
+                await _lock_admin_names(conn, admin.workspace_id)
                 cur = await conn.execute(
                     "UPDATE setup_links SET used_at = %s WHERE token_hash = %s"
                     " AND used_at IS NULL AND expires_at > %s AND workspace_id = %s",
@@ -246,6 +246,12 @@ class PgAdmin(PgBase):
             entries.extend(page)
             after = page[-1].seq
         return audit.verify_chain(entries)
+
+
+async def _lock_admin_names(conn: Conn, workspace_id: str) -> None:
+    """Invites and registrations of one workspace, one at a time (before the AUDIT lock)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                       (_ADMIN_NAMES_LOCK, workspace_id))
 
 
 async def _insert_link(conn: Conn, link: SetupLink) -> None:
