@@ -61,8 +61,8 @@ async def test_a_setup_link_redeemed_by_two_racing_requests_makes_one_admin(
     assert await store.setup_link(link, now_ms=T0 + 2) is None
 
 
-async def test_invites_racing_for_a_name_an_admin_holds_are_all_refused(store: Store,
-                                                            workspace: Workspace) -> None:
+async def test_invites_racing_for_a_name_an_admin_holds_are_all_refused(
+        store: Store, workspace: Workspace) -> None:
     links = [SetupLink(token_hash=os.urandom(32), workspace_id=workspace.id,
                        admin_name="twin", created_at_ms=T0, expires_at_ms=T0 + DAY_MS)
              for _ in range(2)]
