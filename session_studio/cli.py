@@ -19,6 +19,7 @@ from dataclasses import replace
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from session_studio import services
 from session_studio.keystore import KeystoreError, create_master_key_file
@@ -520,6 +521,17 @@ def _write_starter_config(path: Path) -> None:
         print(f"wrote a starter config to {path}: add your chains and tokens")
 
 
+def _database_name(settings: Settings) -> str:
+    """Where the database is, for a message: the SQLite file, or the PostgreSQL URL without
+    its user and password (a message may end up in a log)."""
+    if settings.database.url is None:
+        return str(settings.database.path)
+    url = urlsplit(settings.database.url)
+    query = urlencode([(k, v) for k, v in parse_qsl(url.query) if k != "password"])
+    host = url.netloc.rpartition("@")[2]
+    return f"{url.scheme}://{host}{url.path}" + (f"?{query}" if query else "")
+
+
 async def initialise(path: Path) -> str | None:
     """Config, master key, database, first workspace; returns (and prints) the one-time setup
     link while the workspace has no admin yet, so the first person can register a passkey."""
@@ -535,7 +547,7 @@ async def initialise(path: Path) -> str | None:
         if not await studio.service.list_workspaces():
             await studio.service.create_workspace("default", actor=cli_actor())
             print("created workspace 'default'")
-        print(f"database ready at {settings.database.path}")
+        print(f"database ready at {_database_name(settings)}")
         ws = await studio.service.workspace(None)
         if await studio.admins.list_admins(ws):
             return None

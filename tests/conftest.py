@@ -4,7 +4,8 @@ the marker rule that keeps the fast suite (`make test-fast`, `-m "not e2e"`) fre
 The rule: a test that starts a process (anvil, `serve` or the CLI, Chromium, PostgreSQL, a
 worker of its own) is marked `e2e`; a `browser` test is `e2e` too, by the hook below. The guard
 (tests/process_guard.py) makes the rule hard to forget: an unmarked test that starts a process
-fails with a message that says which mark to add.
+fails with a message that says which mark to add. The session's PostgreSQL cluster
+(tests/pg_cluster.py) is a fixture here too.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import tempfile
 from collections.abc import Generator, Iterator
 from pathlib import Path
 
+import pg_cluster as pg_cluster_module
 import pytest
 import secret_scan
 from process_guard import no_processes
@@ -78,3 +80,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             for log, what in leaks:
                 reporter.write_line(f"  {what} in {log}", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[pg_cluster_module.PgCluster]:
+    """A throwaway PostgreSQL server for this test session (per xdist worker), torn down at the
+    end. Missing binaries FAIL the requesting tests with the install hint: never a skip."""
+    try:
+        cluster = pg_cluster_module.start_for_session()
+    except pg_cluster_module.ClusterUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield cluster
+    finally:
+        pg_cluster_module.stop_for_session(cluster)

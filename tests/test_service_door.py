@@ -30,7 +30,7 @@ RPC_PLANE = sorted(PROXY.glob("*.py"))
 SERVICES = [ROOT / "session_studio" / "services" / name for name in
             ("_sessions.py", "_admins.py", "_tokens.py", "_audit_trail.py")]
 # Not records: the repository itself and how to open one.
-NOT_RECORDS = frozenset({"Store", "SqliteStore", "open_store", "StoreLifecycle",
+NOT_RECORDS = frozenset({"Store", "SqliteStore", "PostgresStore", "open_store", "StoreLifecycle",
                          "SessionRepository", "AdminRepository", "AuditLog", "FleetReader",
                          "UsageWriter", "SigningStore", "Ledger", "LedgerReader",
                          "CredentialResolver", "Readiness"})

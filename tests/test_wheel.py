@@ -99,6 +99,15 @@ def test_the_wheel_ships_migrations_templates_and_static_assets(wheel: Path) -> 
     assert "session_studio/admin_ui/static/studio.js" in names
 
 
+def test_the_wheel_ships_the_postgresql_migrations(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    folder = ROOT / "store/session_studio/store/migrations_pg"
+    assert {n.rsplit("/", 1)[1] for n in names
+            if n.startswith("session_studio/store/migrations_pg/")} == {
+        p.name for p in folder.glob("*.sql")} != set()
+
+
 def test_every_module_of_the_wheel_imports_apart_from_the_checkout(
     wheel: Path, unpacked: Path,
 ) -> None:

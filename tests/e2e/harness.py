@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import secret_scan
 from session_studio.keystore import KeyContext, load_master_key
 from session_studio.keystore._envelope import KeyEnvelope
@@ -64,6 +65,7 @@ class Studio:
     metrics_port: int
     servers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _agents: int = 0
+    database_url: str | None = None  # PostgreSQL; None: studio.db in `home`
 
     # -- CLI -------------------------------------------------------------------------------
     def cli_raw(self, *args: str) -> subprocess.CompletedProcess[str]:
@@ -177,13 +179,14 @@ class Studio:
 
 
 def write_config(home: Path, chains: dict[int, AnvilNode], usdc: dict[int, str], *,
-                 rpc_port: int, admin_port: int, metrics_port: int) -> Path:
+                 rpc_port: int, admin_port: int, metrics_port: int,
+                 database_url: str | None = None) -> Path:
     lines = [
         "[server]",
         f'rpc_listen = "127.0.0.1:{rpc_port}"',
         f'admin_listen = "127.0.0.1:{admin_port}"',
         f'metrics_listen = "127.0.0.1:{metrics_port}"',
-        "[database]", 'path = "studio.db"',
+        "[database]", 'path = "studio.db"' if database_url is None else f'url = "{database_url}"',
         "[keystore]", 'master_key_file = "master.key"',
     ]
     for chain_id, node in chains.items():
@@ -198,8 +201,9 @@ def write_config(home: Path, chains: dict[int, AnvilNode], usdc: dict[int, str],
     return config
 
 
-def start_studio(home: Path) -> Studio:
-    """Two anvil chains with demo USDC, a config, `init` run: ready for `start_server`."""
+def start_studio(home: Path, *, database_url: str | None = None) -> Studio:
+    """Two anvil chains with demo USDC, a config, `init` run: ready for `start_server`.
+    The database is studio.db in `home`, or the PostgreSQL database at `database_url`."""
     chains: dict[int, AnvilNode] = {}
     usdc: dict[int, str] = {}
     for chain_id in (PRIMARY_CHAIN, SECOND_CHAIN):
@@ -209,9 +213,10 @@ def start_studio(home: Path) -> Studio:
         usdc[chain_id] = deploy_demo_usdc(node.web3())
     rpc_port, admin_port, metrics_port = free_port(), free_port(), free_port()
     config = write_config(home, chains, usdc, rpc_port=rpc_port, admin_port=admin_port,
-                          metrics_port=metrics_port)
+                          metrics_port=metrics_port, database_url=database_url)
     studio = Studio(home=home, config=config, chains=chains, usdc=usdc, rpc_port=rpc_port,
-                    admin_port=admin_port, metrics_port=metrics_port)
+                    admin_port=admin_port, metrics_port=metrics_port,
+                    database_url=database_url)
     init = studio.cli_raw("init")
     if init.returncode != 0:
         raise AssertionError(f"init failed: {init.stderr}")
@@ -219,10 +224,10 @@ def start_studio(home: Path) -> Studio:
 
 
 @contextmanager
-def running_studio(home: Path) -> Iterator[Studio]:
+def running_studio(home: Path, *, database_url: str | None = None) -> Iterator[Studio]:
     """Anvils, `init` and one `serve`, stopped (and their keys recorded) on exit: the module
     fixture of every test package that needs a live sidecar."""
-    studio = start_studio(home)
+    studio = start_studio(home, database_url=database_url)
     try:
         studio.start_server()
         yield studio
@@ -230,18 +235,22 @@ def running_studio(home: Path) -> Iterator[Studio]:
         stop_studio(studio)
 
 
-def record_private_keys(home: Path) -> None:
+def record_private_keys(home: Path, database_url: str | None = None) -> None:
     """Every session key still sealed in the database, for the run-wide log scan."""
     envelope = KeyEnvelope(load_master_key(path=home / "master.key", env={}))
-    with closing(sqlite3.connect(home / "studio.db")) as db:
-        rows = db.execute("SELECT id, workspace_id, sealed_key FROM sessions"
-                          " WHERE sealed_key IS NOT NULL").fetchall()
+    sql = "SELECT id, workspace_id, sealed_key FROM sessions WHERE sealed_key IS NOT NULL"
+    if database_url is not None:
+        with psycopg.connect(database_url) as conn:
+            rows = conn.execute(sql).fetchall()
+    else:
+        with closing(sqlite3.connect(home / "studio.db")) as db:
+            rows = db.execute(sql).fetchall()
     secret_scan.record(envelope.open(sealed, KeyContext(workspace_id=ws, session_id=sid))
                        for sid, ws, sealed in rows)
 
 
 def stop_studio(studio: Studio) -> None:
-    record_private_keys(studio.home)
+    record_private_keys(studio.home, studio.database_url)
     studio.stop_servers()
     for node in studio.chains.values():
         node.stop()

@@ -43,6 +43,7 @@ from ._interface import (
     StoreLifecycle,
     UsageWriter,
 )
+from ._pg import PostgresStore
 from ._records import (
     MAX_LEDGER_NONCE,
     Agent,
@@ -67,10 +68,12 @@ from ._sqlite import SqliteStore, new_id
 
 
 def open_store(*, path: Path | None, url: str | None) -> Store:
-    """The store for the configured database; PostgreSQL (`url`) arrives with replicas."""
+    """The store for the configured database: PostgreSQL for a `url` (one ledger shared by
+    replicas), else the SQLite file at `path`."""
     if url is not None:
-        raise StoreUnavailable("database.url (PostgreSQL) is not supported yet; use database.path")
-    assert path is not None
+        return PostgresStore(url)
+    if path is None:
+        raise StoreUnavailable("database: expected a path or a url")
     return SqliteStore(path)
 
 
@@ -105,6 +108,7 @@ __all__ = [
     "NonceRequest",
     "NotFound",
     "Passkey",
+    "PostgresStore",
     "Readiness",
     "Reservation",
     "ReservationStatus",

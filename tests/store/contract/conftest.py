@@ -1,7 +1,8 @@
 """The backend contract: every store backend must pass every test in this folder.
 
-Each test runs once per entry of `BACKENDS` (only SQLite until PostgreSQL arrives, #9) through
-the `backend` fixture; a test sees the store only through the protocols in
+Each test runs once per entry of `BACKENDS` (SQLite, and PostgreSQL on the session's throwaway
+cluster, tests/pg_cluster.py: each test gets a fresh database copied from a migrated template)
+through the `backend` fixture; a test sees the store only through the protocols in
 `session_studio.store._interface` and observes the ledger through its public reads or a
 `LedgerProbe`, the one place where a backend's own tables are read. A new backend adds its
 name to `BACKENDS`, a branch to
@@ -15,12 +16,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Protocol
 
+import pg_cluster
+import psycopg
 import pytest
-from session_studio.store import SqliteStore, Store
+from session_studio.store import PostgresStore, SqliteStore, Store
 
 from ..conftest import query
 
-BACKENDS = ("sqlite",)
+# PostgreSQL needs the session's server: its cases are `e2e` (they start real processes).
+BACKENDS = ("sqlite", pytest.param("postgresql", marks=pytest.mark.e2e))
 _SETTLEMENT_COLUMNS = ("status", "amount", "gas_reserved", "gas_wei_reserved", "gas_wei_used",
                        "receipt_status", "settled_at")
 _LEDGER_TABLES = ("reservations", "spend_buckets", "nonces", "released_nonces", "decisions")
@@ -137,12 +141,116 @@ class SqliteProbe:
                 for table in _LEDGER_TABLES}
 
 
+class PostgresProbe:
+    """The same reads as `SqliteProbe`, on a PostgreSQL database, over one autocommit
+    connection of its own (each read sees what was committed before it), closed with the
+    store."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._conn: psycopg.Connection[tuple[Any, ...]] | None = None
+
+    def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        if self._conn is None:
+            self._conn = psycopg.connect(self._url, autocommit=True)
+        return list(self._conn.execute(sql, args).fetchall())
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def rows(self, session_id: str) -> list[tuple[int, int, int]]:
+        return [(created, minute, int(amount)) for created, minute, amount in self._query(
+            "SELECT created_at, minute, amount FROM reservations"
+            " WHERE session_id = %s AND status <> 'released'", (session_id,))]
+
+    def buckets(self, lineage_id: str) -> dict[int, int]:
+        return {minute: int(amount) for minute, amount in self._query(
+            "SELECT minute, amount FROM spend_buckets WHERE lineage_id = %s", (lineage_id,))}
+
+    def next_nonce(self, address: str) -> int | None:
+        rows = self._query("SELECT next_nonce FROM nonces WHERE address = %s",
+                           (address.lower(),))
+        assert len(rows) <= 1, rows
+        return None if not rows else int(rows[0][0])
+
+    def live_nonces(self) -> set[int]:
+        return {n for (n,) in self._query(
+            "SELECT nonce FROM reservations WHERE status <> 'released'")}
+
+    def reservation_status(self, reservation_id: str) -> str:
+        [(status,)] = self._query("SELECT status FROM reservations WHERE id = %s",
+                                  (reservation_id,))
+        return str(status)
+
+    def settlement_row(self, reservation_id: str) -> dict[str, Any]:
+        [row] = self._query(f"SELECT {', '.join(_SETTLEMENT_COLUMNS)} FROM reservations"
+                            " WHERE id = %s", (reservation_id,))
+        values = dict(zip(_SETTLEMENT_COLUMNS, row, strict=True))
+        for amount in ("amount", "gas_reserved", "gas_wei_reserved", "gas_wei_used"):
+            if values[amount] is not None:
+                values[amount] = int(values[amount])  # NUMERIC(78,0) reads as Decimal
+        return values
+
+    def outstanding_signed(self, lineage_id: str) -> int:
+        [(count,)] = self._query(
+            "SELECT COUNT(*) FROM reservations WHERE lineage_id = %s"
+            " AND method = 'eth_signTransaction' AND status = 'signed'", (lineage_id,))
+        return int(count)
+
+    def agent_rows(self, agent_id: str, *,
+                   self_service: bool) -> list[tuple[int, int, int, str]]:
+        join = ("JOIN self_service_lineages ss ON ss.lineage_id = r.lineage_id"
+                if self_service else "")
+        return [(t, m, int(a), lin) for t, m, a, lin in self._query(
+            "SELECT r.created_at, r.minute, r.amount, r.lineage_id"
+            f" FROM reservations r JOIN sessions s ON s.id = r.session_id {join}"
+            " WHERE s.agent_id = %s AND r.status <> 'released'", (agent_id,))]
+
+    def agent_buckets(self, agent_id: str) -> dict[int, int]:
+        return {m: int(a) for m, a in self._query(
+            "SELECT minute, amount FROM agent_window_buckets WHERE agent_id = %s",
+            (agent_id,))}
+
+    def ledger_snapshot(self) -> object:
+        return {table: sorted(self._query(f"SELECT * FROM {table}"), key=repr)
+                for table in _LEDGER_TABLES}
+
+
+class ThrowawayPostgresStore(PostgresStore):
+    """A PostgreSQL store on its own fresh database, emptied for reuse when it is closed."""
+
+    def __init__(self, cluster: pg_cluster.PgCluster) -> None:
+        self._database, url = cluster.new_database()
+        self._cluster = cluster
+        self.probe = PostgresProbe(url)
+        super().__init__(url)
+
+    async def close(self) -> None:
+        await super().close()
+        self.probe.close()
+        self._cluster.recycle_database(self._database)
+
+
 def open_backend(backend: str, directory: Path) -> tuple[Store, LedgerProbe]:
-    """A fresh, unopened store of `backend` keeping its data under `directory`, and its probe."""
+    """A fresh, unopened store of `backend` keeping its data under `directory` (SQLite) or in
+    a fresh database of the session's cluster (PostgreSQL), and its probe."""
     if backend == "sqlite":
         path = directory / "studio.db"
         return SqliteStore(path), SqliteProbe(path)
+    if backend == "postgresql":
+        store = ThrowawayPostgresStore(pg_cluster.running())
+        return store, store.probe
     raise AssertionError(f"unknown backend {backend}")
+
+
+@pytest.fixture(autouse=True)
+def _server_for_postgresql(request: pytest.FixtureRequest) -> None:
+    """A test run on PostgreSQL (through `backend` or its own parametrize) gets the cluster."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("backend") == "postgresql":
+        request.getfixturevalue("pg_cluster")
 
 
 @pytest.fixture(params=BACKENDS)
