@@ -80,6 +80,14 @@ def main() -> None:
             rows.append(summary("raw JSON-RPC eth_sendTransaction straight to anvil",
                                 timed(lambda: direct.provider.make_request(
                                     "eth_sendTransaction", [{**raw, "from": dev_account}]), N)))
+            # A read is passed through unchanged: what the sidecar adds is its own hop.
+            balance = ["0x000000000000000000000000000000000000beef", "latest"]
+            rows.append(summary("raw JSON-RPC eth_getBalance via sidecar (read)",
+                                timed(lambda: sidecar.provider.make_request(
+                                    "eth_getBalance", balance), N)))
+            rows.append(summary("raw JSON-RPC eth_getBalance straight to anvil (read)",
+                                timed(lambda: direct.provider.make_request(
+                                    "eth_getBalance", balance), N)))
             acct = Account.create()
             studio.fund(acct.address)
             nonce = [0]

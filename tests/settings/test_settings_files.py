@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
 
 from session_studio.settings import (
     SETTINGS,
@@ -101,3 +102,35 @@ def test_relative_config_path_in_the_environment_is_relative_to_cwd(tmp_path: Pa
 
 def test_default_config_path_falls_back_to_cwd(tmp_path: Path) -> None:
     assert default_config_path({}, tmp_path) == tmp_path / "session-studio.toml"
+
+
+def _kubernetes_config(tmp_path: Path) -> Path:
+    manifests = list(yaml.safe_load_all((CONFIG_DIR / "kubernetes" / "session-studio.yaml")
+                                        .read_text()))
+    (config_map,) = [m for m in manifests if m["kind"] == "ConfigMap"]
+    path = tmp_path / "session-studio.toml"
+    path.write_text(config_map["data"]["session-studio.toml"])
+    return path
+
+
+def test_kubernetes_example_config_parses_and_shares_one_postgresql_ledger(
+    tmp_path: Path,
+) -> None:
+    settings = load_settings(_kubernetes_config(tmp_path))
+
+    assert settings.database.url is not None
+    assert settings.database.url.startswith("postgresql://")
+    assert settings.database.path is None
+    assert ":" not in settings.database.url.split("@")[0].removeprefix("postgresql://"), \
+        "no password in the ConfigMap: it comes from PGPASSWORD"
+
+
+def test_kubernetes_example_probes_readiness_and_runs_three_replicas() -> None:
+    manifests = list(yaml.safe_load_all((CONFIG_DIR / "kubernetes" / "session-studio.yaml")
+                                        .read_text()))
+    (deployment,) = [m for m in manifests if m["kind"] == "Deployment"]
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+
+    assert deployment["spec"]["replicas"] == 3
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert {e["name"] for e in container["env"]} == {"SESSION_STUDIO_MASTER_KEY", "PGPASSWORD"}
