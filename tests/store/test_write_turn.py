@@ -101,3 +101,17 @@ async def test_the_write_turn_files_are_private_to_the_owner(
     modes = {stat.S_IMODE(os.stat(p).st_mode)
              for p in (write_lock_path(db_path), turnstile_path(db_path))}
     assert modes == {0o600}
+
+
+async def test_a_store_closes_while_another_process_keeps_the_write_turn(
+        session: Session, db_path: Path) -> None:
+    other = SqliteStore(db_path, busy_timeout_ms=BUSY_TIMEOUT_MS)
+    await other.open()
+    holder = _hold_write_lock(db_path)
+    try:
+        with pytest.raises(StoreUnavailable):
+            await reserve(other, session, ETHER)
+        await other.close()  # the writer thread is not stuck waiting for the turn
+    finally:
+        _end(holder)
+    assert held_amounts(db_path, session.id) == []

@@ -17,11 +17,12 @@ not know these files, e.g. the sqlite3 shell, is handled by the busy timeout as 
 locks belong to the open file, so a process that dies releases its turn; two stores in one
 process exclude each other as two processes do.
 
-A blocking flock cannot time out, so the deadline lives in a `Claim`: the writer thread starts
-a transaction only if it obtains the turn before the claim's deadline and before the waiting
-request gave up (`abandon`), never after. A request whose turn does not come in time (a holder
-that is SIGSTOPped, say) ends in StoreUnavailable with nothing signed; the writer thread, when
-the turn finally comes, finds the claim abandoned and lets the turn go at once.
+A blocking flock cannot time out, so the deadline lives in a `Claim`: a transaction starts only
+if its turn is obtained before the claim's deadline and before the waiting request gave up
+(`abandon`), never after. A contended turn is waited for on a short-lived daemon thread, so
+neither the writer thread nor the process's exit can hang on a holder that never lets go (one
+SIGSTOPped mid-transaction, say): the request ends in StoreUnavailable with nothing signed,
+and when the turn finally comes the helper finds the claim abandoned and lets it go at once.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ._errors import StoreUnavailable
+
+_NO_TURN = "database is busy: no write turn within the busy timeout"
 
 
 def write_lock_path(db_path: Path) -> Path:
@@ -110,15 +113,63 @@ class WriteTurn:
         start (deadline passed or abandoned while waiting). Runs on the writer thread."""
         if self._fds is None:
             raise StoreUnavailable("store is not open")
-        turnstile, lock = self._fds
-        fcntl.flock(turnstile, fcntl.LOCK_EX)
+        lock = self._fds[1]
+        if not self._take_at_once():
+            self._wait_for_turn(self._fds, claim)
+        elif not claim.start():
+            fcntl.flock(lock, fcntl.LOCK_UN)
+            raise StoreUnavailable(_NO_TURN)
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        finally:
-            fcntl.flock(turnstile, fcntl.LOCK_UN)
-        try:
-            if not claim.start():
-                raise StoreUnavailable("database is busy: no write turn within the busy timeout")
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _take_at_once(self) -> bool:
+        """The uncontended path: both locks free, no thread needed."""
+        assert self._fds is not None
+        turnstile, lock = self._fds
+        try:
+            fcntl.flock(turnstile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+        finally:
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+
+    @staticmethod
+    def _wait_for_turn(fds: tuple[int, int], claim: Claim) -> None:
+        """Wait in the kernel, but never past the claim's deadline.
+
+        A blocking flock cannot time out, so it runs on a daemon thread with its own
+        descriptors (dup: the same open files, hence the same locks) and the writer thread
+        waits for it at most until the deadline. Past it the claim is abandoned and the
+        helper, whenever the turn comes (a SIGSTOPped holder may never give it), lets it go
+        at once; being a daemon it never holds up the process's exit."""
+        turnstile, lock = os.dup(fds[0]), os.dup(fds[1])
+        obtained = threading.Event()
+
+        def take() -> None:
+            try:
+                fcntl.flock(turnstile, fcntl.LOCK_EX)
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX)
+                finally:
+                    fcntl.flock(turnstile, fcntl.LOCK_UN)
+                if claim.start():
+                    obtained.set()
+                else:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+            finally:
+                os.close(turnstile)
+                os.close(lock)
+
+        threading.Thread(target=take, name="studio-write-turn", daemon=True).start()
+        if obtained.wait(claim.remaining()):
+            return
+        if claim.abandon():
+            raise StoreUnavailable(_NO_TURN)
+        obtained.wait()  # started in the instant between: the turn is ours
