@@ -50,6 +50,14 @@ def turnstile_path(db_path: Path) -> Path:
     return db_path.with_name(db_path.name + "-turnstile")
 
 
+def _try_flock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
 class Claim:
     """One transaction's claim on the write turn: started by the writer thread (turn obtained
     before the deadline) or abandoned by the waiting request, never both."""
@@ -113,35 +121,28 @@ class WriteTurn:
         start (deadline passed or abandoned while waiting). Runs on the writer thread."""
         if self._fds is None:
             raise StoreUnavailable("store is not open")
-        lock = self._fds[1]
-        if not self._take_at_once():
-            self._wait_for_turn(self._fds, claim)
-        elif not claim.start():
-            fcntl.flock(lock, fcntl.LOCK_UN)
-            raise StoreUnavailable(_NO_TURN)
+        turnstile, lock = self._fds
+        try:
+            fcntl.flock(turnstile, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            in_turnstile = True
+        except BlockingIOError:
+            in_turnstile = False  # another process is next: queue behind it
+        if in_turnstile and _try_flock(lock):
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+            if not claim.start():
+                fcntl.flock(lock, fcntl.LOCK_UN)
+                raise StoreUnavailable(_NO_TURN)
+        else:
+            # Still in the turnstile (if we got in): a releaser must not slip past us while
+            # the helper thread starts.
+            self._wait_for_turn(self._fds, claim, in_turnstile=in_turnstile)
         try:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
-    def _take_at_once(self) -> bool:
-        """The uncontended path: both locks free, no thread needed."""
-        assert self._fds is not None
-        turnstile, lock = self._fds
-        try:
-            fcntl.flock(turnstile, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            return False
-        finally:
-            fcntl.flock(turnstile, fcntl.LOCK_UN)
-
     @staticmethod
-    def _wait_for_turn(fds: tuple[int, int], claim: Claim) -> None:
+    def _wait_for_turn(fds: tuple[int, int], claim: Claim, *, in_turnstile: bool) -> None:
         """Wait in the kernel, but never past the claim's deadline.
 
         A blocking flock cannot time out, so it runs on a daemon thread with its own
@@ -154,7 +155,8 @@ class WriteTurn:
 
         def take() -> None:
             try:
-                fcntl.flock(turnstile, fcntl.LOCK_EX)
+                if not in_turnstile:
+                    fcntl.flock(turnstile, fcntl.LOCK_EX)
                 try:
                     fcntl.flock(lock, fcntl.LOCK_EX)
                 finally:
@@ -167,7 +169,13 @@ class WriteTurn:
                 os.close(turnstile)
                 os.close(lock)
 
-        threading.Thread(target=take, name="studio-write-turn", daemon=True).start()
+        try:
+            threading.Thread(target=take, name="studio-write-turn", daemon=True).start()
+        except BaseException:  # no thread, no wait: leave the turnstile to the others
+            fcntl.flock(turnstile, fcntl.LOCK_UN)
+            os.close(turnstile)
+            os.close(lock)
+            raise
         if obtained.wait(claim.remaining()):
             return
         if claim.abandon():
