@@ -8,6 +8,11 @@ Why this shape:
   waits (busy_timeout) and then sees the first's reservation. That is what makes every cap exact
   across processes. One thread hop per transaction, not one per statement, keeps the write lock
   short (the ledger transaction is on every send's path).
+- SQLite's lock is not fair between processes (a waiter sleeps in the busy handler while the
+  holder re-takes the lock), so each transaction first takes its turn in `_sqlite_turn`: flock
+  files beside the database that wake a waiting process the moment the lock is free and let
+  turns alternate under contention. A turn that does not come within the busy timeout ends in
+  StoreUnavailable with nothing done (the deadline is checked once the turn is obtained).
 - Reads that need no consistency with a later write (credential lookup, listings) use an
   aiosqlite connection, so a burst of sends does not queue reads behind the writer.
 - `secure_delete` zeroes freed pages, so a destroyed sealed key does not linger in the file.
@@ -57,6 +62,7 @@ from ._records import (
     Workspace,
 )
 from ._sqlite_admin import AdminTables
+from ._sqlite_turn import Claim, WriteTurn
 
 MINUTE_MS = 60_000
 R = TypeVar("R")
@@ -107,6 +113,13 @@ _UNSETTLED_PAGE = (
 _PRAGMAS = ("PRAGMA foreign_keys=ON", "PRAGMA secure_delete=ON", "PRAGMA synchronous=NORMAL")
 
 
+def _discard_outcome(future: asyncio.Future[Any]) -> None:
+    """An abandoned transaction's outcome has no reader: retrieve it so asyncio does not log
+    "exception was never retrieved" for the StoreUnavailable it ends with."""
+    if not future.cancelled():
+        future.exception()
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
@@ -120,6 +133,7 @@ class SqliteStore(AdminTables):
         self._writer: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._reader: aiosqlite.Connection | None = None
+        self._turn = WriteTurn(path)
         # A revoke's sealed key may still sit in the WAL until a TRUNCATE checkpoint succeeds;
         # only the writer thread reads or writes this flag.
         self._shred_pending = False
@@ -127,6 +141,7 @@ class SqliteStore(AdminTables):
     # -- lifecycle -------------------------------------------------------------------------
     async def open(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._turn.open()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-writer")
         try:
             await self._in_writer(self._open_writer)
@@ -169,6 +184,7 @@ class SqliteStore(AdminTables):
                 self._writer = None
             self._executor.shutdown(wait=True)
             self._executor = None
+        self._turn.close()
 
     async def ping(self) -> None:
         try:
@@ -204,28 +220,49 @@ class SqliteStore(AdminTables):
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
     async def _transaction(self, fn: Callable[[sqlite3.Connection], R]) -> R:
-        """Run `fn` on the writer thread inside one write transaction holding the write lock."""
-        return await self._in_writer(functools.partial(self._run_transaction, fn))
+        """Run `fn` on the writer thread inside one write transaction holding the write lock.
 
-    def _run_transaction(self, fn: Callable[[sqlite3.Connection], R]) -> R:
+        Waits at most the busy timeout for the write turn: past it (or if the caller is
+        cancelled) the claim is abandoned and `fn` never runs; once `fn` has started, its
+        outcome is awaited whatever the time, so a result is never reported as a failure."""
+        claim = Claim(deadline=time.monotonic() + self._busy_timeout_ms / 1000)
+        future = asyncio.ensure_future(
+            self._in_writer(functools.partial(self._run_transaction, fn, claim)))
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout=claim.remaining())
+        except TimeoutError:
+            if not claim.abandon():
+                return await future
+            future.add_done_callback(_discard_outcome)
+            raise StoreUnavailable(
+                "database is busy: no write turn within the busy timeout") from None
+        except asyncio.CancelledError:
+            if claim.abandon():
+                future.add_done_callback(_discard_outcome)
+            raise
+
+    def _run_transaction(self, fn: Callable[[sqlite3.Connection], R], claim: Claim) -> R:
         db = self._writer
         if db is None:
             raise StoreUnavailable("store is not open")
-        try:
-            db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"database is unavailable: {exc}") from exc
-        try:
-            result = fn(db)
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        try:
-            db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            with contextlib.suppress(sqlite3.Error):
+        if claim.abandoned:  # gave up while queued behind the writer: do not even wait
+            raise StoreUnavailable("database is busy: no write turn within the busy timeout")
+        with self._turn.held(claim):
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"database is unavailable: {exc}") from exc
+            try:
+                result = fn(db)
+            except BaseException:
                 db.execute("ROLLBACK")
-            raise StoreUnavailable(f"commit failed: {exc}") from exc
+                raise
+            try:
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+                raise StoreUnavailable(f"commit failed: {exc}") from exc
         if self._shred_pending:
             self._try_shred(db)
         return result
