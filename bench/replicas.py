@@ -41,6 +41,8 @@ SESSIONS = 30
 WARMUP_S = 2.0
 MEASURE_S = 8.0
 TICKS = os.sysconf("SC_CLK_TCK")
+# store/_pg_base.py `Lock`: the advisory lock classes (pg_locks.classid) a backend can wait on.
+LOCK_CLASSES = {1: "LINEAGE", 2: "AGENT", 3: "SIGNER", 4: "AUDIT"}
 TX = {"to": "0x000000000000000000000000000000000000bEEF", "value": "0x1", "gas": hex(21_000),
       "maxFeePerGas": hex(2 * 10**9), "maxPriorityFeePerGas": hex(10**9)}
 
@@ -54,6 +56,7 @@ class Result:
     latencies_ms: list[float]
     cpu_s: dict[str, float]
     waits: collections.Counter[str] = field(default_factory=collections.Counter)
+    lock_waits: collections.Counter[str] = field(default_factory=collections.Counter)
 
     @property
     def per_second(self) -> float:
@@ -157,6 +160,11 @@ def _measured(processes: Processes, result: Result, database_url: str | None) ->
                         " FROM pg_stat_activity WHERE state = 'active'"
                         " AND pid <> pg_backend_pid() AND datname = current_database()"):
                     result.waits[f"{kind}:{event}"] += 1
+                for (kind,) in conn.execute(
+                        "SELECT l.classid FROM pg_locks l JOIN pg_database d ON d.oid ="
+                        " l.database WHERE l.locktype = 'advisory' AND NOT l.granted"
+                        " AND d.datname = current_database()"):
+                    result.lock_waits[LOCK_CLASSES.get(int(kind), str(kind))] += 1
                 time.sleep(0.02)
 
     sampler = threading.Thread(target=sample_waits, daemon=True)
@@ -197,6 +205,9 @@ def _measure_studio(studio: Studio, label: str, replicas: list[int],
                     cluster: cluster_module.PgCluster | None) -> list[Result]:
     """For each replica count in `replicas`, both scenarios on fresh sessions."""
     processes = Processes(studio=studio, cluster=cluster)
+    # Every session is made and funded before any load: funding through an anvil that has
+    # just mined thousands of blocks under load once timed out.
+    fresh = {count: (_sessions(studio, SESSIONS), _sessions(studio, 1)) for count in replicas}
     studio.start_server()
     ports = [studio.rpc_port]
     results = []
@@ -204,9 +215,10 @@ def _measure_studio(studio: Studio, label: str, replicas: list[int],
         while len(ports) < count:
             ports.append(studio.start_replica()[0])
         config = f"{count} x {label}"
-        results.append(_run(config, f"{SESSIONS} sessions", ports, _sessions(studio, SESSIONS),
-                            processes, studio.database_url))
-        results.append(_run(config, "1 hot session", ports, _sessions(studio, 1), processes,
+        many, hot = fresh[count]
+        results.append(_run(config, f"{SESSIONS} sessions", ports, many, processes,
+                            studio.database_url))
+        results.append(_run(config, "1 hot session", ports, hot, processes,
                             studio.database_url))
     return results
 
@@ -227,13 +239,15 @@ def _table(results: list[Result]) -> str:
 
 
 def _waits(results: list[Result]) -> str:
-    rows = ["| replicas | scenario | top PostgreSQL wait events of active backends (samples) |",
-            "|---|---|---|"]
+    rows = ["| replicas | scenario | top PostgreSQL wait events of active backends (samples) |"
+            " advisory locks waited for, by class (samples) |",
+            "|---|---|---|---|"]
     for r in results:
         if r.waits:
             total = sum(r.waits.values())
             top = ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in r.waits.most_common(4))
-            rows.append(f"| {r.config} | {r.scenario} | {top} ({total}) |")
+            locks = ", ".join(f"{k} {v}" for k, v in r.lock_waits.most_common()) or "none"
+            rows.append(f"| {r.config} | {r.scenario} | {top} ({total}) | {locks} |")
     return "\n".join(rows)
 
 

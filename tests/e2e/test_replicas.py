@@ -35,6 +35,7 @@ from web3 import Web3
 from web3.exceptions import Web3RPCError
 
 from .harness import ETH_PRICE_USD, PRIMARY_CHAIN, Studio, start_studio, stop_studio
+from .relay import serve_through, swallowing_relay
 
 pytestmark = pytest.mark.e2e
 
@@ -404,3 +405,65 @@ def test_released_reservations_never_reached_the_chain(kill_one: KillOne) -> Non
     on_chain = {tx.tx_hash for tx in kill_one.on_chain}
     assert [r.tx_hash for r in kill_one.ledger if r.status == "released"
             and r.tx_hash in on_chain] == []
+
+
+# -- a dead replica's signed-but-never-broadcast send -------------------------------------------
+STALL_S = 5  # two settlement rounds and more: a surviving replica does not close the gap
+
+
+@dataclass
+class DeadGap:
+    swallowed: int  # sends the dead replica signed whose broadcast never reached the node
+    survivor_answer: Outcome
+    mined_while_dead: int  # the signer's mined count STALL_S after the survivor's send
+    receipt_after_start: Any
+
+
+@pytest.fixture(scope="module")
+def dead_gap(replicas: Replicas) -> DeadGap:
+    """A replica reaching anvil through a relay that swallows its broadcasts signs nonce 0 and
+    is killed; a surviving replica then signs nonce 1; only a replica's start closes the gap."""
+    studio = replicas.studio
+    session = studio.create_session(per_tx="10", daily="100")
+    chain = studio.chain_web3()
+    with swallowing_relay(studio.chains[PRIMARY_CHAIN].rpc_url) as relay:
+        doomed, port = serve_through(studio, relay.url)
+        hung = threading.Thread(target=_send, daemon=True, args=(
+            studio.web3(session, port=port), port,
+            _usdc_transfer(studio, session, _fresh_address())))
+        hung.start()
+        deadline = time.monotonic() + 30
+        while not relay.swallowed and time.monotonic() < deadline:
+            time.sleep(0.01)
+        os.kill(doomed.pid, signal.SIGKILL)
+        doomed.wait(timeout=10)
+        hung.join(timeout=30)
+        swallowed = len(relay.swallowed)
+    survivor = replicas.ports[0]
+    answer = _send(studio.web3(session, port=survivor), survivor,
+                   _usdc_transfer(studio, session, _fresh_address()))
+    time.sleep(STALL_S)
+    mined_while_dead = chain.eth.get_transaction_count(session["address"])
+    studio.start_replica()  # recovery broadcasts what the ledger signed and no node has seen
+    receipt = (chain.eth.wait_for_transaction_receipt(answer.tx_hash, timeout=30)
+               if answer.tx_hash is not None else None)
+    return DeadGap(swallowed=swallowed, survivor_answer=answer,
+                   mined_while_dead=mined_while_dead, receipt_after_start=receipt)
+
+
+def test_a_surviving_replica_signs_the_next_nonce_after_a_dead_ones_unbroadcast_send(
+        dead_gap: DeadGap) -> None:
+    assert dead_gap.swallowed == 1
+    assert dead_gap.survivor_answer.tx_hash is not None, dead_gap.survivor_answer
+
+
+def test_a_dead_replicas_unbroadcast_send_stalls_the_signer_until_a_replica_starts(
+        dead_gap: DeadGap) -> None:
+    # Documented limit (docs/design.md, "Replicas"): settlement on the survivors neither
+    # rebroadcasts nor releases a signed send that no node has seen, so its nonce is a gap.
+    assert dead_gap.mined_while_dead == 0
+
+
+def test_a_starting_replica_closes_the_gap_and_the_signer_moves_on(dead_gap: DeadGap) -> None:
+    assert dead_gap.receipt_after_start is not None
+    assert dead_gap.receipt_after_start["status"] == 1
