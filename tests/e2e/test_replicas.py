@@ -74,7 +74,12 @@ def replicas(pg_cluster: cluster_module.PgCluster,
             port, proc = studio.start_replica()
             ports.append(port)
             procs.append(proc)
-        yield Replicas(studio=studio, ports=ports, procs=procs, database_url=url)
+        running = Replicas(studio=studio, ports=ports, procs=procs, database_url=url)
+        # Warm-up: one burst that fits, so every replica has grown its connection pool before
+        # the measured bursts (a replica still opening connections can miss a capped burst).
+        warm = studio.create_session(per_tx="10", daily="200")
+        _round_robin_burst(running, warm, _fresh_address())
+        yield running
     finally:
         stop_studio(studio)
 
