@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test test-fast lint typecheck install clean bench system-packages
+.PHONY: dev test test-fast lint typecheck install clean bench bench-replicas system-packages
 
 $(STAMP): pyproject.toml dev/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ typecheck: install
 
 bench: install
 	$(BIN)/python bench/send_latency.py
+
+# Throughput of 1-3 PostgreSQL replicas vs one SQLite serve (~8 min; needs PostgreSQL's server).
+bench-replicas: install
+	$(BIN)/python bench/replicas.py
 
 clean:
 	rm -rf $(VENV) node_modules .studio-dev

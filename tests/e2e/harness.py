@@ -142,6 +142,11 @@ class Studio:
                 time.sleep(0.05)
         raise AssertionError("serve did not become healthy within 30 s")
 
+    def start_replica(self) -> tuple[int, subprocess.Popen[bytes]]:
+        """One more `serve` on this config and database, on its own ports: a replica."""
+        port = free_port()
+        return port, self.start_server(rpc_port=port)
+
     def stop_servers(self) -> None:
         for proc in self.servers:
             if proc.poll() is None:
@@ -201,12 +206,14 @@ def write_config(home: Path, chains: dict[int, AnvilNode], usdc: dict[int, str],
     return config
 
 
-def start_studio(home: Path, *, database_url: str | None = None) -> Studio:
-    """Two anvil chains with demo USDC, a config, `init` run: ready for `start_server`.
-    The database is studio.db in `home`, or the PostgreSQL database at `database_url`."""
+def start_studio(home: Path, *, database_url: str | None = None,
+                 chain_ids: tuple[int, ...] = (PRIMARY_CHAIN, SECOND_CHAIN)) -> Studio:
+    """Anvil chains (both by default) with demo USDC, a config, `init` run: ready for
+    `start_server`. The database is studio.db in `home`, or the PostgreSQL database at
+    `database_url`."""
     chains: dict[int, AnvilNode] = {}
     usdc: dict[int, str] = {}
-    for chain_id in (PRIMARY_CHAIN, SECOND_CHAIN):
+    for chain_id in chain_ids:
         node = AnvilNode(port=0, chain_id=chain_id, log_path=home / f"anvil-{chain_id}.log")
         node.start()
         chains[chain_id] = node
