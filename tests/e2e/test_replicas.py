@@ -475,6 +475,7 @@ def test_a_starting_replica_closes_the_gap_and_the_signer_moves_on(dead_gap: Dea
 
 
 # -- credentials cached per replica, dropped across replicas ------------------------------------
+CACHE_POLL_S = 0.5  # proxy/_credential_cache.py POLL_INTERVAL_S
 PATIENCE_S = 15.0  # how long the test waits before calling it a failure (a loaded machine)
 
 
@@ -499,7 +500,10 @@ def reissued(replicas: Replicas) -> Reissued:
     name = f"cached-{os.getpid()}"
     old = studio.cli("agents", "register", name)["credential"]
     new_agent_reads = [_read(port, old) for port in replicas.ports]
-    for port in replicas.ports:  # every replica has the credential in memory now
+    # Every replica drops its cache when it sees the registration move the epoch; after two
+    # poll intervals a read puts the credential in every replica's memory to stay.
+    time.sleep(2 * CACHE_POLL_S)
+    for port in replicas.ports:
         _read(port, old)
     new = studio.cli("agents", "reissue", name)["credential"]
     reissued_at = time.monotonic()
