@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from e2e.harness import start_studio, stop_studio  # noqa: E402
+from e2e.harness import start_studio, stop_studio
 
 HERE = Path(__file__).resolve().parent
 READ = {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}
