@@ -164,7 +164,8 @@ async def test_a_round_leaves_a_send_the_node_does_not_answer_for_the_next_round
 
 
 async def test_a_slow_owners_late_nonce_too_low_does_not_undo_the_survivors_finish(
-        store: SqliteStore, workspace: Workspace, db_path: Path) -> None:
+        store: SqliteStore, workspace: Workspace, db_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
     # The owner was paused past the grace; a survivor rebroadcast its send, which was mined
     # and settled. The owner wakes, broadcasts, hears "nonce too low" and, on the send path's
     # rule, releases: the ledger keeps the survivor's outcome and the spend stays counted.
@@ -178,6 +179,7 @@ async def test_a_slow_owners_late_nonce_too_low_does_not_undo_the_survivors_fini
     assert _status(db_path, held) == "settled"
     assert bucket_total(db_path, session.lineage_id) == counted
     assert _pooled(db_path) == []
+    assert "another replica recorded this send's outcome first" in caplog.text
 
 
 async def test_a_slow_owners_late_timeout_does_not_reopen_a_send_a_survivor_released(
