@@ -82,7 +82,8 @@ class Studio:
         by hand, so expiry, step-up and token windows pass without anyone sleeping."""
         master = load_master_key(path=settings.keystore.master_key_file,
                                  env=os.environ if env is None else env)
-        store = open_store(path=settings.database.path, url=settings.database.url)
+        store = open_store(path=settings.database.path, url=settings.database.url,
+                           pool_size=settings.database.pool_size)
         await store.open()
         keystore = LocalKeystore(master)
         issuer = CredentialIssuer(master.derive("credentials/v1"))

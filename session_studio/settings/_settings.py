@@ -133,6 +133,7 @@ class ServerSettings:
 class DatabaseSettings:
     path: Path | None  # absolute
     url: str | None
+    pool_size: int  # PostgreSQL connections per process (ignored for SQLite)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -576,6 +577,13 @@ DATABASE_URL = Setting(
     default=ABSENT,
     help="instead of path: a postgresql:// URL, one ledger shared by replicas",
 )
+DATABASE_POOL_SIZE = Setting(
+    table="database",
+    name="pool_size",
+    parse=_int_in(1, 1000),
+    default=10,
+    help="with url: connections this process keeps at most (each replica has its own pool)",
+)
 
 MASTER_KEY_FILE = Setting(
     table="keystore",
@@ -780,6 +788,7 @@ SETTINGS: Final[tuple[Setting[Any], ...]] = (
     ALLOW_RAW_TRANSACTIONS,
     DATABASE_PATH,
     DATABASE_URL,
+    DATABASE_POOL_SIZE,
     MASTER_KEY_FILE,
     RP_ID,
     ORIGIN,
@@ -897,11 +906,13 @@ def _reachable(listen: ListenAddress) -> ListenAddress:
 def _database(raw: object, config_dir: Path) -> DatabaseSettings:
     table = _Table(raw, "database", "database")
     path, url = table.optional(DATABASE_PATH), table.optional(DATABASE_URL)
+    pool_size = table.value(DATABASE_POOL_SIZE)
     if path is not None and url is not None:
         raise ConfigError("database: expected exactly one of path or url")
     if url is not None:
-        return DatabaseSettings(path=None, url=url)
-    return DatabaseSettings(path=_relative_to(config_dir, path or "studio.db"), url=None)
+        return DatabaseSettings(path=None, url=url, pool_size=pool_size)
+    return DatabaseSettings(path=_relative_to(config_dir, path or "studio.db"), url=None,
+                            pool_size=pool_size)
 
 
 def _keystore(raw: object, config_dir: Path) -> KeystoreSettings:

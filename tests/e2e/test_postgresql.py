@@ -1,12 +1,14 @@
 """`serve` on a PostgreSQL database: it signs and settles as on SQLite, /readyz reports the
 database, and when the database goes away the sidecar fails closed (nothing signed, /readyz
-503) and recovers by itself when it returns, without a restart.
+503) while reads still pass (credentials come from memory, proxy/_credential_cache.py), and
+recovers by itself when it returns, without a restart.
 
 The module runs its own PostgreSQL cluster (tests/pg_cluster.py), which it stops and starts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import urllib.error
@@ -27,6 +29,7 @@ GWEI = 10**9
 FEES = {"gas": 21_000, "maxFeePerGas": 2 * GWEI, "maxPriorityFeePerGas": GWEI}
 RECIPIENT = Web3.to_checksum_address("0x000000000000000000000000000000000000beef")
 RECOVERY_S = 30
+CACHE_POLL_S = 0.5  # proxy/_credential_cache.py POLL_INTERVAL_S
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +72,7 @@ class Outage:
     """What a sidecar did while its database was stopped, and once it was back."""
 
     send_error: Exception | None
+    block_during: int | None  # eth_blockNumber through the sidecar (a read) during the outage
     nonce_before: int
     nonce_during: int
     readyz_during: tuple[int, dict[str, Any]]
@@ -82,6 +86,10 @@ def outage(studio: Studio, cluster: cluster_module.PgCluster) -> Outage:
     session = studio.create_session()
     chain = studio.chain_web3(PRIMARY_CHAIN)
     nonce_before = chain.eth.get_transaction_count(session["address"])
+    # The sidecar knows the credential: read once its cache has seen the session's creation
+    # (the poll drops everything when the epoch moved, so wait out two poll intervals first).
+    time.sleep(2 * CACHE_POLL_S)
+    assert studio.web3(session).eth.block_number >= 0
     cluster.pause()
     try:
         send_error: Exception | None = None
@@ -89,6 +97,9 @@ def outage(studio: Studio, cluster: cluster_module.PgCluster) -> Outage:
             send(studio, session)
         except Exception as exc:  # whatever web3 raises is the refusal
             send_error = exc
+        block_during: int | None = None
+        with contextlib.suppress(Exception):  # a refused read leaves None
+            block_during = studio.web3(session).eth.block_number
         nonce_during = chain.eth.get_transaction_count(session["address"], "pending")
         readyz_during = readyz(studio)
     finally:
@@ -97,7 +108,8 @@ def outage(studio: Studio, cluster: cluster_module.PgCluster) -> Outage:
     while (after := readyz(studio))[0] != 200 and time.monotonic() < deadline:
         time.sleep(0.2)
     tx = send(studio, session)
-    return Outage(send_error=send_error, nonce_before=nonce_before, nonce_during=nonce_during,
+    return Outage(send_error=send_error, block_during=block_during,
+                  nonce_before=nonce_before, nonce_during=nonce_during,
                   readyz_during=readyz_during,
                   alive_after=all(p.poll() is None for p in studio.servers),
                   readyz_after=after,
@@ -117,6 +129,10 @@ def test_readyz_reports_the_database(studio: Studio) -> None:
 
 def test_a_send_while_the_database_is_down_is_refused(outage: Outage) -> None:
     assert outage.send_error is not None
+
+
+def test_reads_pass_while_the_database_is_down(outage: Outage) -> None:
+    assert outage.block_during is not None
 
 
 def test_nothing_reaches_the_chain_while_the_database_is_down(outage: Outage) -> None:

@@ -505,3 +505,64 @@ def test_the_ledger_then_holds_both_sends_as_the_chain_does(dead_gap: DeadGap) -
         ("settled", 0), ("settled", 1)]
     assert sorted(r.tx_hash for r in dead_gap.ledger) == sorted(
         r["transactionHash"].to_0x_hex() for r in dead_gap.receipts)
+
+
+# -- credentials cached per replica, dropped across replicas ------------------------------------
+CACHE_POLL_S = 0.5  # proxy/_credential_cache.py POLL_INTERVAL_S
+PATIENCE_S = 15.0  # how long the test waits before calling it a failure (a loaded machine)
+
+
+@dataclass
+class Reissued:
+    new_agent_reads: list[dict[str, Any]]  # a fresh credential, first use on each replica
+    new_credential_reads: list[dict[str, Any]]  # the reissued one, right after the CLI returned
+    old_refused_after_s: list[float | None]  # per replica: when the old one got its first 401
+
+
+def _read(port: int, credential: str) -> dict[str, Any]:
+    return _rpc(port, credential, "eth_blockNumber", [])
+
+
+def _refused(answer: dict[str, Any]) -> bool:
+    return answer.get("error", {}).get("code") == 4100
+
+
+@pytest.fixture(scope="module")
+def reissued(replicas: Replicas) -> Reissued:
+    studio = replicas.studio
+    name = f"cached-{os.getpid()}"
+    old = studio.cli("agents", "register", name)["credential"]
+    new_agent_reads = [_read(port, old) for port in replicas.ports]
+    # Every replica drops its cache when it sees the registration move the epoch; after two
+    # poll intervals a read puts the credential in every replica's memory to stay.
+    time.sleep(2 * CACHE_POLL_S)
+    for port in replicas.ports:
+        _read(port, old)
+    new = studio.cli("agents", "reissue", name)["credential"]
+    reissued_at = time.monotonic()
+    new_credential_reads = [_read(port, new) for port in replicas.ports]
+    refused_after: list[float | None] = []
+    for port in replicas.ports:
+        while not _refused(_read(port, old)):
+            if time.monotonic() - reissued_at > PATIENCE_S:
+                refused_after.append(None)
+                break
+            time.sleep(0.02)
+        else:
+            refused_after.append(time.monotonic() - reissued_at)
+    return Reissued(new_agent_reads=new_agent_reads, new_credential_reads=new_credential_reads,
+                    old_refused_after_s=refused_after)
+
+
+def test_a_credential_issued_through_the_cli_reads_at_once_on_every_replica(
+        reissued: Reissued) -> None:
+    assert all("result" in a for a in reissued.new_agent_reads), reissued.new_agent_reads
+
+
+def test_a_reissued_credential_reads_at_once_on_every_replica(reissued: Reissued) -> None:
+    assert all("result" in a for a in reissued.new_credential_reads), \
+        reissued.new_credential_reads
+
+
+def test_every_replica_drops_the_old_credential_after_a_reissue(reissued: Reissued) -> None:
+    assert None not in reissued.old_refused_after_s, reissued.old_refused_after_s

@@ -118,6 +118,16 @@ def test_database_url_replaces_the_default_path(parse: Parse, full_config: Any) 
     assert (database.path, database.url) == (None, "postgresql://studio@db.internal/studio")
 
 
+def test_the_database_pool_holds_ten_connections_unless_told(parse: Parse,
+                                                             full_config: Any) -> None:
+    document = full_config()
+    document["database"] = {"url": "postgresql://studio@db.internal/studio"}
+    default = parse(document).database.pool_size
+    document["database"]["pool_size"] = 3
+
+    assert (default, parse(document).database.pool_size) == (10, 3)
+
+
 def test_gas_guard_in_gwei_becomes_wei(parse: Parse, full_config: Any) -> None:
     document = full_config()
     document["chains"]["8453"]["max_fee_per_gas_gwei"] = "1.5"

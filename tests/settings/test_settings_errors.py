@@ -294,6 +294,14 @@ def test_database_url_that_is_not_postgresql_is_refused(
     )
 
 
+def test_a_database_pool_of_no_connections_is_refused(error_for: ErrorFor,
+                                                     full_config: Any) -> None:
+    document = full_config()
+    document["database"] = {"url": "postgresql://db/studio", "pool_size": 0}
+
+    assert error_for(document).startswith("database.pool_size: ")
+
+
 def test_rp_id_outside_the_origin_host_is_refused(error_for: ErrorFor, full_config: Any) -> None:
     document = full_config()
     document["admin"] = {"rp_id": "example.com", "origin": "https://studio.example.org"}

@@ -20,6 +20,7 @@ from session_studio.store import Session, StoreError
 from session_studio.basics import credential_hash, looks_like_credential
 
 from ._context import Caller, RpcPlaneDeps
+from ._credential_cache import CredentialCache
 from ._envelope import Call, answer_body, error_response, parse_body
 from ._errors import (
     InternalError,
@@ -56,6 +57,7 @@ def create_rpc_app(deps: RpcPlaneDeps) -> web.Application:
     app = web.Application(client_max_size=deps.max_body_bytes, middlewares=[_fail_closed])
     app[DEPS_KEY] = deps
     methods = RpcMethods(deps)
+    credentials = CredentialCache(deps.store, clock=deps.clock)
 
     async def rpc(request: web.Request) -> web.StreamResponse:
         request_id = uuid.uuid4().hex[:16]
@@ -63,8 +65,9 @@ def create_rpc_app(deps: RpcPlaneDeps) -> web.Application:
         if token is None:
             return _json(error_response(Unauthorized("missing or invalid credential"), None),
                          status=401)
+        token_hash = credential_hash(token)
         try:
-            owner = await deps.store.resolve_credential(credential_hash(token))
+            owner = await credentials.owner(token_hash)
         except StoreError:
             log.exception("credential lookup failed", extra={"request_id": request_id})
             return _json(error_response(InternalError("internal error: database unavailable",
@@ -86,17 +89,22 @@ def create_rpc_app(deps: RpcPlaneDeps) -> web.Application:
         if chain_id is None:
             return _json(error_response(InvalidRequest("invalid request: the URL's chain id "
                                                        "must be a decimal number"), None))
-        loaded: list[tuple[Session, ...]] = []
+        loaded: dict[bool, tuple[Session, ...]] = {}  # fresh? -> the session list
 
         def agent_session_picked(session: Session) -> None:
             deps.observer.session_used(session.id, deps.clock())
 
         async def caller_for(call: Call) -> Caller:
             # The session list is read once per HTTP request, and only if a method needs it;
-            # methods outside SESSION_METHODS see none, so a mistake there fails closed.
-            if call.method in SESSION_METHODS and not loaded:
-                loaded.append(tuple(await deps.store.sessions_of(owner)))
-            return Caller(owner=owner, sessions=loaded[0] if loaded else (),
+            # methods outside SESSION_METHODS see none, so a mistake there fails closed. A
+            # deciding method reads it fresh (the cache is for reads: _credential_cache.py).
+            sessions: tuple[Session, ...] = ()
+            if call.method in SESSION_METHODS:
+                fresh = call.method in DECIDING_METHODS
+                if fresh not in loaded:
+                    loaded[fresh] = await credentials.sessions(token_hash, owner, fresh=fresh)
+                sessions = loaded[fresh]
+            return Caller(owner=owner, sessions=sessions,
                           chain=deps.chains.get(chain_id), chain_id=chain_id,
                           request_id=request_id,
                           session_picked=agent_session_picked if owner.kind == "agent"
@@ -175,9 +183,11 @@ def create_rpc_app(deps: RpcPlaneDeps) -> web.Application:
     # upstream clients close. Each round it also finishes sends left unbroadcast past the
     # grace, whichever replica signed them (a dead one's nonce gap, closed without a restart).
     settlement = Settlement(deps, finish_unbroadcast=finish_unbroadcast)
+    app.on_startup.append(credentials.start)
     app.on_startup.append(start_upstreams)
     app.on_startup.append(settlement.start)
     app.on_cleanup.append(settlement.stop)
+    app.on_cleanup.append(credentials.stop)
     app.on_cleanup.append(close_upstreams)
     app.router.add_post("/rpc/{chain_id}", rpc)
     app.router.add_post("/rpc/{chain_id}/{credential}", rpc)

@@ -67,11 +67,12 @@ from ._records import (
 from ._sqlite import SqliteStore, new_id
 
 
-def open_store(*, path: Path | None, url: str | None) -> Store:
+def open_store(*, path: Path | None, url: str | None, pool_size: int = 10) -> Store:
     """The store for the configured database: PostgreSQL for a `url` (one ledger shared by
-    replicas), else the SQLite file at `path`."""
+    replicas, at most `pool_size` connections from this process), else the SQLite file at
+    `path`."""
     if url is not None:
-        return PostgresStore(url)
+        return PostgresStore(url, max_size=pool_size)
     if path is None:
         raise StoreUnavailable("database: expected a path or a url")
     return SqliteStore(path)

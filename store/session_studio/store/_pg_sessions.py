@@ -261,6 +261,10 @@ class PgSessions(PgBase):
         return CredentialOwner(workspace_id=row["workspace_id"], kind=row["owner_kind"],
                                owner_id=row["owner_id"])
 
+    async def cache_epoch(self) -> int:
+        row = await self._read_one("SELECT value FROM cache_epoch WHERE id = 1", ())
+        return 0 if row is None else int(row["value"])  # no row: nothing has changed yet
+
     async def sessions_of(self, owner: CredentialOwner) -> list[Session]:
         column = "s.id" if owner.kind == "session" else "s.agent_id"
         rows = await self._read_all(

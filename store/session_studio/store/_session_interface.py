@@ -35,6 +35,10 @@ class CredentialResolver(Protocol):
     async def resolve_credential(self, token_hash: bytes) -> CredentialOwner | None:
         """The owner of a live (not revoked) credential, else None."""
     async def sessions_of(self, owner: CredentialOwner) -> list[Session]: ...
+    async def cache_epoch(self) -> int:
+        """A counter that moves in the same commit as any change to credentials, sessions'
+        scope or lifetime, or agents' disabling (database triggers). A process that caches
+        what `resolve_credential` and `sessions_of` answered drops it when this moved."""
 
 
 class SessionRepository(CredentialResolver, Protocol):

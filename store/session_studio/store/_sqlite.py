@@ -549,6 +549,10 @@ class SqliteStore(AdminTables):
         return CredentialOwner(workspace_id=row["workspace_id"], kind=row["owner_kind"],
                                owner_id=row["owner_id"])
 
+    async def cache_epoch(self) -> int:
+        row = await self._read_one("SELECT value FROM cache_epoch WHERE id = 1", ())
+        return 0 if row is None else int(row["value"])  # no row: nothing has changed yet
+
     async def sessions_of(self, owner: CredentialOwner) -> list[Session]:
         column = "s.id" if owner.kind == "session" else "s.agent_id"
         rows = await self._read_all(
@@ -1003,10 +1007,21 @@ def _split_sql(text: str) -> list[str]:
     """Split a migration file into statements.
 
     Our migrations hold no string literal containing "--" or ";", so comments can be cut at
-    "--" and statements at ";" without a SQL parser.
+    "--". A ";" ends a statement only where SQLite's own `complete_statement` says so, which
+    keeps a trigger's `BEGIN ...; END` body in one piece.
     """
     lines = [ln.split("--", 1)[0] for ln in text.splitlines()]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+    statements: list[str] = []
+    pending = ""
+    for piece in "\n".join(lines).split(";"):
+        pending += piece + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                statements.append(pending.strip())
+            pending = ""
+    if pending.strip(" \n;"):
+        statements.append(pending.strip().rstrip(";"))
+    return statements
 
 
 def _agent(row: Any) -> Agent:
