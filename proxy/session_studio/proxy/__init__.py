@@ -5,6 +5,7 @@ from ._context import Caller, ChainRuntime, PriceOracle, RpcPlaneDeps
 from ._errors import RpcError
 from ._methods import READ_METHODS, SIGNING_AND_LOCAL_METHODS
 from ._observer import NullObserver, RpcObserver
+from ._recovery import unbroadcast_grace_ms
 from ._self_service import (
     STUDIO_METHODS,
     AgentSelfService,
@@ -29,4 +30,5 @@ __all__ = [
     "SelfServiceRefused",
     "Upstream",
     "create_rpc_app",
+    "unbroadcast_grace_ms",
 ]

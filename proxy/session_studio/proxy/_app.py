@@ -175,9 +175,13 @@ def create_rpc_app(deps: RpcPlaneDeps) -> web.Application:
         for chain in deps.chains.values():
             await chain.upstream.close()
 
+    async def finish_unbroadcast(signed_before_ms: int) -> int:
+        return await rebroadcast_unconfirmed(deps, signed_before_ms=signed_before_ms)
+
     # Settlement starts after recovery (which runs in start_upstreams) and stops before the
-    # upstream clients close.
-    settlement = Settlement(deps)
+    # upstream clients close. Each round it also finishes sends left unbroadcast past the
+    # grace, whichever replica signed them (a dead one's nonce gap, closed without a restart).
+    settlement = Settlement(deps, finish_unbroadcast=finish_unbroadcast)
     app.on_startup.append(credentials.start)
     app.on_startup.append(start_upstreams)
     app.on_startup.append(settlement.start)

@@ -49,6 +49,9 @@ class RpcPlaneDeps:
     allow_raw_transactions: bool
     observer: RpcObserver = field(default_factory=NullObserver)
     agents: AgentSelfService | None = None  # studio_* methods; None: refused (4200)
+    # How old an unbroadcast send must be before settlement finishes it on any replica
+    # (`_recovery.unbroadcast_grace_ms`; 30 s is its value for the default upstream timeout).
+    unbroadcast_grace_ms: int = 30_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

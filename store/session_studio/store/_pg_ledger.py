@@ -43,14 +43,16 @@ from ._pg_base import (
     signer_key,
 )
 from ._records import (
+    RELEASABLE,
     AgentCeiling,
     NonceRequest,
     Reservation,
     ReservationStatus,
     UnbroadcastSend,
     UnsettledSend,
+    outcome_sources,
 )
-from ._sqlite import _UNSETTLED_PAGE, _within_ledger, new_id
+from ._sqlite import _UNSETTLED_PAGE, _within_ledger, new_id, unbroadcast_query
 
 _UNSETTLED = _UNSETTLED_PAGE.replace("?", "%s")
 # What a reservation locks, from columns that never change once the session exists.
@@ -172,12 +174,12 @@ class PgLedger(PgBase):
         return decision, reservation, signed
 
     async def release(self, reservation: Reservation, *, now_ms: int,
-                      return_nonce: bool) -> None:
+                      return_nonce: bool) -> bool:
         async with self._transaction() as conn:
             first = await fetch_one(conn, "SELECT lineage_id, address_lower FROM reservations"
                                           " WHERE id = %s", (reservation.id,))
             if first is None:
-                return
+                return False
             await lock(conn, Lock.LINEAGE, first["lineage_id"])
             if return_nonce and reservation.nonce is not None:
                 await lock(conn, Lock.SIGNER,
@@ -185,8 +187,9 @@ class PgLedger(PgBase):
             row = await fetch_one(
                 conn, "SELECT lineage_id, minute, amount, status, address_lower"
                 " FROM reservations WHERE id = %s FOR UPDATE", (reservation.id,))
-            if row is None or row["status"] == ReservationStatus.RELEASED:
-                return
+            # Read under the row lock: a concurrent outcome or settlement has committed or waits.
+            if row is None or row["status"] not in RELEASABLE:
+                return False
             await conn.execute("UPDATE reservations SET status = 'released', updated_at = %s"
                                " WHERE id = %s", (now_ms, reservation.id))
             await _add_to_bucket(conn, row["lineage_id"], row["minute"], -int(row["amount"]))
@@ -197,21 +200,27 @@ class PgLedger(PgBase):
                 await conn.execute(
                     "INSERT INTO released_nonces VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
                     (reservation.chain_id, row["address_lower"], reservation.nonce))
+            return True
 
     async def record_outcome(
         self, reservation: Reservation, *, status: ReservationStatus, now_ms: int
-    ) -> None:
+    ) -> bool:
+        sources = [s.value for s in outcome_sources(status)]
+        # One conditional UPDATE: it waits for a concurrent release's or settlement's row lock
+        # and then re-checks the status (READ COMMITTED re-evaluates the WHERE on the new
+        # version), so a late outcome finds the row moved on and changes nothing.
         async with self._transaction() as conn:
-            await conn.execute("UPDATE reservations SET status = %s, updated_at = %s"
-                               " WHERE id = %s", (status.value, now_ms, reservation.id))
+            done = await conn.execute(
+                "UPDATE reservations SET status = %s, updated_at = %s"
+                " WHERE id = %s AND status = ANY(%s)",
+                (status.value, now_ms, reservation.id, sources))
+            return done.rowcount == 1
 
-    async def unbroadcast_sends(self) -> list[UnbroadcastSend]:
+    async def unbroadcast_sends(self, *,
+                                signed_before_ms: int | None = None) -> list[UnbroadcastSend]:
         rows = await self._read_all(
-            "SELECT r.id, r.session_id, r.amount, r.nonce, r.chain_id, r.raw_tx, r.tx_hash,"
-            " s.address FROM reservations r JOIN sessions s ON s.id = r.session_id"
-            " WHERE r.status IN ('signed', 'unknown') AND r.method = 'eth_sendTransaction'"
-            " AND r.raw_tx IS NOT NULL AND r.tx_hash IS NOT NULL"
-            " ORDER BY r.chain_id, s.address, r.nonce", ())
+            unbroadcast_query(signed_before=signed_before_ms is not None).replace("?", "%s"),
+            () if signed_before_ms is None else (signed_before_ms,))
         return [UnbroadcastSend(
             reservation=_reservation(r), address=r["address"], raw_tx=bytes(r["raw_tx"]),
             tx_hash=r["tx_hash"]) for r in rows]

@@ -43,6 +43,7 @@ from ._errors import AgentDisabled, Conflict, NonceGap, NonceOutOfRange, NotFoun
 from ._ledger_interface import Clock, Evaluate, Sign, T
 from ._records import (
     MAX_LEDGER_NONCE,
+    RELEASABLE,
     Agent,
     AgentCeiling,
     CredentialOwner,
@@ -60,6 +61,7 @@ from ._records import (
     UnbroadcastSend,
     UnsettledSend,
     Workspace,
+    outcome_sources,
 )
 from ._sqlite_admin import AdminTables
 from ._sqlite_turn import Claim, WriteTurn
@@ -111,6 +113,22 @@ _UNSETTLED_PAGE = (
     " AND (r.created_at, r.id) > (?, ?) AND r.tx_hash IS NOT NULL"
     " ORDER BY r.created_at, r.id LIMIT ?")
 _PRAGMAS = ("PRAGMA foreign_keys=ON", "PRAGMA secure_delete=ON", "PRAGMA synchronous=NORMAL")
+
+
+def unbroadcast_query(*, signed_before: bool) -> str:
+    """`Ledger.unbroadcast_sends` (SQLite placeholders; the PostgreSQL backend swaps them), with
+    a `created_at < ?` bound when `signed_before`: a row is created when it is signed."""
+    return _UNBROADCAST_SIGNED_BEFORE if signed_before else _UNBROADCAST
+
+
+_UNBROADCAST_WHERE = (
+    "SELECT r.id, r.session_id, r.amount, r.nonce, r.chain_id, r.raw_tx, r.tx_hash, s.address"
+    " FROM reservations r JOIN sessions s ON s.id = r.session_id"
+    " WHERE r.status IN ('signed', 'unknown') AND r.method = 'eth_sendTransaction'"
+    " AND r.raw_tx IS NOT NULL AND r.tx_hash IS NOT NULL")
+_UNBROADCAST_ORDER = " ORDER BY r.chain_id, s.address, r.nonce"
+_UNBROADCAST = _UNBROADCAST_WHERE + _UNBROADCAST_ORDER
+_UNBROADCAST_SIGNED_BEFORE = _UNBROADCAST_WHERE + " AND r.created_at < ?" + _UNBROADCAST_ORDER
 
 
 def _discard_outcome(future: asyncio.Future[Any]) -> None:
@@ -617,14 +635,14 @@ class SqliteStore(AdminTables):
         return await self._transaction(reserve)
 
     async def release(self, reservation: Reservation, *, now_ms: int,
-                      return_nonce: bool) -> None:
-        def release(db: sqlite3.Connection) -> None:
+                      return_nonce: bool) -> bool:
+        def release(db: sqlite3.Connection) -> bool:
             row = db.execute(
                 "SELECT r.lineage_id, r.minute, r.amount, r.status, s.address_lower "
                 "FROM reservations r JOIN sessions s ON s.id = r.session_id WHERE r.id = ?",
                 (reservation.id,)).fetchone()
-            if row is None or row["status"] == ReservationStatus.RELEASED:
-                return
+            if row is None or row["status"] not in RELEASABLE:
+                return False
             db.execute("UPDATE reservations SET status = 'released', updated_at = ? WHERE id = ?",
                        (now_ms, reservation.id))
             _add_to_bucket(db, row["lineage_id"], row["minute"], -int(row["amount"]))
@@ -634,24 +652,27 @@ class SqliteStore(AdminTables):
                     db, reservation.chain_id, row["address_lower"], reservation.nonce):
                 db.execute("INSERT OR IGNORE INTO released_nonces VALUES (?, ?, ?)",
                            (reservation.chain_id, row["address_lower"], reservation.nonce))
+            return True
 
-        await self._transaction(release)
+        return await self._transaction(release)
 
     async def record_outcome(
         self, reservation: Reservation, *, status: ReservationStatus, now_ms: int
-    ) -> None:
-        await self._transaction(lambda db: db.execute(
-            "UPDATE reservations SET status = ?, updated_at = ? WHERE id = ?",
-            (status.value, now_ms, reservation.id)))
+    ) -> bool:
+        sources = outcome_sources(status)
+        # One conditional write: whoever records second finds the row moved on and changes
+        # nothing (`OUTCOME_FROM`).
+        return await self._transaction(lambda db: db.execute(
+            "UPDATE reservations SET status = ?, updated_at = ? WHERE id = ?"
+            " AND status IN (SELECT value FROM json_each(?))",
+            (status.value, now_ms, reservation.id,
+             json.dumps([s.value for s in sources]))).rowcount == 1)
 
-    async def unbroadcast_sends(self) -> list[UnbroadcastSend]:
+    async def unbroadcast_sends(self, *,
+                                signed_before_ms: int | None = None) -> list[UnbroadcastSend]:
         rows = await self._read_all(
-            "SELECT r.id, r.session_id, r.amount, r.nonce, r.chain_id, r.raw_tx, r.tx_hash,"
-            " s.address "
-            "FROM reservations r JOIN sessions s ON s.id = r.session_id "
-            "WHERE r.status IN ('signed', 'unknown') AND r.method = 'eth_sendTransaction' "
-            "AND r.raw_tx IS NOT NULL AND r.tx_hash IS NOT NULL"
-            " ORDER BY r.chain_id, s.address, r.nonce", ())
+            unbroadcast_query(signed_before=signed_before_ms is not None),
+            () if signed_before_ms is None else (signed_before_ms,))
         return [UnbroadcastSend(
             reservation=Reservation(id=r["id"], session_id=r["session_id"],
                                     amount=int(r["amount"]), nonce=r["nonce"],
