@@ -52,9 +52,9 @@ from ._records import (
     UnsettledSend,
     outcome_sources,
 )
-from ._sqlite import _UNSETTLED_PAGE, _within_ledger, new_id, unbroadcast_query
+from ._rows import UNSETTLED_PAGE, check_ledger_nonce, new_id, pg, unbroadcast_query
 
-_UNSETTLED = _UNSETTLED_PAGE.replace("?", "%s")
+_UNSETTLED = pg(UNSETTLED_PAGE)
 # What a reservation locks, from columns that never change once the session exists.
 _WHAT_TO_LOCK = (
     "SELECT s.lineage_id, s.agent_id, a.daily_budget, ss.agent_id AS self_service_agent"
@@ -219,7 +219,7 @@ class PgLedger(PgBase):
     async def unbroadcast_sends(self, *,
                                 signed_before_ms: int | None = None) -> list[UnbroadcastSend]:
         rows = await self._read_all(
-            unbroadcast_query(signed_before=signed_before_ms is not None).replace("?", "%s"),
+            pg(unbroadcast_query(signed_before=signed_before_ms is not None)),
             () if signed_before_ms is None else (signed_before_ms,))
         return [UnbroadcastSend(
             reservation=_reservation(r), address=r["address"], raw_tx=bytes(r["raw_tx"]),
@@ -232,8 +232,8 @@ class PgLedger(PgBase):
         return [UnsettledSend(
             reservation=_reservation(r), address=r["address"], tx_hash=r["tx_hash"],
             status=ReservationStatus(r["status"]),
-            gas_reserved=_optional_int(r["gas_reserved"]),
-            gas_wei_reserved=_optional_int(r["gas_wei_reserved"]),
+            gas_reserved=optional_int(r["gas_reserved"]),
+            gas_wei_reserved=optional_int(r["gas_wei_reserved"]),
             created_at_ms=r["created_at"]) for r in rows]
 
     async def settle(
@@ -335,7 +335,7 @@ def _self_service_window(row: Row) -> AgentWindow | None:
 
 async def _pick_nonce(conn: Conn, req: NonceRequest) -> tuple[int, bool]:
     """The nonce to sign with, under the SIGNER lock, and whether the pool picked it."""
-    _within_ledger(req.explicit if req.explicit is not None else req.upstream_pending)
+    check_ledger_nonce(req.explicit if req.explicit is not None else req.upstream_pending)
     address = req.address.lower()
     key = (req.chain_id, address)
     row = await fetch_one(conn, "SELECT next_nonce FROM nonces WHERE chain_id = %s"
@@ -356,7 +356,7 @@ async def _pick_nonce(conn: Conn, req: NonceRequest) -> tuple[int, bool]:
         picked = int(gap) if gap is not None and gap < stored else await _first_unheld(
             conn, req, expected)
         from_pool = True
-    _within_ledger(picked)
+    check_ledger_nonce(picked)
     await conn.execute("DELETE FROM released_nonces WHERE chain_id = %s AND address = %s"
                        " AND nonce = %s", (*key, picked))
     await conn.execute(
@@ -392,5 +392,5 @@ def _reservation(r: Row) -> Reservation:
                        nonce=r["nonce"], chain_id=r["chain_id"])
 
 
-def _optional_int(value: Any) -> int | None:
+def optional_int(value: Any) -> int | None:
     return None if value is None else int(value)
