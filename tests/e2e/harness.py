@@ -215,14 +215,16 @@ def write_config(home: Path, chains: dict[int, AnvilNode], usdc: dict[int, str],
 
 
 def start_studio(home: Path, *, database_url: str | None = None,
-                 chain_ids: tuple[int, ...] = (PRIMARY_CHAIN, SECOND_CHAIN)) -> Studio:
+                 chain_ids: tuple[int, ...] = (PRIMARY_CHAIN, SECOND_CHAIN),
+                 anvil_args: tuple[str, ...] = ()) -> Studio:
     """Anvil chains (both by default) with demo USDC, a config, `init` run: ready for
     `start_server`. The database is studio.db in `home`, or the PostgreSQL database at
-    `database_url`."""
+    `database_url`; `anvil_args` go to every anvil (a bench's `--accounts 16`)."""
     chains: dict[int, AnvilNode] = {}
     usdc: dict[int, str] = {}
     for chain_id in chain_ids:
-        node = AnvilNode(port=0, chain_id=chain_id, log_path=home / f"anvil-{chain_id}.log")
+        node = AnvilNode(port=0, chain_id=chain_id, log_path=home / f"anvil-{chain_id}.log",
+                         extra_args=anvil_args)
         node.start()
         chains[chain_id] = node
         usdc[chain_id] = deploy_demo_usdc(node.web3())
