@@ -27,6 +27,7 @@ from session_studio.policy import Asset, ChainAssets
 from session_studio.prices import ChainPriceOracle
 from session_studio.proxy import (
     ChainRuntime,
+    FeeCache,
     RpcPlaneDeps,
     Upstream,
     create_rpc_app,
@@ -116,12 +117,15 @@ class Studio:
 
     def rpc_deps(self) -> RpcPlaneDeps:
         s = self.settings
+        upstreams = {chain_id: Upstream(chain.rpc_url, timeout_s=s.server.upstream_timeout_s,
+                                        chain_id=chain_id, observer=self.observer)
+                     for chain_id, chain in s.chains.items()}
         chains = {
             chain_id: ChainRuntime(
                 chain_id=chain_id,
                 assets=_chain_assets(s, chain_id),
-                upstream=Upstream(chain.rpc_url, timeout_s=s.server.upstream_timeout_s,
-                                  chain_id=chain_id, observer=self.observer),
+                upstream=upstreams[chain_id],
+                fees=FeeCache(upstreams[chain_id]),
                 max_fee_per_gas=chain.max_fee_per_gas_wei,
                 l1_fee=chain.l1_fee,
             )

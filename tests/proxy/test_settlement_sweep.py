@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from session_studio.proxy import ChainRuntime, RpcPlaneDeps, unbroadcast_grace_ms
+from session_studio.proxy import ChainRuntime, FeeCache, RpcPlaneDeps, unbroadcast_grace_ms
 from session_studio.proxy._outcome import SEND, NodeAnswer, settle_broadcast
 from session_studio.proxy._recovery import rebroadcast_unconfirmed
 from session_studio.proxy._settlement import RoundReport, Settlement
@@ -67,6 +67,7 @@ def _node(*, count: str = "0x0", send: Answer = FAKE_TX_HASH,
 
 def _deps(store: SqliteStore, upstream: FakeUpstream, *, now_ms: int) -> RpcPlaneDeps:
     chain = ChainRuntime(chain_id=CHAIN_ID, assets=_ASSETS, upstream=upstream,
+                         fees=FeeCache(upstream, ttl_s=0),
                          max_fee_per_gas=None)
     return RpcPlaneDeps(store=store, keystore=None, chains={CHAIN_ID: chain},  # type: ignore[arg-type]
                         prices=None, clock=lambda: now_ms,  # type: ignore[arg-type]
