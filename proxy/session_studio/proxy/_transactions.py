@@ -125,10 +125,12 @@ async def _fill(tx: TransactionParams, session: Session,
     """
     legacy = tx.gas_price is not None or tx.tx_type in (0, 1)
     up = chain.upstream
-    estimate_req: dict[str, Any] = {"from": checksum(session.address), "value": hex(tx.value),
+    # Addresses as stored (EIP-55) or lower-case: a node reads either, and computing a
+    # checksum is a keccak per address per send.
+    estimate_req: dict[str, Any] = {"from": session.address, "value": hex(tx.value),
                                     "data": "0x" + tx.data.hex()}
     if tx.to is not None:
-        estimate_req["to"] = checksum(tx.to)
+        estimate_req["to"] = tx.to
     gas_task = (up.call("eth_estimateGas", [estimate_req]) if tx.gas is None
                 else _const(hex(tx.gas)))
     if legacy:
