@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test test-fast lint typecheck install clean bench bench-replicas system-packages
+.PHONY: dev test test-fast lint typecheck install clean bench bench-replicas bench-scale system-packages
 
 $(STAMP): pyproject.toml dev/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ bench: install
 # Throughput of 1-3 PostgreSQL replicas vs one SQLite serve (~8 min; needs PostgreSQL's server).
 bench-replicas: install
 	$(BIN)/python bench/replicas.py
+
+# Send latency, listing and RSS of one SQLite serve at 10 / 100k / 1M ledger entries (~15 min).
+bench-scale: install
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) node_modules .studio-dev
