@@ -220,7 +220,10 @@ class PgSessions(PgBase):
             raise ValueError(f"unknown sort {query.sort!r}")
         direction, compare = ("DESC", "<") if descending else ("ASC", ">")
         if query.after is not None:
-            where.append(f"({column} {compare} %s OR ({column} = %s AND s.id {compare} %s))")
+            # The bound term alone makes the index range start at the cursor (an OR of two
+            # terms would walk the index from the workspace's first session up to it).
+            where.append(f"{column} {compare}= %s AND ({column} {compare} %s"
+                         f" OR s.id {compare} %s)")
             args.extend((query.after[0], query.after[0], query.after[1]))
         order = f"{column} {direction}, s.id {direction}"
         rows = await self._read_all(

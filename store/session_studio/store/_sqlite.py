@@ -426,13 +426,16 @@ class SqliteStore(AdminTables):
         if query.type is not None:
             where.append("s.type = ?")
             args.append(query.type.value)
+        # `+s.expires_at`: a status is a filter, not a range to read. Without statistics the
+        # planner would read sessions_by_workspace_expiry from `now` and sort what it found
+        # (most of a fleet is active), instead of reading the sort's own index in order.
         if query.status is SessionStatus.REVOKED:
             where.append("s.revoked_at IS NOT NULL")
         elif query.status is SessionStatus.EXPIRED:
-            where.append("s.revoked_at IS NULL AND s.expires_at <= ?")
+            where.append("s.revoked_at IS NULL AND +s.expires_at <= ?")
             args.append(now_ms)
         elif query.status is SessionStatus.ACTIVE:
-            where.append("s.revoked_at IS NULL AND s.expires_at > ?")
+            where.append("s.revoked_at IS NULL AND +s.expires_at > ?")
             args.append(now_ms)
         if query.chain_id is not None:
             where.append("EXISTS (SELECT 1 FROM json_each(s.chain_ids) WHERE value = ?)")
@@ -449,7 +452,10 @@ class SqliteStore(AdminTables):
             raise ValueError(f"unknown sort {query.sort!r}")
         direction, compare = ("DESC", "<") if descending else ("ASC", ">")
         if query.after is not None:
-            where.append(f"({column} {compare} ? OR ({column} = ? AND s.id {compare} ?))")
+            # The bound term alone makes the index range start at the cursor (an OR of two
+            # terms would walk the index from the workspace's first session up to it).
+            where.append(f"{column} {compare}= ? AND ({column} {compare} ?"
+                         f" OR s.id {compare} ?)")
             args.extend((query.after[0], query.after[0], query.after[1]))
         order = f"{column} {direction}, s.id {direction}"
         rows = await self._read_all(

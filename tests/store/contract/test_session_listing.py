@@ -7,7 +7,15 @@ import os
 from dataclasses import replace
 from typing import Any
 
-from session_studio.store import Session, SessionFilter, SessionStatus, Store, Workspace
+import pytest
+from session_studio.store import (
+    Session,
+    SessionFilter,
+    SessionStatus,
+    SessionUsage,
+    Store,
+    Workspace,
+)
 
 from ..conftest import CHAIN_ID, DAY_MS, T0, new_session
 
@@ -82,3 +90,26 @@ async def test_descending_pages_are_the_ascending_order_reversed(store: Store,
     descending = await store.list_sessions(workspace.id, SessionFilter(sort="-created"),
                                            now_ms=T0)
     assert [s.id for s in descending] == [s.id for s in reversed(ascending)]
+
+
+@pytest.mark.parametrize("sort", [f"{d}{key}" for key in ("created", "last_used", "expiry")
+                                  for d in ("", "-")])
+async def test_keyset_pages_of_every_sort_concatenate_to_the_whole_listing(
+        store: Store, workspace: Workspace, sort: str) -> None:
+    # Ties on every sort value (and never-used sessions, whose last use sorts as 0), under a
+    # filter: the cursor's bound must neither repeat a tied row nor skip one.
+    made = [await _insert(store, workspace, created_at_ms=T0 + i % 3,
+                          expires_at_ms=T0 + DAY_MS + i % 2) for i in range(11)]
+    await store.record_usage([SessionUsage(session_id=s.id, requests=1,
+                                           last_used_at_ms=T0 + 10 + i % 2)
+                              for i, s in enumerate(made) if i % 3])
+    await store.revoke_session(made[4].id, now_ms=T0 + 5)
+    whole = SessionFilter(sort=sort, status=SessionStatus.ACTIVE, limit=100)
+    expected = [s.id for s in await store.list_sessions(workspace.id, whole, now_ms=T0 + 5)]
+    assert len(expected) == 10
+    seen: list[str] = []
+    query = replace(whole, limit=3)
+    while page := await store.list_sessions(workspace.id, query, now_ms=T0 + 5):
+        seen += [s.id for s in page]
+        query = replace(query, after=(query.sort_value(page[-1]), page[-1].id))
+    assert seen == expected
