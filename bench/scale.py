@@ -22,8 +22,9 @@ the sidecar) over `SENDS` sends from one session; p50 of GET /api/v1/sessions wi
 sorts (an admin API token with sessions:read); the CLI `sessions list --json` (filtered, and
 the whole inventory); serve's RSS (VmRSS, /proc) after the run.
 
-Run: `make bench-scale` or `.venv/bin/python bench/scale.py [--quick]` (--quick: 1/10 scale).
-Writes bench/results/scale.md.
+Run: `make bench-scale` or `.venv/bin/python bench/scale.py [--quick] [--out PATH]` (--quick:
+1/10 scale). Writes bench/results/scale.md. The code measured is the one the running interpreter
+imports: another checkout's venv python measures that checkout.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from eth_utils import to_checksum_address
+from web3 import Web3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from e2e.harness import CLI, PRIMARY_CHAIN, Studio, start_studio
@@ -55,6 +56,8 @@ from session_studio.store._audit import GENESIS, canonical, entry_hash
 HERE = Path(__file__).resolve().parent
 QUICK = "--quick" in sys.argv
 SCALE = 10 if QUICK else 1
+# --out PATH: write the table elsewhere (e.g. a "before" run with another checkout's venv).
+OUT = sys.argv[sys.argv.index("--out") + 1] if "--out" in sys.argv else None
 LEVELS = ((10, 10), (10_000 // SCALE, 100_000 // SCALE), (100_000 // SCALE, 1_000_000 // SCALE))
 SENDS = 200
 LIST_REPEATS = 20
@@ -73,6 +76,7 @@ class Filler:
     rng: random.Random
     sessions: list[tuple[str, str, str]]  # (id, address_lower, key_hash) of filler sessions
     agents: list[tuple[str, str]]  # (agent id, name)
+    busy_agent: str  # a real agent (its credential is measured) that gets its share of filler
     made_sessions: int = 0
     made_entries: int = 0
 
@@ -86,11 +90,14 @@ class Filler:
             workspace_id = db.execute("SELECT id FROM workspaces ORDER BY created_at LIMIT 1"
                                       ).fetchone()[0]
             if not self.agents:
-                self.agents = [(os.urandom(16).hex(), f"filler-agent-{i}") for i in range(20)]
+                busy = db.execute("SELECT id FROM agents WHERE name = ?", (self.busy_agent,)
+                                  ).fetchone()[0]
+                self.agents = [(os.urandom(16).hex(), f"filler-agent-{i}") for i in range(1, 20)]
                 db.executemany("INSERT INTO agents (id, workspace_id, name, daily_budget,"
                                " credential_version, created_at) VALUES (?, ?, ?, NULL, 1, ?)",
                                [(a, workspace_id, name, now - 40 * DAY_MS)
                                 for a, name in self.agents])
+                self.agents.insert(0, (busy, self.busy_agent))
             self._add_sessions(db, workspace_id, sessions - self.made_sessions, now, audit)
             self._add_entries(db, workspace_id, entries - self.made_entries, now, audit)
             audit.flush()
@@ -108,7 +115,7 @@ class Filler:
             revoked = created + rng.randrange(DAY_MS) if state < 0.2 else None
             expires = (now - rng.randrange(1, DAY_MS) if 0.2 <= state < 0.4
                        else now + rng.randrange(DAY_MS, 60 * DAY_MS))
-            address = to_checksum_address(os.urandom(20))
+            address = Web3.to_checksum_address(os.urandom(20))
             key_hash = os.urandom(32).hex()
             chains = [PRIMARY_CHAIN] if i % 2 else [PRIMARY_CHAIN, 84532]
             used = now - rng.randrange(DAY_MS) if rng.random() < 0.7 else None
@@ -206,7 +213,8 @@ class _AuditTail:
         self._db = db
         head = db.execute("SELECT seq, entry_hash FROM audit_log ORDER BY seq DESC LIMIT 1"
                           ).fetchone()
-        self._seq, self._prev = (0, GENESIS) if head is None else (head[0], bytes(head[1]))
+        self._seq: int = 0 if head is None else head[0]
+        self._prev: bytes = GENESIS if head is None else bytes(head[1])
         self._rows: list[tuple[Any, ...]] = []
 
     def add(self, at: int, workspace_id: str | None, actor: str, action: str, subject: str,
@@ -274,7 +282,9 @@ class Level:
     fill_s: float
     send_p50: float
     send_p95: float
+    busy_send_p50: float
     listings: dict[str, float]
+    cli_floor_ms: float
     cli_filtered_ms: float
     cli_all_ms: float
     cli_all_items: int
@@ -293,7 +303,8 @@ LISTINGS = {
 }
 
 
-def measure(studio: Studio, session: dict[str, Any], token: str, sessions: int,
+def measure(studio: Studio, session: dict[str, Any], busy: dict[str, Any], token: str,
+            sessions: int,
             entries: int, fill_s: float) -> Level:
     proc = studio.start_server()
     url = studio.rpc_url()
@@ -303,6 +314,10 @@ def measure(studio: Studio, session: dict[str, Any], token: str, sessions: int,
     body = {"jsonrpc": "2.0", "id": 1, "method": "eth_sendTransaction", "params": [raw]}
     timed(lambda: post(url, body, auth), 20)  # warm-up
     sends = timed(lambda: post(url, body, auth), SENDS)
+    busy_auth = {"Authorization": f"Bearer {busy['credential']}"}
+    busy_body = {**body, "params": [{**raw, "from": busy["address"]}]}
+    timed(lambda: post(url, busy_body, busy_auth), 10)
+    busy_sends = timed(lambda: post(url, busy_body, busy_auth), SENDS // 2)
 
     api = f"http://127.0.0.1:{studio.admin_port}/api/v1/sessions"
     listings: dict[str, float] = {}
@@ -322,6 +337,10 @@ def measure(studio: Studio, session: dict[str, Any], token: str, sessions: int,
                              check=True, timeout=3600).stdout
         return json.loads(out)
 
+    # The floor: a process that starts, opens the store and lists the one workspace.
+    floor = p50(timed(lambda: subprocess.run(
+        [*CLI, "workspaces", "list", "--json", "--config", str(studio.config)],
+        capture_output=True, check=True, timeout=600), 3))
     cli_filtered = p50(timed(lambda: cli("--agent", "filler-agent-3", "--label", "payroll"),
                              3))
     t0 = time.perf_counter()
@@ -329,8 +348,9 @@ def measure(studio: Studio, session: dict[str, Any], token: str, sessions: int,
     cli_all = (time.perf_counter() - t0) * 1000
     rss = max(rss, rss_mb(proc.pid))
     studio.stop_servers()
-    return Level(sessions, entries, fill_s, p50(sends), p95(sends), listings, cli_filtered,
-                 cli_all, len(everything), rss)
+    return Level(sessions, entries, fill_s, p50(sends), p95(sends), p50(busy_sends),
+                 listings, floor,
+                 cli_filtered, cli_all, len(everything), rss)
 
 
 def report(levels: list[Level], audit_ok: str) -> str:
@@ -344,8 +364,12 @@ def report(levels: list[Level], audit_ok: str) -> str:
     row("fill time s (cumulative levels)", [lv.fill_s for lv in levels], "{:.1f}")
     row("eth_sendTransaction p50 ms", [lv.send_p50 for lv in levels])
     row("eth_sendTransaction p95 ms", [lv.send_p95 for lv in levels])
+    row("eth_sendTransaction p50 ms, credential of an agent holding 1 in 30 sessions",
+        [lv.busy_send_p50 for lv in levels])
     for name in LISTINGS:
         row(f"GET /api/v1/sessions {name} p50 ms", [lv.listings[name] for lv in levels])
+    row("CLI workspaces list --json ms (process floor)", [lv.cli_floor_ms for lv in levels],
+        "{:.0f}")
     row("CLI sessions list --agent --label --json ms", [lv.cli_filtered_ms for lv in levels],
         "{:.0f}")
     row("CLI sessions list --json (everything) ms", [lv.cli_all_ms for lv in levels], "{:.0f}")
@@ -365,15 +389,20 @@ def main() -> None:
         studio = start_studio(Path(tmp), chain_ids=(PRIMARY_CHAIN,))
         try:
             session = studio.create_session(per_tx="1000000", daily="100000000000")
+            # An agent that gets 1 in 30 of the filler sessions (its rotation history, say):
+            # its credential's sends read all of them (proxy/_sessions.py picks by address).
+            busy = studio.create_session(per_tx="1000000", daily="100000000000")
             token = studio.cli("tokens", "create", "--scope", "sessions:read",
                                "--name", "bench")["token"]
-            filler = Filler(studio.home / "studio.db", random.Random(13), [], [])
+            filler = Filler(studio.home / "studio.db", random.Random(13), [], [],
+                            busy["agent"])
             for sessions, entries in LEVELS:
-                # The measured session and the token count as real rows: fill the rest.
-                fill_s = filler.fill(max(0, sessions - 1), max(0, entries - 0))
+                # The two measured sessions count as sessions: fill the rest.
+                fill_s = filler.fill(max(0, sessions - 2), entries)
                 print(f"filled to {sessions} sessions / {entries} entries in {fill_s:.1f} s",
                       flush=True)
-                levels.append(measure(studio, session, token, sessions, entries, fill_s))
+                levels.append(measure(studio, session, busy, token, sessions, entries,
+                                      fill_s))
                 print(levels[-1], flush=True)
             verify = studio.cli_raw("audit", "verify")
             audit_ok = "ok" if verify.returncode == 0 else f"FAILED: {verify.stdout[-200:]}"
@@ -384,7 +413,7 @@ def main() -> None:
                 node.stop()
     table = report(levels, audit_ok)
     print(table)
-    out = HERE / "results" / ("scale-quick.md" if QUICK else "scale.md")
+    out = Path(OUT) if OUT else HERE / "results" / ("scale-quick.md" if QUICK else "scale.md")
     out.write_text(
         "# Scale: one serve on SQLite as the database grows (issue 13, \"Scale\")\n\n"
         f"Machine: {platform.node()}, {os.cpu_count()} cores, {platform.platform()}, "
