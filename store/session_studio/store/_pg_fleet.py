@@ -17,7 +17,13 @@ from ._records import (
     SessionType,
     SessionUsage,
 )
-from ._rows import FLEET_AGENTS, FLEET_SPEND_OF_BUDGETS, FLEET_SPEND_WITH_ACTIVE, pg
+from ._rows import (
+    FLEET_AGENTS,
+    FLEET_SPEND_OF_BUDGETS,
+    FLEET_SPEND_WITH_ACTIVE,
+    FleetSessionBuilder,
+    pg,
+)
 
 _SPEND_OF_BUDGETS = pg(FLEET_SPEND_OF_BUDGETS)
 _SPEND_WITH_ACTIVE = pg(FLEET_SPEND_WITH_ACTIVE)
@@ -50,16 +56,8 @@ class PgFleet(PgBase):
                        for (workspace, name), budget in budgets.items())
         sessions: tuple[FleetSession, ...] = ()
         if per_session:
-            sessions = tuple(
-                FleetSession(
-                    key_hash=r["key_hash"], workspace=r["workspace"],
-                    type=SessionType(r["type"]), label=r["label"], agent_name=r["agent_name"],
-                    limit_unit=r["limit_unit"], daily_limit=int(r["daily_limit"]),
-                    spent_in_window=spent.get(r["lineage_id"], 0),
-                    recent_denials=int(r["denials"]), request_count=int(r["request_count"]),
-                    last_used_at_ms=r["last_used_at"], created_at_ms=r["created_at"],
-                    expires_at_ms=r["expires_at"])
-                for r in await self._read_all(
+            builder = FleetSessionBuilder(spent)
+            builder.add(await self._read_all(
                     "SELECT s.key_hash, w.name AS workspace, s.type, s.label,"
                     " a.name AS agent_name, s.limit_unit, s.daily_limit, s.lineage_id,"
                     " s.request_count, s.last_used_at, s.created_at, s.expires_at,"
@@ -69,6 +67,7 @@ class PgFleet(PgBase):
                     " LEFT JOIN agents a ON a.id = s.agent_id"
                     " WHERE s.revoked_at IS NULL AND s.expires_at > %s"
                     " ORDER BY s.created_at, s.id", (denials_since_ms, now_ms)))
+            sessions = tuple(builder.sessions)
         return FleetSnapshot(taken_at_ms=now_ms, session_counts=counts, sessions=sessions,
                              agents=agents)
 

@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from session_studio.policy import Permission
 
 from ._admin_records import Admin, ApiToken, Passkey, Scope
 from ._errors import NonceOutOfRange
-from ._records import MAX_LEDGER_NONCE, Agent, AgentCeiling, Session, SessionType
+from ._records import (
+    MAX_LEDGER_NONCE,
+    Agent,
+    AgentCeiling,
+    FleetSession,
+    Session,
+    SessionType,
+)
 
 
 def pg(sql: str) -> str:
@@ -143,3 +151,38 @@ def api_token_from_row(row: Any) -> ApiToken:
                     created_by=row["created_by"], created_at_ms=row["created_at"],
                     expires_at_ms=row["expires_at"], revoked_at_ms=row["revoked_at"],
                     last_used_at_ms=row["last_used_at"])
+
+
+# Per-session rows of a fleet snapshot: read in pages of this many, so the rows of the whole
+# fleet never sit in memory beside the records made from them.
+FLEET_PAGE = 2_000
+
+
+class FleetSessionBuilder:
+    """Makes the per-session records of one fleet snapshot.
+
+    The snapshot is held for as long as the next one takes to read, so with tens of thousands
+    of active sessions its size is most of what `serve` holds beyond its code (bench/scale.py:
+    about 70 MB of RSS at 60,000 active sessions before this). Values that repeat across the
+    fleet (workspace and agent names, units) are kept once per snapshot, not once per row."""
+
+    def __init__(self, spent: Mapping[str, int]) -> None:
+        self._spent = spent
+        self._shared: dict[str, str] = {}
+        self.sessions: list[FleetSession] = []
+
+    def add(self, rows: Iterable[Any]) -> None:
+        once = self._shared.setdefault
+        self.sessions.extend(
+            FleetSession(
+                key_hash=r["key_hash"], workspace=once(r["workspace"], r["workspace"]),
+                type=SessionType(r["type"]), label=r["label"],
+                agent_name=None if r["agent_name"] is None
+                else once(r["agent_name"], r["agent_name"]),
+                limit_unit=once(r["limit_unit"], r["limit_unit"]),
+                daily_limit=int(r["daily_limit"]),
+                spent_in_window=self._spent.get(r["lineage_id"], 0),
+                recent_denials=int(r["denials"]), request_count=int(r["request_count"]),
+                last_used_at_ms=r["last_used_at"], created_at_ms=r["created_at"],
+                expires_at_ms=r["expires_at"])
+            for r in rows)

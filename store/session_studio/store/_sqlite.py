@@ -26,7 +26,7 @@ import functools
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from importlib import resources
@@ -63,12 +63,14 @@ from ._records import (
 )
 from ._rows import (
     FLEET_AGENTS,
+    FLEET_PAGE,
     FLEET_SPEND_OF_BUDGETS,
     FLEET_SPEND_WITH_ACTIVE,
     SESSION_COLUMNS,
     SESSION_FROM,
     SESSION_SORTS,
     UNSETTLED_PAGE,
+    FleetSessionBuilder,
     agent_from_row,
     check_ledger_nonce,
     new_id,
@@ -105,6 +107,8 @@ class SqliteStore(AdminTables):
         self._writer: sqlite3.Connection | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._reader: aiosqlite.Connection | None = None
+        # The fleet snapshot's own reader, opened on first use (only `serve` takes snapshots).
+        self._fleet_reader: aiosqlite.Connection | None = None
         self._turn = WriteTurn(path)
         # A revoke's sealed key may still sit in the WAL until a TRUNCATE checkpoint succeeds;
         # only the writer thread reads or writes this flag.
@@ -118,11 +122,15 @@ class SqliteStore(AdminTables):
         try:
             await self._in_writer(self._open_writer)
             await self._transaction(self._migrate)
-            self._reader = await aiosqlite.connect(self._path, isolation_level=None)
-            self._reader.row_factory = aiosqlite.Row
-            await self._reader.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
+            self._reader = await self._connect_reader()
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open database {self._path}: {exc}") from exc
+
+    async def _connect_reader(self) -> aiosqlite.Connection:
+        reader = await aiosqlite.connect(self._path, isolation_level=None)
+        reader.row_factory = aiosqlite.Row
+        await reader.execute(f"PRAGMA busy_timeout={self._busy_timeout_ms}")
+        return reader
 
     def _open_writer(self) -> None:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
@@ -147,6 +155,9 @@ class SqliteStore(AdminTables):
                 time.sleep(0.01)
 
     async def close(self) -> None:
+        if self._fleet_reader is not None:
+            await self._fleet_reader.close()
+            self._fleet_reader = None
         if self._reader is not None:
             await self._reader.close()
             self._reader = None
@@ -268,6 +279,20 @@ class SqliteStore(AdminTables):
             raise StoreUnavailable("store is not open")
         async with self._reader.execute(sql, args) as cur:
             return list(await cur.fetchall())
+
+    async def _read_fleet_pages(self, sql: str, args: Sequence[Any],
+                                size: int) -> AsyncIterator[list[aiosqlite.Row]]:
+        """The rows of `sql`, `size` at a time, on the fleet snapshot's own connection: a
+        statement left open between pages keeps its connection in one read transaction, and
+        a request read on that connection would see the database as it was when the
+        statement began."""
+        if self._reader is None:
+            raise StoreUnavailable("store is not open")
+        if self._fleet_reader is None:
+            self._fleet_reader = await self._connect_reader()
+        async with self._fleet_reader.execute(sql, args) as cur:
+            while page := list(await cur.fetchmany(size)):
+                yield page
 
     # -- workspaces and agents -------------------------------------------------------------
     async def create_workspace(self, name: str, *, now_ms: int, workspace_id: str | None = None,
@@ -734,16 +759,8 @@ class SqliteStore(AdminTables):
         if per_session:
             # Denials are counted through decisions_by_session (session_id, at): one short
             # range per active session, never a scan of the whole decision history.
-            sessions = tuple(
-                FleetSession(
-                    key_hash=r["key_hash"], workspace=r["workspace"],
-                    type=SessionType(r["type"]), label=r["label"], agent_name=r["agent_name"],
-                    limit_unit=r["limit_unit"], daily_limit=int(r["daily_limit"]),
-                    spent_in_window=spent.get(r["lineage_id"], 0),
-                    recent_denials=r["denials"], request_count=r["request_count"],
-                    last_used_at_ms=r["last_used_at"], created_at_ms=r["created_at"],
-                    expires_at_ms=r["expires_at"])
-                for r in await self._read_all(
+            builder = FleetSessionBuilder(spent)
+            async for page in self._read_fleet_pages(
                     "SELECT s.key_hash, w.name AS workspace, s.type, s.label,"
                     " a.name AS agent_name, s.limit_unit, s.daily_limit, s.lineage_id,"
                     " s.request_count, s.last_used_at, s.created_at, s.expires_at,"
@@ -752,7 +769,9 @@ class SqliteStore(AdminTables):
                     " FROM sessions s JOIN workspaces w ON w.id = s.workspace_id"
                     " LEFT JOIN agents a ON a.id = s.agent_id"
                     " WHERE s.revoked_at IS NULL AND s.expires_at > ?"
-                    " ORDER BY s.created_at, s.id", (denials_since_ms, now_ms)))
+                    " ORDER BY s.created_at, s.id", (denials_since_ms, now_ms), FLEET_PAGE):
+                builder.add(page)
+            sessions = tuple(builder.sessions)
         return FleetSnapshot(taken_at_ms=now_ms, session_counts=counts, sessions=sessions,
                              agents=agents)
 
