@@ -422,10 +422,10 @@ def main() -> None:
                 # The two measured sessions count as sessions: fill the rest.
                 fill_s = filler.fill(max(0, sessions - 2), entries)
                 print(f"filled to {sessions} sessions / {entries} entries in {fill_s:.1f} s",
-                      flush=True)
+                      file=sys.stderr, flush=True)
                 levels.append(measure(studio, session, busy, token, sessions, entries,
                                       fill_s))
-                print(levels[-1], flush=True)
+                print(levels[-1], file=sys.stderr, flush=True)
             verify = studio.cli_raw("audit", "verify")
             audit_ok = "ok" if verify.returncode == 0 else f"FAILED: {verify.stdout[-200:]}"
         finally:
