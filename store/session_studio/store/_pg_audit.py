@@ -114,14 +114,16 @@ class PgAuditChain(PgBase):
         """Chain every event committed before this call into `audit_log`; how many it sealed.
 
         The unlocked look first keeps idle replicas' periodic passes off the AUDIT lock; it
-        cannot miss a committed row, since a row is deleted only by the commit that chains it."""
-        due = await self._read_one("SELECT EXISTS (SELECT 1 FROM audit_pending) AS due", ())
-        if due is None or not due["due"]:
+        cannot miss a committed row, since a row is deleted only by the commit that chains it.
+        It also bounds the pass (ids up to the newest committed one): a reader under sustained
+        load seals what preceded it, not an endless stream of later events."""
+        due = await self._read_one("SELECT MAX(id) AS last FROM audit_pending", ())
+        if due is None or due["last"] is None:
             return 0
         sealed = 0
         while True:
             async with self._transaction() as conn:
-                count = await _seal_batch(conn, SEAL_BATCH)
+                count = await _seal_batch(conn, SEAL_BATCH, up_to_id=int(due["last"]))
             sealed += count
             if count < SEAL_BATCH:
                 return sealed
@@ -185,14 +187,15 @@ class PgAuditChain(PgBase):
         return [audit.entry_from_row(r) for r in rows]
 
 
-async def _seal_batch(conn: Conn, limit: int) -> int:
-    """Inside a transaction: chain up to `limit` pending events, oldest id first, to the head.
+async def _seal_batch(conn: Conn, limit: int, *, up_to_id: int) -> int:
+    """Inside a transaction: chain up to `limit` pending events with ids up to `up_to_id`,
+    oldest id first, to the head.
 
     The pending rows and the head are read only once the AUDIT lock is held, so they are those
     the previous sealer's commit left: each row is chained once, to the true head."""
     await conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (int(Lock.AUDIT),))
-    pending = await fetch_all(conn, "SELECT * FROM audit_pending ORDER BY id LIMIT %s",
-                              (limit,))
+    pending = await fetch_all(conn, "SELECT * FROM audit_pending WHERE id <= %s"
+                                    " ORDER BY id LIMIT %s", (up_to_id, limit))
     if not pending:
         return 0
     head = await fetch_one(conn, "SELECT seq, entry_hash FROM audit_log"
