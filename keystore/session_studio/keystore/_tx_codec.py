@@ -27,8 +27,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import rlp
+from eth_hash.auto import keccak  # eth_utils' keccak adds ~2 us of argument conversion
 from eth_utils.address import is_checksum_address
-from eth_utils.crypto import keccak
+from rlp.sedes import Binary, CountableList, List, big_endian_int, binary
 
 from ._models import SignedTransaction
 
@@ -48,6 +49,28 @@ _OPTIONAL = {
     _DYNAMIC_FEE: frozenset({"to", "value", "data", "accessList", "type"}),
 }
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+# The wire formats, field for field as eth-account declares them; explicit sedes also save
+# rlp's per-item type inference (~6 us per encoding).
+_ADDRESS_OR_EMPTY = Binary.fixed_length(20, allow_empty=True)
+_ACCESS_LIST_SEDES = CountableList(List([Binary.fixed_length(20),
+                                         CountableList(Binary.fixed_length(32))]))
+_SIGNATURE = [big_endian_int, big_endian_int, big_endian_int]  # v or yParity, r, s
+_COMMON = [_ADDRESS_OR_EMPTY, big_endian_int, binary]  # to, value, data
+_UNSIGNED = {
+    # nonce, gasPrice, gas, (to, value, data), then EIP-155's chainId, 0, 0
+    _LEGACY: [big_endian_int] * 3 + _COMMON + [big_endian_int] * 3,
+    # chainId, nonce, gasPrice, gas, (to, value, data), accessList
+    _ACCESS_LIST: [big_endian_int] * 4 + _COMMON + [_ACCESS_LIST_SEDES],
+    # chainId, nonce, maxPriorityFeePerGas, maxFeePerGas, gas, (to, value, data), accessList
+    _DYNAMIC_FEE: [big_endian_int] * 5 + _COMMON + [_ACCESS_LIST_SEDES],
+}
+_UNSIGNED_SEDES = {tx_type: List(fields) for tx_type, fields in _UNSIGNED.items()}
+_SIGNED_SEDES = {
+    _LEGACY: List(_UNSIGNED[_LEGACY][:6] + _SIGNATURE),
+    _ACCESS_LIST: List(_UNSIGNED[_ACCESS_LIST] + _SIGNATURE),
+    _DYNAMIC_FEE: List(_UNSIGNED[_DYNAMIC_FEE] + _SIGNATURE),
+}
 
 
 class _Declined(Exception):
@@ -73,9 +96,10 @@ class UnsignedTransaction:
         if self.tx_type == _LEGACY:
             # EIP-155: the chain id is folded into v, and the hashed tail (chainId, 0, 0) goes.
             v = recovery_id + 35 + 2 * self.chain_id
-            raw = rlp.encode([*self.fields[:6], v, r, s])
+            raw = rlp.encode([*self.fields[:6], v, r, s], sedes=_SIGNED_SEDES[_LEGACY])
         else:
-            raw = bytes((self.tx_type,)) + rlp.encode([*self.fields, recovery_id, r, s])
+            raw = bytes((self.tx_type,)) + rlp.encode([*self.fields, recovery_id, r, s],
+                                                      sedes=_SIGNED_SEDES[self.tx_type])
         return SignedTransaction(raw=raw, tx_hash="0x" + keccak(raw).hex())
 
 
@@ -100,14 +124,15 @@ def _encode(tx: Mapping[str, Any]) -> UnsignedTransaction:
     if tx_type == _LEGACY:
         fields: list[Any] = [nonce, _uint(tx["gasPrice"]), gas, to, value, data, chain_id, 0, 0]
         return UnsignedTransaction(tx_type=tx_type, chain_id=chain_id, fields=fields,
-                                   digest=keccak(rlp.encode(fields)))
+                                   digest=keccak(rlp.encode(fields,
+                                                            sedes=_UNSIGNED_SEDES[tx_type])))
     access_list = _access_list(tx.get("accessList", []))
     if tx_type == _ACCESS_LIST:
         fields = [chain_id, nonce, _uint(tx["gasPrice"]), gas, to, value, data, access_list]
     else:
         fields = [chain_id, nonce, _uint(tx["maxPriorityFeePerGas"]),
                   _uint(tx["maxFeePerGas"]), gas, to, value, data, access_list]
-    payload = bytes((tx_type,)) + rlp.encode(fields)
+    payload = bytes((tx_type,)) + rlp.encode(fields, sedes=_UNSIGNED_SEDES[tx_type])
     return UnsignedTransaction(tx_type=tx_type, chain_id=chain_id, fields=fields,
                                digest=keccak(payload))
 
