@@ -76,6 +76,7 @@ _ETH = Asset(chain_id=CHAIN_ID, symbol="ETH", decimals=18)
 ASSETS = ChainAssets(chain_id=CHAIN_ID, native=_ETH, tokens={})
 PRICES = PriceBook({(CHAIN_ID, "ETH"): Fraction(3000)})
 RESULTS = Path(__file__).resolve().parent / "results" / "signing_path.md"
+LATEST_RUN = "<!-- latest run: written by bench/signing_path.py --write -->"
 
 
 class NoUpstream(Upstream):
@@ -230,7 +231,7 @@ def _profile(ops: int) -> str:
                         "--backends", "sqlite", "--ops", str(ops)],
                        check=True, capture_output=True)
         summary = summarise(stacks, ["_measure", "_run_transaction"], 30)
-    return (f"\n## Profile (py-spy, SQLite, both scenarios, 500 Hz, every thread)\n\n"
+    return (f"\n### Profile (py-spy, SQLite, both scenarios, 500 Hz, every thread)\n\n"
             f"Samples inside the measured loop or a ledger transaction; inclusive = on the"
             f" stack, self = at the top (C calls such as SQLite's count to their Python"
             f" caller).\n\n{summary}\n")
@@ -270,8 +271,12 @@ def main() -> None:
     if args.write:
         machine = (f"{platform.node()}, {os.cpu_count()} cores, {platform.processor() or ''}"
                    f" Python {platform.python_version()}, {pinned}")
+        # The notes above the marker (history, before/after, analysis) are kept; the latest
+        # run below it is replaced.
+        kept = RESULTS.read_text().split(LATEST_RUN)[0] if RESULTS.exists() else ""
         RESULTS.write_text(
-            f"# Signing path: decide + reserve + sign\n\n"
+            f"{kept or '# Signing path: decide + reserve + sign' + chr(10) + chr(10)}"
+            f"{LATEST_RUN}\n## Latest run\n\n"
             f"`bench/signing_path.py`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine}.\n"
             f"{args.ops} sequential ops per row after 200 warm-up ops.\n\n{result}\n{profile}")
 
