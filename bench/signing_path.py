@@ -234,7 +234,8 @@ def _profile(ops: int) -> str:
     return (f"\n### Profile (py-spy, SQLite, both scenarios, 500 Hz, every thread)\n\n"
             f"Samples inside the measured loop or a ledger transaction; inclusive = on the"
             f" stack, self = at the top (C calls such as SQLite's count to their Python"
-            f" caller).\n\n{summary}\n")
+            f" caller, and py-spy counts a thread blocked in fdatasync as busy).\n\n"
+            f"{summary}\n")
 
 
 def main() -> None:
@@ -269,15 +270,18 @@ def main() -> None:
     profile = _profile(args.ops) if args.profile else ""
     print(profile)
     if args.write:
-        machine = (f"{platform.node()}, {os.cpu_count()} cores, {platform.processor() or ''}"
-                   f" Python {platform.python_version()}, {pinned}")
+        machine = ", ".join(part for part in (
+            platform.node(), f"{os.cpu_count()} cores", platform.processor(),
+            f"Python {platform.python_version()}", pinned) if part)
         # The notes above the marker (history, before/after, analysis) are kept; the latest
         # run below it is replaced.
         kept = RESULTS.read_text().split(LATEST_RUN)[0] if RESULTS.exists() else ""
         RESULTS.write_text(
             f"{kept or '# Signing path: decide + reserve + sign' + chr(10) + chr(10)}"
             f"{LATEST_RUN}\n## Latest run\n\n"
-            f"`bench/signing_path.py`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine}.\n"
+            f"`bench/signing_path.py`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine},"
+            f" load average {os.getloadavg()[0]:.1f} at the end (a shared machine moves the"
+            f" wall figures; the CPU column is steadier).\n"
             f"{args.ops} sequential ops per row after 200 warm-up ops.\n\n{result}\n{profile}")
 
 
