@@ -25,7 +25,14 @@ from session_studio.basics import CredentialIssuer
 from session_studio.keystore import LocalKeystore, load_master_key
 from session_studio.policy import Asset, ChainAssets
 from session_studio.prices import ChainPriceOracle
-from session_studio.proxy import ChainRuntime, RpcPlaneDeps, Upstream, create_rpc_app
+from session_studio.proxy import (
+    ChainRuntime,
+    FeeCache,
+    RpcPlaneDeps,
+    Upstream,
+    create_rpc_app,
+    unbroadcast_grace_ms,
+)
 from session_studio.services import (
     AdminService,
     AgentDesk,
@@ -110,12 +117,15 @@ class Studio:
 
     def rpc_deps(self) -> RpcPlaneDeps:
         s = self.settings
+        upstreams = {chain_id: Upstream(chain.rpc_url, timeout_s=s.server.upstream_timeout_s,
+                                        chain_id=chain_id, observer=self.observer)
+                     for chain_id, chain in s.chains.items()}
         chains = {
             chain_id: ChainRuntime(
                 chain_id=chain_id,
                 assets=_chain_assets(s, chain_id),
-                upstream=Upstream(chain.rpc_url, timeout_s=s.server.upstream_timeout_s,
-                                  chain_id=chain_id, observer=self.observer),
+                upstream=upstreams[chain_id],
+                fees=FeeCache(upstreams[chain_id]),
                 max_fee_per_gas=chain.max_fee_per_gas_wei,
                 l1_fee=chain.l1_fee,
             )
@@ -133,7 +143,8 @@ class Studio:
             max_outstanding_signed=s.policy.max_outstanding_signed,
             max_body_bytes=s.server.max_body_bytes, max_batch_size=s.server.max_batch_size,
             allow_raw_transactions=s.server.allow_raw_transactions, observer=self.observer,
-            agents=AgentDesk(service=self.service))
+            agents=AgentDesk(service=self.service),
+            unbroadcast_grace_ms=unbroadcast_grace_ms(s.server.upstream_timeout_s))
 
 
 def _chain_assets(settings: Settings, chain_id: int) -> ChainAssets:

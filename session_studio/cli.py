@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import uvloop
+
 from session_studio import services
 from session_studio.keystore import KeystoreError, create_master_key_file
 from session_studio.policy import USD, AmountError, Permission, format_amount, parse_amount
@@ -627,7 +629,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "init":
             asyncio.run(cmd_init(args))
         elif args.command == "serve":
-            asyncio.run(cmd_serve(args))
+            # uvloop: the event loop is most of a read's cost (bench/results/throughput.md).
+            uvloop.run(cmd_serve(args))
         elif args.command == "dev":
             return _run_dev(args)
         else:

@@ -12,6 +12,7 @@ from ._credentials import (
 )
 from ._json import (
     JsonRejected,
+    dump_json,
     parse_json,
 )
 from ._periodic import (
@@ -31,6 +32,7 @@ __all__ = [
     "JsonRejected",
     "Periodic",
     "credential_hash",
+    "dump_json",
     "looks_like_credential",
     "new_secret",
     "parse_json",

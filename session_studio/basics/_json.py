@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["JsonRejected", "parse_json"]
+__all__ = ["JsonRejected", "dump_json", "parse_json"]
 
 # orjson's own nesting limit: a body deeper than this is refused by the parser itself.
 ORJSON_MAX_DEPTH = 1024
@@ -93,3 +93,14 @@ def _exact(text: bytes | str) -> Any:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def dump_json(value: Any) -> bytes:
+    """Compact JSON bytes of `value`: orjson, which is several times faster than the standard
+    library on every answer the sidecar writes; the standard library where orjson refuses
+    (an integer beyond 64 bits, which JSON-RPC values may be, or a non-string key), so what is
+    written never depends on which encoder took it."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()

@@ -551,7 +551,8 @@ UPSTREAM_TIMEOUT_S = Setting(
     name="upstream_timeout_s",
     parse=_positive_seconds,
     default=10.0,
-    help="seconds to wait for a chain's upstream RPC node",
+    help="seconds to wait for a chain's upstream RPC node; a send still unbroadcast 3x this "
+    "after signing (its replica died) is rebroadcast by any replica's settlement",
 )
 ALLOW_RAW_TRANSACTIONS = Setting(
     table="server",

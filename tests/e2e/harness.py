@@ -116,16 +116,23 @@ class Studio:
             mint_usdc(w3, self.usdc[chain_id], address, usdc * 10**6)
 
     # -- server ----------------------------------------------------------------------------
-    def start_server(self, *, rpc_port: int | None = None) -> subprocess.Popen[bytes]:
-        """`session-studio serve` as a subprocess; returns once /healthz answers."""
+    def start_server(self, *, rpc_port: int | None = None,
+                     upstream_timeout_s: float | None = None) -> subprocess.Popen[bytes]:
+        """`session-studio serve` as a subprocess; returns once /healthz answers. On another
+        `rpc_port` (or another `[server] upstream_timeout_s`) it runs on a copy of the config."""
         log = open(self.home / f"serve-{len(self.servers)}.log", "ab")  # noqa: SIM115
         config = self.config
-        if rpc_port is not None and rpc_port != self.rpc_port:
-            config = self.home / f"serve-{rpc_port}.toml"
+        if (rpc_port is not None and rpc_port != self.rpc_port) or upstream_timeout_s:
+            config = self.home / f"serve-{rpc_port or self.rpc_port}.toml"
             text = self.config.read_text()
-            text = text.replace(f"127.0.0.1:{self.rpc_port}", f"127.0.0.1:{rpc_port}")
-            text = text.replace(f"127.0.0.1:{self.admin_port}", f"127.0.0.1:{free_port()}")
-            text = text.replace(f"127.0.0.1:{self.metrics_port}", f"127.0.0.1:{free_port()}")
+            if rpc_port is not None and rpc_port != self.rpc_port:
+                text = text.replace(f"127.0.0.1:{self.rpc_port}", f"127.0.0.1:{rpc_port}")
+                text = text.replace(f"127.0.0.1:{self.admin_port}", f"127.0.0.1:{free_port()}")
+                text = text.replace(f"127.0.0.1:{self.metrics_port}",
+                                    f"127.0.0.1:{free_port()}")
+            if upstream_timeout_s:
+                text = text.replace("[server]\n",
+                                    f"[server]\nupstream_timeout_s = {upstream_timeout_s}\n", 1)
             config.write_text(text)
         port = rpc_port or self.rpc_port
         proc = subprocess.Popen([*CLI, "serve", "--config", str(config)], stdout=log,
@@ -142,10 +149,11 @@ class Studio:
                 time.sleep(0.05)
         raise AssertionError("serve did not become healthy within 30 s")
 
-    def start_replica(self) -> tuple[int, subprocess.Popen[bytes]]:
+    def start_replica(self, *, upstream_timeout_s: float | None = None,
+                      ) -> tuple[int, subprocess.Popen[bytes]]:
         """One more `serve` on this config and database, on its own ports: a replica."""
         port = free_port()
-        return port, self.start_server(rpc_port=port)
+        return port, self.start_server(rpc_port=port, upstream_timeout_s=upstream_timeout_s)
 
     def stop_servers(self) -> None:
         for proc in self.servers:
@@ -207,14 +215,16 @@ def write_config(home: Path, chains: dict[int, AnvilNode], usdc: dict[int, str],
 
 
 def start_studio(home: Path, *, database_url: str | None = None,
-                 chain_ids: tuple[int, ...] = (PRIMARY_CHAIN, SECOND_CHAIN)) -> Studio:
+                 chain_ids: tuple[int, ...] = (PRIMARY_CHAIN, SECOND_CHAIN),
+                 anvil_args: tuple[str, ...] = ()) -> Studio:
     """Anvil chains (both by default) with demo USDC, a config, `init` run: ready for
     `start_server`. The database is studio.db in `home`, or the PostgreSQL database at
-    `database_url`."""
+    `database_url`; `anvil_args` go to every anvil (a bench's `--accounts 16`)."""
     chains: dict[int, AnvilNode] = {}
     usdc: dict[int, str] = {}
     for chain_id in chain_ids:
-        node = AnvilNode(port=0, chain_id=chain_id, log_path=home / f"anvil-{chain_id}.log")
+        node = AnvilNode(port=0, chain_id=chain_id, log_path=home / f"anvil-{chain_id}.log",
+                         extra_args=anvil_args)
         node.start()
         chains[chain_id] = node
         usdc[chain_id] = deploy_demo_usdc(node.web3())

@@ -64,12 +64,14 @@ class RecordingLedger:
     releases: list[bool] = field(default_factory=list)  # return_nonce of each release
 
     async def record_outcome(self, reservation: Reservation, *, status: ReservationStatus,
-                             now_ms: int) -> None:
+                             now_ms: int) -> bool:
         self.outcomes.append(status)
+        return True
 
     async def release(self, reservation: Reservation, *, now_ms: int,
-                      return_nonce: bool) -> None:
+                      return_nonce: bool) -> bool:
         self.releases.append(return_nonce)
+        return True
 
 
 @dataclass

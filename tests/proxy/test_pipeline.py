@@ -22,7 +22,7 @@ from session_studio.policy import (
     ReasonCode,
     SessionState,
 )
-from session_studio.proxy import Caller, ChainRuntime, RpcPlaneDeps
+from session_studio.proxy import Caller, ChainRuntime, FeeCache, RpcPlaneDeps
 from session_studio.proxy._envelope import Call
 from session_studio.proxy._errors import (
     InternalError,
@@ -87,6 +87,7 @@ class Plane:
         self.ledger = FakeLedger(state=state)
         self.keystore = keystore or FakeKeystore()
         self.chain = ChainRuntime(chain_id=CHAIN_ID, assets=ASSETS, upstream=self.upstream,
+                         fees=FeeCache(self.upstream, ttl_s=0),
                                   max_fee_per_gas=None)
         self.deps = RpcPlaneDeps(
             store=cast(Store, self.ledger), keystore=cast(LocalKeystore, self.keystore),

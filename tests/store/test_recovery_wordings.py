@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from session_studio.proxy import ChainRuntime, RpcPlaneDeps, Upstream
+from session_studio.proxy import ChainRuntime, FeeCache, RpcPlaneDeps, Upstream
 from session_studio.proxy._errors import UpstreamError, UpstreamUnavailable
 from session_studio.proxy._recovery import rebroadcast_unconfirmed
 from session_studio.store import Reservation, Session, SqliteStore, Workspace
@@ -58,6 +58,7 @@ class StandIn(Upstream):
 
 def _deps(store: SqliteStore, upstream: Upstream) -> RpcPlaneDeps:
     chain = ChainRuntime(chain_id=CHAIN_ID, assets=_ASSETS, upstream=upstream,
+                         fees=FeeCache(upstream, ttl_s=0),
                          max_fee_per_gas=None)
     return RpcPlaneDeps(store=store, keystore=None, chains={CHAIN_ID: chain},  # type: ignore[arg-type]
                         prices=None, clock=lambda: T0 + 10_000,  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from session_studio.proxy import ChainRuntime, RpcPlaneDeps, Upstream
+from session_studio.proxy import ChainRuntime, FeeCache, RpcPlaneDeps, Upstream
 from session_studio.proxy._errors import UpstreamUnavailable
 from session_studio.proxy._settlement import (
     Receipt,
@@ -162,6 +162,7 @@ def receipt(*, status: int = 1, gas_used: int = USED, price: int = PRICE) -> dic
 
 def _deps(store: SqliteStore, upstream: ScriptedUpstream) -> RpcPlaneDeps:
     chain = ChainRuntime(chain_id=CHAIN_ID, assets=_ASSETS, upstream=upstream,
+                         fees=FeeCache(upstream, ttl_s=0),
                          max_fee_per_gas=None)
     return RpcPlaneDeps(store=store, keystore=None, chains={CHAIN_ID: chain},  # type: ignore[arg-type]
                         prices=None, clock=lambda: T0 + 10_000,  # type: ignore[arg-type]

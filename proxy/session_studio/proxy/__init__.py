@@ -3,8 +3,10 @@
 from ._app import create_rpc_app
 from ._context import Caller, ChainRuntime, PriceOracle, RpcPlaneDeps
 from ._errors import RpcError
+from ._fees import FeeCache
 from ._methods import READ_METHODS, SIGNING_AND_LOCAL_METHODS
 from ._observer import NullObserver, RpcObserver
+from ._recovery import unbroadcast_grace_ms
 from ._self_service import (
     STUDIO_METHODS,
     AgentSelfService,
@@ -20,6 +22,7 @@ __all__ = [
     "AgentSelfService",
     "Caller",
     "ChainRuntime",
+    "FeeCache",
     "NullObserver",
     "PriceOracle",
     "RpcError",
@@ -29,4 +32,5 @@ __all__ = [
     "SelfServiceRefused",
     "Upstream",
     "create_rpc_app",
+    "unbroadcast_grace_ms",
 ]

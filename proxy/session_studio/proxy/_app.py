@@ -8,16 +8,15 @@ the details go to the log.
 
 from __future__ import annotations
 
-import json
 import logging
+import os
 import time
-import uuid
 from typing import Any
 
 from aiohttp import web
 from session_studio.store import Session, StoreError
 
-from session_studio.basics import credential_hash, looks_like_credential
+from session_studio.basics import credential_hash, dump_json, looks_like_credential
 
 from ._context import Caller, RpcPlaneDeps
 from ._credential_cache import CredentialCache
@@ -47,7 +46,7 @@ async def _fail_closed(request: web.Request, handler: Any) -> web.StreamResponse
     except web.HTTPException:
         raise
     except Exception:
-        request_id = uuid.uuid4().hex[:16]
+        request_id = os.urandom(8).hex()
         log.exception("unhandled error", extra={"request_id": request_id})
         return _json(error_response(InternalError("internal error", {"request_id": request_id}),
                                     None))
@@ -60,7 +59,7 @@ def create_rpc_app(deps: RpcPlaneDeps) -> web.Application:
     credentials = CredentialCache(deps.store, clock=deps.clock)
 
     async def rpc(request: web.Request) -> web.StreamResponse:
-        request_id = uuid.uuid4().hex[:16]
+        request_id = os.urandom(8).hex()
         token = _credential(request)
         if token is None:
             return _json(error_response(Unauthorized("missing or invalid credential"), None),
@@ -176,9 +175,13 @@ def create_rpc_app(deps: RpcPlaneDeps) -> web.Application:
         for chain in deps.chains.values():
             await chain.upstream.close()
 
+    async def finish_unbroadcast(signed_before_ms: int) -> int:
+        return await rebroadcast_unconfirmed(deps, signed_before_ms=signed_before_ms)
+
     # Settlement starts after recovery (which runs in start_upstreams) and stops before the
-    # upstream clients close.
-    settlement = Settlement(deps)
+    # upstream clients close. Each round it also finishes sends left unbroadcast past the
+    # grace, whichever replica signed them (a dead one's nonce gap, closed without a restart).
+    settlement = Settlement(deps, finish_unbroadcast=finish_unbroadcast)
     app.on_startup.append(credentials.start)
     app.on_startup.append(start_upstreams)
     app.on_startup.append(settlement.start)
@@ -215,5 +218,5 @@ def _too_large(cap: int) -> web.Response:
 
 
 def _json(payload: Any, *, status: int = 200) -> web.Response:
-    return web.Response(text=json.dumps(payload, separators=(",", ":")), status=status,
+    return web.Response(body=dump_json(payload), status=status,
                         content_type="application/json")

@@ -11,6 +11,7 @@ from session_studio.policy import ChainAssets, PriceBook
 from session_studio.store import CredentialOwner, Session, SigningStore
 
 from ._errors import ChainNotConfigured
+from ._fees import FeeCache
 from ._observer import NullObserver, RpcObserver
 from ._upstream import Upstream
 
@@ -29,6 +30,7 @@ class ChainRuntime:
     chain_id: int
     assets: ChainAssets
     upstream: Upstream
+    fees: FeeCache  # the upstream's fee figures, shared for a second (_fees.py)
     max_fee_per_gas: int | None
     # "op-stack": the sender also pays an L1 data fee, quoted and reserved (_l1_fee.py).
     l1_fee: str | None = None
@@ -49,6 +51,9 @@ class RpcPlaneDeps:
     allow_raw_transactions: bool
     observer: RpcObserver = field(default_factory=NullObserver)
     agents: AgentSelfService | None = None  # studio_* methods; None: refused (4200)
+    # How old an unbroadcast send must be before settlement finishes it on any replica
+    # (`_recovery.unbroadcast_grace_ms`; 30 s is its value for the default upstream timeout).
+    unbroadcast_grace_ms: int = 30_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

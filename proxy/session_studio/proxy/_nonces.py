@@ -5,7 +5,6 @@ from __future__ import annotations
 from session_studio.store import Session
 
 from ._context import ChainRuntime
-from ._params import checksum
 from ._upstream import upstream_quantity
 
 
@@ -24,7 +23,7 @@ class NonceOracle:
         if (chain.chain_id, session.address) in self._counted:
             return 0
         count = await chain.upstream.call("eth_getTransactionCount",
-                                          [checksum(session.address), "pending"])
+                                          [session.address, "pending"])
         return upstream_quantity(count, "eth_getTransactionCount")
 
     def counted(self, chain: ChainRuntime, session: Session) -> None:

@@ -35,6 +35,10 @@ read the node's answer the same way (`NodeAnswer`, through the wordings of
   `unknown` (the client is told the hash; settlement follows it). A rebroadcast leaves the row
   as it is, `signed` or `unknown`, for the next start or the settlement task.
 
+The ledger applies each effect only as a step forward (`record_outcome`, `release`): a send
+path slower than the grace after which any replica's settlement sweep rebroadcasts its send
+finds the outcome recorded already, and a late "nonce too low" or timeout changes nothing.
+
 Misreading is bounded as `_node_errors.py` explains: no rule here releases a transaction that
 may still land, except REFUSED, which only an answer from the node itself can produce.
 """
@@ -134,21 +138,30 @@ async def settle_broadcast(store: Ledger, upstream: Upstream, reservation: Reser
                            now_ms: int) -> Rule:
     """Apply `rule_for(answer, attempt)` to the reservation; returns the rule applied."""
     rule = rule_for(answer, attempt)
+    changed = True
     if rule.effect is Effect.MARK_BROADCAST:
-        await store.record_outcome(reservation, status=ReservationStatus.BROADCAST,
-                                   now_ms=now_ms)
+        changed = await store.record_outcome(reservation, status=ReservationStatus.BROADCAST,
+                                             now_ms=now_ms)
     elif rule.effect is Effect.MARK_UNKNOWN:
-        await store.record_outcome(reservation, status=ReservationStatus.UNKNOWN, now_ms=now_ms)
+        changed = await store.record_outcome(reservation, status=ReservationStatus.UNKNOWN,
+                                             now_ms=now_ms)
     elif rule.effect is Effect.RELEASE:
-        await store.release(reservation, now_ms=now_ms, return_nonce=rule.return_nonce)
+        changed = await store.release(reservation, now_ms=now_ms,
+                                      return_nonce=rule.return_nonce)
     elif rule.effect is Effect.CHECK_RECEIPT:
         mined = await _mined(upstream, tx_hash)
-        await store.record_outcome(
+        changed = await store.record_outcome(
             reservation, now_ms=now_ms,
             status=ReservationStatus.BROADCAST if mined else ReservationStatus.UNKNOWN)
         if mined:
             log.info("a transaction was mined before its rebroadcast",
                      extra={"chain_id": reservation.chain_id, "tx_hash": tx_hash})
+    if not changed and attempt.first:
+        # Its own replica was slower than the grace: a survivor's settlement sweep finished the
+        # send first, and the ledger kept that outcome (the transitions only move forward).
+        log.warning("another replica recorded this send's outcome first; the ledger keeps it",
+                    extra={"chain_id": reservation.chain_id, "tx_hash": tx_hash,
+                           "effect": rule.effect.value})
     return rule
 
 

@@ -21,6 +21,13 @@ Everything is read from the ledger (`Ledger.unsettled`) each round, so a restart
 and `Ledger.settle` applies a reservation's correction once only, so two `serve`s on one
 database may both run this loop. An upstream that fails or answers nonsense skips the chain
 for the round; the next round tries again.
+
+Each round first finishes sends that were signed and are still not known to be broadcast
+after the grace (`RpcPlaneDeps.unbroadcast_grace_ms`): their replica died between commit and
+broadcast, and their nonce is a gap every later send of the signer waits behind. They are
+rebroadcast by crash recovery's own code (`_recovery.rebroadcast_unconfirmed`, the rule table
+of `_outcome.py` with attempt RECOVERY), so a survivor closes the gap within the grace plus
+one interval, without a restart.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -49,6 +56,11 @@ class _Malformed(Exception):
 # What "the upstream failed" means, for a caller that asks it for receipts or counts.
 UPSTREAM_FAILURES = (UpstreamError, UpstreamUnavailable, _Malformed)
 
+# Finishes the sends signed before the given instant (unix ms) that no node is known to hold,
+# returning how many the node accepted: `_recovery.rebroadcast_unconfirmed` (handed in by the
+# app, because `_recovery` imports this module through `_outcome`).
+FinishUnbroadcast = Callable[[int], Awaitable[int]]
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Receipt:
@@ -65,10 +77,11 @@ class RoundReport:
     released: int = 0  # nonce passed without our receipt
     pending: int = 0  # no receipt yet; stays reserved
     skipped: int = 0  # chain not configured here, or its upstream failed this round
+    rebroadcast: int = 0  # sends left unbroadcast past the grace, accepted by the node now
 
     @property
     def changed(self) -> int:
-        return self.settled + self.reverted + self.released
+        return self.settled + self.reverted + self.released + self.rebroadcast
 
 
 def settled_gas(send: UnsettledSend, receipt: Receipt) -> int:
@@ -95,8 +108,10 @@ class Settlement:
     """The settlement loop of one RPC app: `start`/`stop` are its on_startup/on_cleanup hooks."""
 
     def __init__(self, deps: RpcPlaneDeps, *, interval_s: float = 2.0, batch_size: int = 200,
-                 concurrency: int = 8) -> None:
+                 concurrency: int = 8, finish_unbroadcast: FinishUnbroadcast | None = None,
+                 ) -> None:
         self._deps = deps
+        self._finish_unbroadcast = finish_unbroadcast
         self._interval_s = interval_s
         self._batch_size = batch_size
         self._limit = asyncio.Semaphore(concurrency)
@@ -122,7 +137,8 @@ class Settlement:
                 if report.changed:
                     log.info("settlement round", extra={
                         "settled": report.settled, "reverted": report.reverted,
-                        "released": report.released, "pending": report.pending})
+                        "released": report.released, "pending": report.pending,
+                        "rebroadcast": report.rebroadcast})
             except Exception:  # a round must never end the loop (the database may be busy)
                 log.exception("settlement round failed")
             await asyncio.sleep(self._interval_s)
@@ -132,6 +148,10 @@ class Settlement:
         """Look at one page of unsettled sends (oldest first; the next round continues after
         it when it was full) and settle what the chains can tell."""
         report = RoundReport()
+        if self._finish_unbroadcast is not None:
+            # First, so what it marks broadcast is settled in this same round if mined.
+            report.rebroadcast = await self._finish_unbroadcast(
+                self._deps.clock() - self._deps.unbroadcast_grace_ms)
         page = await self._deps.store.unsettled(limit=self._batch_size, after=self._cursor)
         self._cursor = page[-1].cursor if len(page) >= self._batch_size else None
         by_chain: dict[int, list[UnsettledSend]] = {}

@@ -125,10 +125,12 @@ async def _fill(tx: TransactionParams, session: Session,
     """
     legacy = tx.gas_price is not None or tx.tx_type in (0, 1)
     up = chain.upstream
-    estimate_req: dict[str, Any] = {"from": checksum(session.address), "value": hex(tx.value),
+    # Addresses as stored (EIP-55) or lower-case: a node reads either, and computing a
+    # checksum is a keccak per address per send.
+    estimate_req: dict[str, Any] = {"from": session.address, "value": hex(tx.value),
                                     "data": "0x" + tx.data.hex()}
     if tx.to is not None:
-        estimate_req["to"] = checksum(tx.to)
+        estimate_req["to"] = tx.to
     gas_task = (up.call("eth_estimateGas", [estimate_req]) if tx.gas is None
                 else _const(hex(tx.gas)))
     if legacy:
@@ -140,15 +142,13 @@ async def _fill(tx: TransactionParams, session: Session,
     else:
         need_priority = tx.max_priority_fee_per_gas is None
         need_base = tx.max_fee_per_gas is None
-        priority_task = (up.call("eth_maxPriorityFeePerGas", []) if need_priority
-                         else _const(hex(tx.max_priority_fee_per_gas or 0)))
-        block_task = (up.call("eth_getBlockByNumber", ["latest", False]) if need_base
-                      else _const(None))
-        gas_hex, priority_hex, block = await asyncio.gather(gas_task, priority_task, block_task)
-        priority = upstream_quantity(priority_hex, "eth_maxPriorityFeePerGas")
-        if need_base:
-            base = upstream_quantity((block or {}).get("baseFeePerGas"), "baseFeePerGas")
-            max_fee = priority + 2 * base
+        # The chain's fee figures, shared by the sends of the last second (_fees.py).
+        figures_task = (chain.fees.figures() if need_priority or need_base else _const(None))
+        gas_hex, figures = await asyncio.gather(gas_task, figures_task)
+        priority = (figures.priority if need_priority and figures is not None
+                    else tx.max_priority_fee_per_gas or 0)
+        if need_base and figures is not None:
+            max_fee = priority + 2 * figures.base
         else:
             max_fee = tx.max_fee_per_gas or 0
             if need_priority:

@@ -14,8 +14,12 @@ from typing import Any
 
 import aiohttp
 
+from session_studio.basics import dump_json
+
 from ._errors import UpstreamError, UpstreamUnavailable
 from ._observer import NullObserver, RpcObserver
+
+_JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 class Upstream:
@@ -32,7 +36,6 @@ class Upstream:
         self._session = aiohttp.ClientSession(
             timeout=self._timeout,
             connector=aiohttp.TCPConnector(limit=64, keepalive_timeout=30),
-            json_serialize=json.dumps,
         )
 
     async def close(self) -> None:
@@ -56,7 +59,8 @@ class Upstream:
             raise UpstreamUnavailable("upstream client is not started")
         body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
         try:
-            async with self._session.post(self.url, json=body) as response:
+            async with self._session.post(self.url, data=dump_json(body),
+                                          headers=_JSON_HEADERS) as response:
                 text = await response.read()
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise UpstreamUnavailable(f"upstream did not answer ({type(exc).__name__})") from exc

@@ -64,7 +64,8 @@ from ._records import (
     UnsettledSend,
     Workspace,
 )
-from ._sqlite import SqliteStore, new_id
+from ._rows import new_id
+from ._sqlite import SqliteStore
 
 
 def open_store(*, path: Path | None, url: str | None, pool_size: int = 10) -> Store:

@@ -9,9 +9,12 @@ Consistency contract (what every backend must guarantee; tests/store/contract/ c
   lock (`BEGIN IMMEDIATE`); PostgreSQL would lock the lineage row (`SELECT ... FOR UPDATE`).
 - A revoke (SessionRepository) needs the same lock, so it cannot return while a signature for
   the session is still being made, and no signature begins after it returned.
-- `release`, `record_outcome` and `settle` are each one transaction; `release` of a released
-  reservation and `settle` of a settled one change nothing, so two processes may both run the
-  settlement loop and crash recovery.
+- `release`, `record_outcome` and `settle` are each one transaction, and each only moves a
+  reservation forward (`OUTCOME_FROM`, `RELEASABLE` in `_records.py`): `release` of a released
+  reservation, `settle` of a settled one, and a late outcome for a send another process
+  already finished change nothing and return False. So every replica may run the settlement
+  loop, its sweep of sends left `signed`, and crash recovery over one ledger, while the send's
+  own process is still alive.
 - The reads (`LedgerReader`, `unsettled`, `unbroadcast_sends`) see committed data only and may
   be stale the moment they return: nothing decides a limit on them; only `reserve_and_sign`
   decides, on what it reads under its lock.
@@ -77,13 +80,27 @@ class Ledger(LedgerReader, Protocol):
         unit atoms) and `gas_wei` (the same worst case in wei, gas * maxFeePerGas), which
         settlement needs to scale the gas part down to the receipt's real cost."""
     async def release(self, reservation: Reservation, *, now_ms: int,
-                      return_nonce: bool) -> None:
-        """The request provably never reached the chain: give back its spend (and nonce)."""
+                      return_nonce: bool) -> bool:
+        """The request provably never reached the chain: give back its spend (and nonce).
+
+        Only a reservation still open to it (`reserved`, `signed` or `unknown`) is released; a
+        `broadcast`, settled or released one is left as it is and False returned: a node took
+        it, so a later "nonce too low" (heard by a slow owner after another replica's
+        rebroadcast was mined) proves nothing about it."""
     async def record_outcome(
         self, reservation: Reservation, *, status: ReservationStatus, now_ms: int
-    ) -> None: ...
-    async def unbroadcast_sends(self) -> list[UnbroadcastSend]:
-        """Sends signed (or sent without an answer) but not known to be broadcast, by nonce."""
+    ) -> bool:
+        """Record what a broadcast did: `broadcast` or `unknown` (ValueError otherwise).
+
+        Forward only, in one conditional write: `broadcast` from `reserved`, `signed` or
+        `unknown`; `unknown` from `reserved` or `signed`. Anything else (a settled or released
+        row, a `broadcast` row told `unknown` by a broadcast that timed out after another
+        replica's was accepted) is left alone and False returned."""
+    async def unbroadcast_sends(self, *,
+                                signed_before_ms: int | None = None) -> list[UnbroadcastSend]:
+        """Sends signed (or sent without an answer) but not known to be broadcast, by chain,
+        signer and nonce; with `signed_before_ms`, only those signed before that instant (the
+        settlement sweep leaves younger ones to the process that is still broadcasting them)."""
     async def unsettled(self, *, limit: int = 200,
                         after: tuple[int, str] | None = None) -> list[UnsettledSend]:
         """What settlement follows, oldest first, at most `limit`, starting after the cursor
@@ -104,4 +121,4 @@ class Ledger(LedgerReader, Protocol):
         False, changing nothing, if the reservation is already settled or released, or is not
         `broadcast`/`unknown` (a send) or `signed` (an `eth_signTransaction`): settling twice
         (two processes, a repeated round) is a no-op, and a send still `signed` is left to
-        crash recovery."""
+        recovery (`proxy/_recovery.py`: at start, and settlement's sweep of old ones)."""

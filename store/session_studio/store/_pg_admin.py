@@ -26,7 +26,7 @@ from ._admin_records import (
 from ._audit import AuditEntry, AuditEvent, AuditVerdict
 from ._errors import Conflict, NotFound
 from ._pg_base import Conn, PgBase, append_audit, fetch_one
-from ._sqlite_admin import _admin, _api_token, _passkey
+from ._rows import admin_from_row, api_token_from_row, passkey_from_row
 
 _ADMIN_NAMES_LOCK = 10  # advisory lock class of a workspace's admin names (admin plane only)
 
@@ -109,12 +109,12 @@ class PgAdmin(PgBase):
         row = await self._read_one("SELECT * FROM admins WHERE id = %s", (admin_id,))
         if row is None:
             raise NotFound(f"no admin {admin_id}")
-        return _admin(row)
+        return admin_from_row(row)
 
     async def list_admins(self, workspace_id: str) -> list[Admin]:
         rows = await self._read_all(
             "SELECT * FROM admins WHERE workspace_id = %s ORDER BY created_at", (workspace_id,))
-        return [_admin(r) for r in rows]
+        return [admin_from_row(r) for r in rows]
 
     async def add_passkey(self, passkey: Passkey, *, audit: AuditEvent | None = None) -> None:
         try:
@@ -127,12 +127,12 @@ class PgAdmin(PgBase):
     async def get_passkey(self, credential_id: bytes) -> Passkey | None:
         row = await self._read_one("SELECT * FROM passkeys WHERE credential_id = %s",
                                    (credential_id,))
-        return None if row is None else _passkey(row)
+        return None if row is None else passkey_from_row(row)
 
     async def passkeys_of(self, admin_id: str) -> list[Passkey]:
         rows = await self._read_all(
             "SELECT * FROM passkeys WHERE admin_id = %s ORDER BY created_at", (admin_id,))
-        return [_passkey(r) for r in rows]
+        return [passkey_from_row(r) for r in rows]
 
     async def record_assertion(self, credential_id: bytes, *, sign_count: int,
                                now_ms: int) -> None:
@@ -194,14 +194,14 @@ class PgAdmin(PgBase):
                                    (token_hash,))
         if row is None:
             return None
-        token = _api_token(row)
+        token = api_token_from_row(row)
         return token if token.active(now_ms) else None
 
     async def list_api_tokens(self, workspace_id: str) -> list[ApiToken]:
         rows = await self._read_all(
             "SELECT * FROM api_tokens WHERE workspace_id = %s ORDER BY created_at DESC, id",
             (workspace_id,))
-        return [_api_token(r) for r in rows]
+        return [api_token_from_row(r) for r in rows]
 
     async def revoke_api_token(self, workspace_id: str, token_id: str, *, now_ms: int,
                                audit: AuditEvent | None = None) -> ApiToken:
@@ -216,7 +216,7 @@ class PgAdmin(PgBase):
             await conn.execute("UPDATE api_tokens SET revoked_at = %s WHERE id = %s",
                                (now_ms, token_id))
             await append_audit(conn, audit, now_ms)
-            return _api_token({**row, "revoked_at": now_ms})
+            return api_token_from_row({**row, "revoked_at": now_ms})
 
     # -- the audit trail -------------------------------------------------------------------
     async def append_audit(self, event: AuditEvent, *, now_ms: int) -> None:

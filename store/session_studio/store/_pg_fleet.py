@@ -17,10 +17,10 @@ from ._records import (
     SessionType,
     SessionUsage,
 )
-from ._sqlite import _FLEET_AGENTS, _FLEET_SPEND_OF_BUDGETS, _FLEET_SPEND_WITH_ACTIVE
+from ._rows import FLEET_AGENTS, FLEET_SPEND_OF_BUDGETS, FLEET_SPEND_WITH_ACTIVE, pg
 
-_SPEND_OF_BUDGETS = _FLEET_SPEND_OF_BUDGETS.replace("?", "%s")
-_SPEND_WITH_ACTIVE = _FLEET_SPEND_WITH_ACTIVE.replace("?", "%s")
+_SPEND_OF_BUDGETS = pg(FLEET_SPEND_OF_BUDGETS)
+_SPEND_WITH_ACTIVE = pg(FLEET_SPEND_WITH_ACTIVE)
 
 
 class PgFleet(PgBase):
@@ -41,7 +41,7 @@ class PgFleet(PgBase):
             spent[r["lineage_id"]] = spent.get(r["lineage_id"], 0) + int(r["amount"])
         budgets: dict[tuple[str, str], int] = {}
         agent_spend: dict[tuple[str, str], int] = {}
-        for r in await self._read_all(_FLEET_AGENTS, ()):
+        for r in await self._read_all(FLEET_AGENTS, ()):
             key = (r["workspace"], r["name"])
             budgets[key] = int(r["daily_budget"])
             agent_spend[key] = agent_spend.get(key, 0) + spent.get(r["lineage_id"], 0)

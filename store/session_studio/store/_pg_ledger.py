@@ -43,16 +43,18 @@ from ._pg_base import (
     signer_key,
 )
 from ._records import (
+    RELEASABLE,
     AgentCeiling,
     NonceRequest,
     Reservation,
     ReservationStatus,
     UnbroadcastSend,
     UnsettledSend,
+    outcome_sources,
 )
-from ._sqlite import _UNSETTLED_PAGE, _within_ledger, new_id
+from ._rows import UNSETTLED_PAGE, check_ledger_nonce, new_id, pg, unbroadcast_query
 
-_UNSETTLED = _UNSETTLED_PAGE.replace("?", "%s")
+_UNSETTLED = pg(UNSETTLED_PAGE)
 # What a reservation locks, from columns that never change once the session exists.
 _WHAT_TO_LOCK = (
     "SELECT s.lineage_id, s.agent_id, a.daily_budget, ss.agent_id AS self_service_agent"
@@ -172,12 +174,12 @@ class PgLedger(PgBase):
         return decision, reservation, signed
 
     async def release(self, reservation: Reservation, *, now_ms: int,
-                      return_nonce: bool) -> None:
+                      return_nonce: bool) -> bool:
         async with self._transaction() as conn:
             first = await fetch_one(conn, "SELECT lineage_id, address_lower FROM reservations"
                                           " WHERE id = %s", (reservation.id,))
             if first is None:
-                return
+                return False
             await lock(conn, Lock.LINEAGE, first["lineage_id"])
             if return_nonce and reservation.nonce is not None:
                 await lock(conn, Lock.SIGNER,
@@ -185,8 +187,9 @@ class PgLedger(PgBase):
             row = await fetch_one(
                 conn, "SELECT lineage_id, minute, amount, status, address_lower"
                 " FROM reservations WHERE id = %s FOR UPDATE", (reservation.id,))
-            if row is None or row["status"] == ReservationStatus.RELEASED:
-                return
+            # Read under the row lock: a concurrent outcome or settlement has committed or waits.
+            if row is None or row["status"] not in RELEASABLE:
+                return False
             await conn.execute("UPDATE reservations SET status = 'released', updated_at = %s"
                                " WHERE id = %s", (now_ms, reservation.id))
             await _add_to_bucket(conn, row["lineage_id"], row["minute"], -int(row["amount"]))
@@ -197,21 +200,27 @@ class PgLedger(PgBase):
                 await conn.execute(
                     "INSERT INTO released_nonces VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
                     (reservation.chain_id, row["address_lower"], reservation.nonce))
+            return True
 
     async def record_outcome(
         self, reservation: Reservation, *, status: ReservationStatus, now_ms: int
-    ) -> None:
+    ) -> bool:
+        sources = [s.value for s in outcome_sources(status)]
+        # One conditional UPDATE: it waits for a concurrent release's or settlement's row lock
+        # and then re-checks the status (READ COMMITTED re-evaluates the WHERE on the new
+        # version), so a late outcome finds the row moved on and changes nothing.
         async with self._transaction() as conn:
-            await conn.execute("UPDATE reservations SET status = %s, updated_at = %s"
-                               " WHERE id = %s", (status.value, now_ms, reservation.id))
+            done = await conn.execute(
+                "UPDATE reservations SET status = %s, updated_at = %s"
+                " WHERE id = %s AND status = ANY(%s)",
+                (status.value, now_ms, reservation.id, sources))
+            return done.rowcount == 1
 
-    async def unbroadcast_sends(self) -> list[UnbroadcastSend]:
+    async def unbroadcast_sends(self, *,
+                                signed_before_ms: int | None = None) -> list[UnbroadcastSend]:
         rows = await self._read_all(
-            "SELECT r.id, r.session_id, r.amount, r.nonce, r.chain_id, r.raw_tx, r.tx_hash,"
-            " s.address FROM reservations r JOIN sessions s ON s.id = r.session_id"
-            " WHERE r.status IN ('signed', 'unknown') AND r.method = 'eth_sendTransaction'"
-            " AND r.raw_tx IS NOT NULL AND r.tx_hash IS NOT NULL"
-            " ORDER BY r.chain_id, s.address, r.nonce", ())
+            pg(unbroadcast_query(signed_before=signed_before_ms is not None)),
+            () if signed_before_ms is None else (signed_before_ms,))
         return [UnbroadcastSend(
             reservation=_reservation(r), address=r["address"], raw_tx=bytes(r["raw_tx"]),
             tx_hash=r["tx_hash"]) for r in rows]
@@ -223,8 +232,8 @@ class PgLedger(PgBase):
         return [UnsettledSend(
             reservation=_reservation(r), address=r["address"], tx_hash=r["tx_hash"],
             status=ReservationStatus(r["status"]),
-            gas_reserved=_optional_int(r["gas_reserved"]),
-            gas_wei_reserved=_optional_int(r["gas_wei_reserved"]),
+            gas_reserved=optional_int(r["gas_reserved"]),
+            gas_wei_reserved=optional_int(r["gas_wei_reserved"]),
             created_at_ms=r["created_at"]) for r in rows]
 
     async def settle(
@@ -326,7 +335,7 @@ def _self_service_window(row: Row) -> AgentWindow | None:
 
 async def _pick_nonce(conn: Conn, req: NonceRequest) -> tuple[int, bool]:
     """The nonce to sign with, under the SIGNER lock, and whether the pool picked it."""
-    _within_ledger(req.explicit if req.explicit is not None else req.upstream_pending)
+    check_ledger_nonce(req.explicit if req.explicit is not None else req.upstream_pending)
     address = req.address.lower()
     key = (req.chain_id, address)
     row = await fetch_one(conn, "SELECT next_nonce FROM nonces WHERE chain_id = %s"
@@ -347,7 +356,7 @@ async def _pick_nonce(conn: Conn, req: NonceRequest) -> tuple[int, bool]:
         picked = int(gap) if gap is not None and gap < stored else await _first_unheld(
             conn, req, expected)
         from_pool = True
-    _within_ledger(picked)
+    check_ledger_nonce(picked)
     await conn.execute("DELETE FROM released_nonces WHERE chain_id = %s AND address = %s"
                        " AND nonce = %s", (*key, picked))
     await conn.execute(
@@ -383,5 +392,5 @@ def _reservation(r: Row) -> Reservation:
                        nonce=r["nonce"], chain_id=r["chain_id"])
 
 
-def _optional_int(value: Any) -> int | None:
+def optional_int(value: Any) -> int | None:
     return None if value is None else int(value)

@@ -30,7 +30,14 @@ from ._records import (
     SessionStatus,
     Workspace,
 )
-from ._sqlite import _SESSION_COLUMNS, _SESSION_FROM, _SORTS, _agent, _session, new_id
+from ._rows import (
+    SESSION_COLUMNS,
+    SESSION_FROM,
+    SESSION_SORTS,
+    agent_from_row,
+    new_id,
+    session_from_row,
+)
 
 
 class PgSessions(PgBase):
@@ -87,12 +94,12 @@ class PgSessions(PgBase):
             "SELECT * FROM agents WHERE workspace_id = %s AND name = %s", (workspace_id, name))
         if row is None:
             raise NotFound(f"no agent named {name!r}")
-        return _agent(row)
+        return agent_from_row(row)
 
     async def list_agents(self, workspace_id: str) -> list[Agent]:
         rows = await self._read_all(
             "SELECT * FROM agents WHERE workspace_id = %s ORDER BY name", (workspace_id,))
-        return [_agent(r) for r in rows]
+        return [agent_from_row(r) for r in rows]
 
     async def reissue_agent_credential(
         self, agent: Agent, *, credential_hash: bytes, now_ms: int,
@@ -122,8 +129,8 @@ class PgSessions(PgBase):
                 raise AgentDisabled(f"agent {agent.name!r} is already disabled")
             await _revoke_agent_credentials(conn, agent.id, now_ms)
             # Read after the agent's row is locked: no session of it can be created meanwhile.
-            live = [_session(r) for r in await fetch_all(
-                conn, f"SELECT {_SESSION_COLUMNS} {_SESSION_FROM} WHERE s.agent_id = %s"
+            live = [session_from_row(r) for r in await fetch_all(
+                conn, f"SELECT {SESSION_COLUMNS} {SESSION_FROM} WHERE s.agent_id = %s"
                 " AND s.revoked_at IS NULL ORDER BY s.created_at, s.id", (agent.id,))]
             await lock(conn, Lock.LINEAGE, *(s.lineage_id for s in live))
             # Rows in id order (as `record_usage` updates them), audit entries after them all:
@@ -168,18 +175,18 @@ class PgSessions(PgBase):
 
     async def get_session(self, workspace_id: str, key_hash: str) -> Session:
         row = await self._read_one(
-            f"SELECT {_SESSION_COLUMNS} {_SESSION_FROM} "
+            f"SELECT {SESSION_COLUMNS} {SESSION_FROM} "
             "WHERE s.workspace_id = %s AND s.key_hash = %s", (workspace_id, key_hash.lower()))
         if row is None:
             raise NotFound(f"no session {key_hash}")
-        return _session(row)
+        return session_from_row(row)
 
     async def get_session_by_id(self, session_id: str) -> Session:
         row = await self._read_one(
-            f"SELECT {_SESSION_COLUMNS} {_SESSION_FROM} WHERE s.id = %s", (session_id,))
+            f"SELECT {SESSION_COLUMNS} {SESSION_FROM} WHERE s.id = %s", (session_id,))
         if row is None:
             raise NotFound(f"no session {session_id}")
-        return _session(row)
+        return session_from_row(row)
 
     async def list_sessions(
         self, workspace_id: str, query: SessionFilter, *, now_ms: int
@@ -208,7 +215,7 @@ class PgSessions(PgBase):
             where.append("strpos(lower(s.label), lower(%s)) > 0")
             args.append(query.label_contains)
         descending = query.sort.startswith("-")
-        column = _SORTS.get(query.sort.lstrip("-"))
+        column = SESSION_SORTS.get(query.sort.lstrip("-"))
         if column is None:
             raise ValueError(f"unknown sort {query.sort!r}")
         direction, compare = ("DESC", "<") if descending else ("ASC", ">")
@@ -217,9 +224,9 @@ class PgSessions(PgBase):
             args.extend((query.after[0], query.after[0], query.after[1]))
         order = f"{column} {direction}, s.id {direction}"
         rows = await self._read_all(
-            f"SELECT {_SESSION_COLUMNS} {_SESSION_FROM} WHERE {' AND '.join(where)} "
+            f"SELECT {SESSION_COLUMNS} {SESSION_FROM} WHERE {' AND '.join(where)} "
             f"ORDER BY {order} LIMIT %s", (*args, query.limit))
-        return [_session(r) for r in rows]
+        return [session_from_row(r) for r in rows]
 
     async def sealed_key(self, session_id: str) -> bytes | None:
         row = await self._read_one("SELECT sealed_key FROM sessions WHERE id = %s",
@@ -268,9 +275,9 @@ class PgSessions(PgBase):
     async def sessions_of(self, owner: CredentialOwner) -> list[Session]:
         column = "s.id" if owner.kind == "session" else "s.agent_id"
         rows = await self._read_all(
-            f"SELECT {_SESSION_COLUMNS} {_SESSION_FROM} WHERE {column} = %s"
+            f"SELECT {SESSION_COLUMNS} {SESSION_FROM} WHERE {column} = %s"
             " AND s.workspace_id = %s ORDER BY s.created_at", (owner.owner_id, owner.workspace_id))
-        return [_session(r) for r in rows]
+        return [session_from_row(r) for r in rows]
 
 
 async def _lineage_of(conn: Conn, session_id: str) -> str | None:

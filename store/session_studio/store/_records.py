@@ -30,6 +30,29 @@ class ReservationStatus(StrEnum):
     SETTLED = "settled"  # receipt seen, amount corrected to the real cost
 
 
+# Forward-only transitions, the same on every backend (`Ledger.record_outcome`, `release`): the
+# statuses a row must be in for the write to apply. Several processes finish one send (its own
+# replica, and any survivor's settlement sweep once it looks abandoned), so a late writer must
+# never undo an earlier one: settled and released are final, and `broadcast` (a node took it)
+# is neither demoted to `unknown` nor released on a "nonce too low" a slow owner hears.
+OUTCOME_FROM: Mapping[ReservationStatus, tuple[ReservationStatus, ...]] = {
+    ReservationStatus.BROADCAST: (ReservationStatus.RESERVED, ReservationStatus.SIGNED,
+                                  ReservationStatus.UNKNOWN),
+    ReservationStatus.UNKNOWN: (ReservationStatus.RESERVED, ReservationStatus.SIGNED),
+}
+RELEASABLE = (ReservationStatus.RESERVED, ReservationStatus.SIGNED, ReservationStatus.UNKNOWN)
+
+
+def outcome_sources(status: ReservationStatus) -> tuple[ReservationStatus, ...]:
+    """The statuses `record_outcome(status=...)` moves a row from; ValueError for a status
+    that has its own call (`release`, `settle`) or none."""
+    try:
+        return OUTCOME_FROM[status]
+    except KeyError:
+        raise ValueError(f"record_outcome records 'broadcast' or 'unknown', not "
+                         f"{status.value!r}") from None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Workspace:
     id: str

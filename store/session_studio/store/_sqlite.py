@@ -26,7 +26,6 @@ import functools
 import json
 import sqlite3
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -35,14 +34,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
-from session_studio.policy import AgentWindow, Decision, Permission, SessionState, window_start_ms
+from session_studio.policy import AgentWindow, Decision, SessionState, window_start_ms
 
 from . import _audit as audit
 from ._audit import AuditEvent
-from ._errors import AgentDisabled, Conflict, NonceGap, NonceOutOfRange, NotFound, StoreUnavailable
+from ._errors import AgentDisabled, Conflict, NonceGap, NotFound, StoreUnavailable
 from ._ledger_interface import Clock, Evaluate, Sign, T
 from ._records import (
-    MAX_LEDGER_NONCE,
+    RELEASABLE,
     Agent,
     AgentCeiling,
     CredentialOwner,
@@ -60,56 +59,33 @@ from ._records import (
     UnbroadcastSend,
     UnsettledSend,
     Workspace,
+    outcome_sources,
+)
+from ._rows import (
+    FLEET_AGENTS,
+    FLEET_SPEND_OF_BUDGETS,
+    FLEET_SPEND_WITH_ACTIVE,
+    SESSION_COLUMNS,
+    SESSION_FROM,
+    SESSION_SORTS,
+    UNSETTLED_PAGE,
+    agent_from_row,
+    check_ledger_nonce,
+    new_id,
+    optional_int,
+    session_from_row,
+    unbroadcast_query,
 )
 from ._sqlite_admin import AdminTables
 from ._sqlite_turn import Claim, WriteTurn
 
 MINUTE_MS = 60_000
 R = TypeVar("R")
-_SESSION_COLUMNS = """
-    s.id, s.workspace_id, s.type, s.label, s.agent_id, a.name AS agent_name, s.key_hash,
-    s.address, s.permissions, s.chain_ids, s.tokens, s.limit_unit, s.per_tx_limit,
-    s.daily_limit, s.created_at, s.expires_at, s.revoked_at, s.lineage_id, s.predecessor_id,
-    s.credential_version, s.last_used_at, s.request_count, s.recipients, s.contracts,
-    s.rate_limit_per_minute, s.max_fee_per_gas, a.daily_budget AS agent_daily_budget
-"""
-_SESSION_FROM = "FROM sessions s LEFT JOIN agents a ON a.id = s.agent_id"
-_SORTS = {"created": "s.created_at", "last_used": "COALESCE(s.last_used_at, 0)",
-          "expiry": "s.expires_at"}
-# Agent budgets count in USD: only USD-limited lineages add up without prices. Revoked and
-# rotated sessions stay in (POLICY.md: revoking does not escape the agent budget).
-# One row per (agent with a budget, USD lineage of it); an agent without one gets NULL.
-_FLEET_AGENTS = (
-    "SELECT a.name, a.daily_budget, w.name AS workspace, l.lineage_id FROM agents a"
-    " JOIN workspaces w ON w.id = a.workspace_id LEFT JOIN (SELECT DISTINCT agent_id,"
-    " lineage_id FROM sessions WHERE limit_unit = 'USD') l ON l.agent_id = a.id"
-    " WHERE a.daily_budget IS NOT NULL ORDER BY w.name, a.name")
-_FLEET_SPEND_OF_BUDGETS = (
-    "SELECT lineage_id, amount FROM spend_buckets WHERE minute >= ? AND lineage_id IN ("
-    " SELECT s.lineage_id FROM sessions s JOIN agents a ON a.id = s.agent_id"
-    " WHERE a.daily_budget IS NOT NULL AND s.limit_unit = 'USD')")
-_FLEET_SPEND_WITH_ACTIVE = (
-    "SELECT lineage_id, amount FROM spend_buckets WHERE minute >= ? AND lineage_id IN ("
-    " SELECT s.lineage_id FROM sessions s JOIN agents a ON a.id = s.agent_id"
-    " WHERE a.daily_budget IS NOT NULL AND s.limit_unit = 'USD'"
-    " UNION SELECT lineage_id FROM sessions WHERE revoked_at IS NULL AND expires_at > ?)")
 # eth_signTransaction results of a lineage the chain has not consumed yet (settlement ends
 # each either way). Repeats the terms of reservations_signed_outstanding (migration 0010).
 _COUNT_OUTSTANDING_SIGNED = (
     "SELECT COUNT(*) FROM reservations WHERE lineage_id = ?"
     " AND method = 'eth_signTransaction' AND status = 'signed' AND settled_at IS NULL")
-# One page of what settlement follows: sends the upstream took (or may have taken), and
-# held-back signatures. Repeats, term for term, the partial index reservations_to_settle_any
-# (migration 0010), so the page is one range of it.
-_UNSETTLED_PAGE = (
-    "SELECT r.id, r.session_id, r.amount, r.nonce, r.chain_id, r.tx_hash, r.status,"
-    " r.gas_reserved, r.gas_wei_reserved, r.created_at, s.address"
-    " FROM reservations r JOIN sessions s ON s.id = r.session_id"
-    " WHERE r.settled_at IS NULL AND ("
-    "(r.method = 'eth_sendTransaction' AND r.status IN ('broadcast', 'unknown'))"
-    " OR (r.method = 'eth_signTransaction' AND r.status = 'signed'))"
-    " AND (r.created_at, r.id) > (?, ?) AND r.tx_hash IS NOT NULL"
-    " ORDER BY r.created_at, r.id LIMIT ?")
 _PRAGMAS = ("PRAGMA foreign_keys=ON", "PRAGMA secure_delete=ON", "PRAGMA synchronous=NORMAL")
 
 
@@ -118,10 +94,6 @@ def _discard_outcome(future: asyncio.Future[Any]) -> None:
     "exception was never retrieved" for the StoreUnavailable it ends with."""
     if not future.cancelled():
         future.exception()
-
-
-def new_id() -> str:
-    return uuid.uuid4().hex
 
 
 class SqliteStore(AdminTables):
@@ -356,12 +328,12 @@ class SqliteStore(AdminTables):
                                    (workspace_id, name))
         if row is None:
             raise NotFound(f"no agent named {name!r}")
-        return _agent(row)
+        return agent_from_row(row)
 
     async def list_agents(self, workspace_id: str) -> list[Agent]:
         rows = await self._read_all(
             "SELECT * FROM agents WHERE workspace_id = ? ORDER BY name", (workspace_id,))
-        return [_agent(r) for r in rows]
+        return [agent_from_row(r) for r in rows]
 
     async def reissue_agent_credential(
         self, agent: Agent, *, credential_hash: bytes, now_ms: int,
@@ -391,8 +363,8 @@ class SqliteStore(AdminTables):
                           (now_ms, agent.id)).rowcount != 1:
                 raise AgentDisabled(f"agent {agent.name!r} is already disabled")
             _revoke_agent_credentials(db, agent.id, now_ms)
-            live = [_session(r) for r in db.execute(
-                f"SELECT {_SESSION_COLUMNS} {_SESSION_FROM} WHERE s.agent_id = ?"
+            live = [session_from_row(r) for r in db.execute(
+                f"SELECT {SESSION_COLUMNS} {SESSION_FROM} WHERE s.agent_id = ?"
                 " AND s.revoked_at IS NULL ORDER BY s.created_at, s.id", (agent.id,))]
             for session in live:
                 _revoke(db, session.id, now_ms)
@@ -433,18 +405,18 @@ class SqliteStore(AdminTables):
 
     async def get_session(self, workspace_id: str, key_hash: str) -> Session:
         row = await self._read_one(
-            f"SELECT {_SESSION_COLUMNS} {_SESSION_FROM} "
+            f"SELECT {SESSION_COLUMNS} {SESSION_FROM} "
             "WHERE s.workspace_id = ? AND s.key_hash = ?", (workspace_id, key_hash.lower()))
         if row is None:
             raise NotFound(f"no session {key_hash}")
-        return _session(row)
+        return session_from_row(row)
 
     async def get_session_by_id(self, session_id: str) -> Session:
-        row = await self._read_one(f"SELECT {_SESSION_COLUMNS} {_SESSION_FROM} WHERE s.id = ?",
+        row = await self._read_one(f"SELECT {SESSION_COLUMNS} {SESSION_FROM} WHERE s.id = ?",
                                    (session_id,))
         if row is None:
             raise NotFound(f"no session {session_id}")
-        return _session(row)
+        return session_from_row(row)
 
     async def list_sessions(
         self, workspace_id: str, query: SessionFilter, *, now_ms: int
@@ -472,7 +444,7 @@ class SqliteStore(AdminTables):
             where.append("instr(lower(s.label), lower(?)) > 0")
             args.append(query.label_contains)
         descending = query.sort.startswith("-")
-        column = _SORTS.get(query.sort.lstrip("-"))
+        column = SESSION_SORTS.get(query.sort.lstrip("-"))
         if column is None:
             raise ValueError(f"unknown sort {query.sort!r}")
         direction, compare = ("DESC", "<") if descending else ("ASC", ">")
@@ -481,9 +453,9 @@ class SqliteStore(AdminTables):
             args.extend((query.after[0], query.after[0], query.after[1]))
         order = f"{column} {direction}, s.id {direction}"
         rows = await self._read_all(
-            f"SELECT {_SESSION_COLUMNS} {_SESSION_FROM} WHERE {' AND '.join(where)} "
+            f"SELECT {SESSION_COLUMNS} {SESSION_FROM} WHERE {' AND '.join(where)} "
             f"ORDER BY {order} LIMIT ?", (*args, query.limit))
-        return [_session(r) for r in rows]
+        return [session_from_row(r) for r in rows]
 
     async def sealed_key(self, session_id: str) -> bytes | None:
         row = await self._read_one("SELECT sealed_key FROM sessions WHERE id = ?", (session_id,))
@@ -538,9 +510,9 @@ class SqliteStore(AdminTables):
     async def sessions_of(self, owner: CredentialOwner) -> list[Session]:
         column = "s.id" if owner.kind == "session" else "s.agent_id"
         rows = await self._read_all(
-            f"SELECT {_SESSION_COLUMNS} {_SESSION_FROM} WHERE {column} = ? AND s.workspace_id = ?"
+            f"SELECT {SESSION_COLUMNS} {SESSION_FROM} WHERE {column} = ? AND s.workspace_id = ?"
             " ORDER BY s.created_at", (owner.owner_id, owner.workspace_id))
-        return [_session(r) for r in rows]
+        return [session_from_row(r) for r in rows]
 
     # -- the ledger ------------------------------------------------------------------------
     async def reserve_and_sign(
@@ -617,14 +589,14 @@ class SqliteStore(AdminTables):
         return await self._transaction(reserve)
 
     async def release(self, reservation: Reservation, *, now_ms: int,
-                      return_nonce: bool) -> None:
-        def release(db: sqlite3.Connection) -> None:
+                      return_nonce: bool) -> bool:
+        def release(db: sqlite3.Connection) -> bool:
             row = db.execute(
                 "SELECT r.lineage_id, r.minute, r.amount, r.status, s.address_lower "
                 "FROM reservations r JOIN sessions s ON s.id = r.session_id WHERE r.id = ?",
                 (reservation.id,)).fetchone()
-            if row is None or row["status"] == ReservationStatus.RELEASED:
-                return
+            if row is None or row["status"] not in RELEASABLE:
+                return False
             db.execute("UPDATE reservations SET status = 'released', updated_at = ? WHERE id = ?",
                        (now_ms, reservation.id))
             _add_to_bucket(db, row["lineage_id"], row["minute"], -int(row["amount"]))
@@ -634,24 +606,27 @@ class SqliteStore(AdminTables):
                     db, reservation.chain_id, row["address_lower"], reservation.nonce):
                 db.execute("INSERT OR IGNORE INTO released_nonces VALUES (?, ?, ?)",
                            (reservation.chain_id, row["address_lower"], reservation.nonce))
+            return True
 
-        await self._transaction(release)
+        return await self._transaction(release)
 
     async def record_outcome(
         self, reservation: Reservation, *, status: ReservationStatus, now_ms: int
-    ) -> None:
-        await self._transaction(lambda db: db.execute(
-            "UPDATE reservations SET status = ?, updated_at = ? WHERE id = ?",
-            (status.value, now_ms, reservation.id)))
+    ) -> bool:
+        sources = outcome_sources(status)
+        # One conditional write: whoever records second finds the row moved on and changes
+        # nothing (`OUTCOME_FROM`).
+        return await self._transaction(lambda db: db.execute(
+            "UPDATE reservations SET status = ?, updated_at = ? WHERE id = ?"
+            " AND status IN (SELECT value FROM json_each(?))",
+            (status.value, now_ms, reservation.id,
+             json.dumps([s.value for s in sources]))).rowcount == 1)
 
-    async def unbroadcast_sends(self) -> list[UnbroadcastSend]:
+    async def unbroadcast_sends(self, *,
+                                signed_before_ms: int | None = None) -> list[UnbroadcastSend]:
         rows = await self._read_all(
-            "SELECT r.id, r.session_id, r.amount, r.nonce, r.chain_id, r.raw_tx, r.tx_hash,"
-            " s.address "
-            "FROM reservations r JOIN sessions s ON s.id = r.session_id "
-            "WHERE r.status IN ('signed', 'unknown') AND r.method = 'eth_sendTransaction' "
-            "AND r.raw_tx IS NOT NULL AND r.tx_hash IS NOT NULL"
-            " ORDER BY r.chain_id, s.address, r.nonce", ())
+            unbroadcast_query(signed_before=signed_before_ms is not None),
+            () if signed_before_ms is None else (signed_before_ms,))
         return [UnbroadcastSend(
             reservation=Reservation(id=r["id"], session_id=r["session_id"],
                                     amount=int(r["amount"]), nonce=r["nonce"],
@@ -661,14 +636,14 @@ class SqliteStore(AdminTables):
     async def unsettled(self, *, limit: int = 200,
                         after: tuple[int, str] | None = None) -> list[UnsettledSend]:
         created, last_id = after if after is not None else (-1, "")
-        rows = await self._read_all(_UNSETTLED_PAGE, (created, last_id, limit))
+        rows = await self._read_all(UNSETTLED_PAGE, (created, last_id, limit))
         return [UnsettledSend(
             reservation=Reservation(id=r["id"], session_id=r["session_id"],
                                     amount=int(r["amount"]), nonce=r["nonce"],
                                     chain_id=r["chain_id"]),
             address=r["address"], tx_hash=r["tx_hash"], status=ReservationStatus(r["status"]),
-            gas_reserved=_optional_int(r["gas_reserved"]),
-            gas_wei_reserved=_optional_int(r["gas_wei_reserved"]),
+            gas_reserved=optional_int(r["gas_reserved"]),
+            gas_wei_reserved=optional_int(r["gas_wei_reserved"]),
             created_at_ms=r["created_at"]) for r in rows]
 
     async def settle(
@@ -736,13 +711,13 @@ class SqliteStore(AdminTables):
         # The IN list drives the (lineage_id, minute) primary key: one range per lineage.
         spent: dict[str, int] = {}
         for r in await self._read_all(
-                _FLEET_SPEND_WITH_ACTIVE if per_session else _FLEET_SPEND_OF_BUDGETS,
+                FLEET_SPEND_WITH_ACTIVE if per_session else FLEET_SPEND_OF_BUDGETS,
                 (window_start_ms // MINUTE_MS, now_ms) if per_session
                 else (window_start_ms // MINUTE_MS,)):
             spent[r["lineage_id"]] = spent.get(r["lineage_id"], 0) + int(r["amount"])
         budgets: dict[tuple[str, str], int] = {}
         agent_spend: dict[tuple[str, str], int] = {}
-        for r in await self._read_all(_FLEET_AGENTS, ()):
+        for r in await self._read_all(FLEET_AGENTS, ()):
             key = (r["workspace"], r["name"])
             budgets[key] = int(r["daily_budget"])
             agent_spend[key] = agent_spend.get(key, 0) + spent.get(r["lineage_id"], 0)
@@ -921,7 +896,7 @@ _MIGRATION_COMPLETIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
 
 
 def _pick_nonce(db: sqlite3.Connection, req: NonceRequest) -> int:
-    _within_ledger(req.explicit if req.explicit is not None else req.upstream_pending)
+    check_ledger_nonce(req.explicit if req.explicit is not None else req.upstream_pending)
     address = req.address.lower()
     key = (req.chain_id, address)
     row = db.execute("SELECT next_nonce FROM nonces WHERE chain_id = ? AND address = ?",
@@ -939,7 +914,7 @@ def _pick_nonce(db: sqlite3.Connection, req: NonceRequest) -> int:
         gap = db.execute("SELECT MIN(nonce) FROM released_nonces WHERE chain_id = ?"
                          " AND address = ?", key).fetchone()[0]
         picked = gap if gap is not None and gap < stored else _first_unheld(db, req, expected)
-    _within_ledger(picked)
+    check_ledger_nonce(picked)
     db.execute("DELETE FROM released_nonces WHERE chain_id = ? AND address = ? AND nonce = ?",
                (*key, picked))
     db.execute("INSERT OR REPLACE INTO nonces VALUES (?, ?, ?)",
@@ -953,13 +928,6 @@ def _nonce_held(db: sqlite3.Connection, chain_id: int, address_lower: str, nonce
         " AND s.address_lower = ? WHERE r.chain_id = ? AND r.nonce = ?"
         " AND r.status != 'released' LIMIT 1", (address_lower, chain_id, nonce)
     ).fetchone() is not None
-
-
-def _within_ledger(nonce: int) -> None:
-    """Refuse a nonce the columns cannot hold with its successor: raised inside the reserving
-    transaction, it rolls back whatever was written and nothing is signed."""
-    if nonce > MAX_LEDGER_NONCE:
-        raise NonceOutOfRange(f"nonce {nonce} exceeds the ledger's {MAX_LEDGER_NONCE}")
 
 
 def _first_unheld(db: sqlite3.Connection, req: NonceRequest, start: int) -> int:
@@ -976,10 +944,6 @@ def _first_unheld(db: sqlite3.Connection, req: NonceRequest, start: int) -> int:
             break
         candidate += 1
     return candidate
-
-
-def _optional_int(text: str | None) -> int | None:
-    return None if text is None else int(text)
 
 
 def _split_sql(text: str) -> list[str]:
@@ -1001,33 +965,3 @@ def _split_sql(text: str) -> list[str]:
     if pending.strip(" \n;"):
         statements.append(pending.strip().rstrip(";"))
     return statements
-
-
-def _agent(row: Any) -> Agent:
-    return Agent(id=row["id"], workspace_id=row["workspace_id"], name=row["name"],
-                 daily_budget=None if row["daily_budget"] is None else int(row["daily_budget"]),
-                 credential_version=row["credential_version"], created_at_ms=row["created_at"],
-                 ceiling=None if row["ceiling"] is None
-                 else AgentCeiling.from_json(json.loads(row["ceiling"])),
-                 rotate_every_s=row["rotate_every_s"], disabled_at_ms=row["disabled_at"])
-
-
-def _session(row: Any) -> Session:
-    return Session(
-        id=row["id"], workspace_id=row["workspace_id"], type=SessionType(row["type"]),
-        label=row["label"], agent_id=row["agent_id"], agent_name=row["agent_name"],
-        key_hash=row["key_hash"], address=row["address"],
-        permissions=tuple(Permission(p) for p in json.loads(row["permissions"])),
-        chain_ids=tuple(int(c) for c in json.loads(row["chain_ids"])),
-        tokens=tuple(json.loads(row["tokens"])), limit_unit=row["limit_unit"],
-        per_tx_limit=int(row["per_tx_limit"]), daily_limit=int(row["daily_limit"]),
-        created_at_ms=row["created_at"], expires_at_ms=row["expires_at"],
-        revoked_at_ms=row["revoked_at"], lineage_id=row["lineage_id"],
-        predecessor_id=row["predecessor_id"], credential_version=row["credential_version"],
-        last_used_at_ms=row["last_used_at"], request_count=row["request_count"],
-        recipients=None if row["recipients"] is None else tuple(json.loads(row["recipients"])),
-        contracts={a: None if sel is None else tuple(sel)
-                   for a, sel in json.loads(row["contracts"]).items()},
-        rate_limit_per_minute=row["rate_limit_per_minute"],
-        max_fee_per_gas=None if row["max_fee_per_gas"] is None else int(row["max_fee_per_gas"]),
-        agent_daily_budget=_optional_int(row["agent_daily_budget"]))

@@ -21,11 +21,11 @@ from ._admin_records import (
     ChallengePurpose,
     DecisionRecord,
     Passkey,
-    Scope,
     SetupLink,
 )
 from ._audit import AuditEntry, AuditEvent, AuditVerdict
 from ._errors import Conflict, NotFound
+from ._rows import admin_from_row, api_token_from_row, passkey_from_row
 
 R = TypeVar("R")
 
@@ -129,12 +129,12 @@ class AdminTables:
         row = await self._read_one("SELECT * FROM admins WHERE id = ?", (admin_id,))
         if row is None:
             raise NotFound(f"no admin {admin_id}")
-        return _admin(row)
+        return admin_from_row(row)
 
     async def list_admins(self, workspace_id: str) -> list[Admin]:
         rows = await self._read_all(
             "SELECT * FROM admins WHERE workspace_id = ? ORDER BY created_at", (workspace_id,))
-        return [_admin(r) for r in rows]
+        return [admin_from_row(r) for r in rows]
 
     async def add_passkey(self, passkey: Passkey, *, audit: AuditEvent | None = None) -> None:
         def add(db: sqlite3.Connection) -> None:
@@ -149,12 +149,12 @@ class AdminTables:
     async def get_passkey(self, credential_id: bytes) -> Passkey | None:
         row = await self._read_one("SELECT * FROM passkeys WHERE credential_id = ?",
                                    (credential_id,))
-        return None if row is None else _passkey(row)
+        return None if row is None else passkey_from_row(row)
 
     async def passkeys_of(self, admin_id: str) -> list[Passkey]:
         rows = await self._read_all(
             "SELECT * FROM passkeys WHERE admin_id = ? ORDER BY created_at", (admin_id,))
-        return [_passkey(r) for r in rows]
+        return [passkey_from_row(r) for r in rows]
 
     async def record_assertion(self, credential_id: bytes, *, sign_count: int,
                                now_ms: int) -> None:
@@ -223,14 +223,14 @@ class AdminTables:
                                    (token_hash,))
         if row is None:
             return None
-        token = _api_token(row)
+        token = api_token_from_row(row)
         return token if token.active(now_ms) else None
 
     async def list_api_tokens(self, workspace_id: str) -> list[ApiToken]:
         rows = await self._read_all(
             "SELECT * FROM api_tokens WHERE workspace_id = ? ORDER BY created_at DESC, id",
             (workspace_id,))
-        return [_api_token(r) for r in rows]
+        return [api_token_from_row(r) for r in rows]
 
     async def revoke_api_token(self, workspace_id: str, token_id: str, *, now_ms: int,
                                audit: AuditEvent | None = None) -> ApiToken:
@@ -243,7 +243,7 @@ class AdminTables:
                 raise Conflict(f"token {token_id} is already revoked")
             db.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ?", (now_ms, token_id))
             _audit(db, audit, now_ms)
-            return _api_token({**dict(row), "revoked_at": now_ms})
+            return api_token_from_row({**dict(row), "revoked_at": now_ms})
 
         return await self._transaction(revoke)
 
@@ -318,23 +318,3 @@ def _insert_passkey(db: sqlite3.Connection, p: Passkey) -> None:
     db.execute("INSERT INTO passkeys VALUES (?, ?, ?, ?, ?, ?, NULL)",
                (p.credential_id, p.admin_id, p.public_key, p.sign_count, int(p.backed_up),
                 p.created_at_ms))
-
-
-def _admin(row: Any) -> Admin:
-    return Admin(id=row["id"], workspace_id=row["workspace_id"], name=row["name"],
-                 user_handle=row["user_handle"], created_at_ms=row["created_at"])
-
-
-def _passkey(row: Any) -> Passkey:
-    return Passkey(credential_id=row["credential_id"], admin_id=row["admin_id"],
-                   public_key=row["public_key"], sign_count=row["sign_count"],
-                   backed_up=bool(row["backed_up"]), created_at_ms=row["created_at"],
-                   last_used_at_ms=row["last_used_at"])
-
-
-def _api_token(row: Any) -> ApiToken:
-    return ApiToken(id=row["id"], workspace_id=row["workspace_id"], name=row["name"],
-                    scopes=tuple(Scope(s) for s in json.loads(row["scopes"])),
-                    created_by=row["created_by"], created_at_ms=row["created_at"],
-                    expires_at_ms=row["expires_at"], revoked_at_ms=row["revoked_at"],
-                    last_used_at_ms=row["last_used_at"])

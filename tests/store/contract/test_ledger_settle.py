@@ -119,8 +119,9 @@ async def test_unsettled_lists_broadcast_and_unknown_sends_and_held_back_signatu
     await _send(store, session, now_ms=T0 + 2, status=None)
     held_back = await _send(store, session, now_ms=T0 + 3, method="eth_signTransaction",
                             status=None)
-    released = await _send(store, session, now_ms=T0 + 4)
-    await store.release(released, now_ms=T0 + 2, return_nonce=False)
+    # Released before any node took it (a broadcast send is never released: it is settled).
+    released = await _send(store, session, now_ms=T0 + 4, status=None)
+    assert await store.release(released, now_ms=T0 + 2, return_nonce=False)
     listed = await store.unsettled()
     assert [(u.reservation.id, u.status) for u in listed] == [
         (broadcast.id, ReservationStatus.BROADCAST), (unknown.id, ReservationStatus.UNKNOWN),
@@ -244,13 +245,17 @@ async def test_settle_after_a_release_is_a_no_op(store: Store, workspace: Worksp
     assert _bucket_total(probe, session.lineage_id) == 0
 
 
-async def test_release_after_settling_gives_back_the_settled_amount(
+async def test_release_after_settling_changes_nothing(
         store: Store, workspace: Workspace, probe: LedgerProbe) -> None:
+    # Its receipt proves it landed: a late release (a slow owner's "nonce too low" after a
+    # survivor's rebroadcast was mined) must not give its spend back. Until issue 12 this gave
+    # back the settled amount (the bucket stayed equal to the row, but the row said released).
     session = await insert_session(store, workspace)
     held = await _send(store, session)
     await store.settle(held.id, amount=REAL_WEI, status=ReservationStatus.SETTLED, now_ms=T0 + 5)
-    await store.release(held, now_ms=T0 + 6, return_nonce=False)
-    assert _bucket_total(probe, session.lineage_id) == 0
+    assert not await store.release(held, now_ms=T0 + 6, return_nonce=False)
+    assert _row(probe, held)["status"] == "settled"
+    assert _bucket_total(probe, session.lineage_id) == REAL_WEI
 
 
 async def test_settle_never_raises_a_reservation(store: Store, workspace: Workspace,

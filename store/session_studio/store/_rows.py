@@ -1,0 +1,145 @@
+"""What both backends read and write the same way: ids, rows to records, and the SQL text
+both run.
+
+The SQL here is written with SQLite's `?` placeholders; the PostgreSQL backend swaps them with
+`pg()`. Keeping one text per query is what keeps the backends' answers identical (the contract
+suite, tests/store/contract/, checks they are), and it keeps the PostgreSQL modules from
+reaching into the SQLite one.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from session_studio.policy import Permission
+
+from ._admin_records import Admin, ApiToken, Passkey, Scope
+from ._errors import NonceOutOfRange
+from ._records import MAX_LEDGER_NONCE, Agent, AgentCeiling, Session, SessionType
+
+
+def pg(sql: str) -> str:
+    """`sql` with PostgreSQL's `%s` placeholders (none of our texts holds a literal `?`)."""
+    return sql.replace("?", "%s")
+
+
+SESSION_COLUMNS = """
+    s.id, s.workspace_id, s.type, s.label, s.agent_id, a.name AS agent_name, s.key_hash,
+    s.address, s.permissions, s.chain_ids, s.tokens, s.limit_unit, s.per_tx_limit,
+    s.daily_limit, s.created_at, s.expires_at, s.revoked_at, s.lineage_id, s.predecessor_id,
+    s.credential_version, s.last_used_at, s.request_count, s.recipients, s.contracts,
+    s.rate_limit_per_minute, s.max_fee_per_gas, a.daily_budget AS agent_daily_budget
+"""
+SESSION_FROM = "FROM sessions s LEFT JOIN agents a ON a.id = s.agent_id"
+SESSION_SORTS = {"created": "s.created_at", "last_used": "COALESCE(s.last_used_at, 0)",
+          "expiry": "s.expires_at"}
+# Agent budgets count in USD: only USD-limited lineages add up without prices. Revoked and
+# rotated sessions stay in (POLICY.md: revoking does not escape the agent budget).
+# One row per (agent with a budget, USD lineage of it); an agent without one gets NULL.
+FLEET_AGENTS = (
+    "SELECT a.name, a.daily_budget, w.name AS workspace, l.lineage_id FROM agents a"
+    " JOIN workspaces w ON w.id = a.workspace_id LEFT JOIN (SELECT DISTINCT agent_id,"
+    " lineage_id FROM sessions WHERE limit_unit = 'USD') l ON l.agent_id = a.id"
+    " WHERE a.daily_budget IS NOT NULL ORDER BY w.name, a.name")
+FLEET_SPEND_OF_BUDGETS = (
+    "SELECT lineage_id, amount FROM spend_buckets WHERE minute >= ? AND lineage_id IN ("
+    " SELECT s.lineage_id FROM sessions s JOIN agents a ON a.id = s.agent_id"
+    " WHERE a.daily_budget IS NOT NULL AND s.limit_unit = 'USD')")
+FLEET_SPEND_WITH_ACTIVE = (
+    "SELECT lineage_id, amount FROM spend_buckets WHERE minute >= ? AND lineage_id IN ("
+    " SELECT s.lineage_id FROM sessions s JOIN agents a ON a.id = s.agent_id"
+    " WHERE a.daily_budget IS NOT NULL AND s.limit_unit = 'USD'"
+    " UNION SELECT lineage_id FROM sessions WHERE revoked_at IS NULL AND expires_at > ?)")
+# One page of what settlement follows: sends the upstream took (or may have taken), and
+# held-back signatures. Repeats, term for term, the partial index reservations_to_settle_any
+# (migration 0010), so the page is one range of it.
+UNSETTLED_PAGE = (
+    "SELECT r.id, r.session_id, r.amount, r.nonce, r.chain_id, r.tx_hash, r.status,"
+    " r.gas_reserved, r.gas_wei_reserved, r.created_at, s.address"
+    " FROM reservations r JOIN sessions s ON s.id = r.session_id"
+    " WHERE r.settled_at IS NULL AND ("
+    "(r.method = 'eth_sendTransaction' AND r.status IN ('broadcast', 'unknown'))"
+    " OR (r.method = 'eth_signTransaction' AND r.status = 'signed'))"
+    " AND (r.created_at, r.id) > (?, ?) AND r.tx_hash IS NOT NULL"
+    " ORDER BY r.created_at, r.id LIMIT ?")
+def unbroadcast_query(*, signed_before: bool) -> str:
+    """`Ledger.unbroadcast_sends` (SQLite placeholders; the PostgreSQL backend swaps them), with
+    a `created_at < ?` bound when `signed_before`: a row is created when it is signed."""
+    return _UNBROADCAST_SIGNED_BEFORE if signed_before else _UNBROADCAST
+
+
+_UNBROADCAST_WHERE = (
+    "SELECT r.id, r.session_id, r.amount, r.nonce, r.chain_id, r.raw_tx, r.tx_hash, s.address"
+    " FROM reservations r JOIN sessions s ON s.id = r.session_id"
+    " WHERE r.status IN ('signed', 'unknown') AND r.method = 'eth_sendTransaction'"
+    " AND r.raw_tx IS NOT NULL AND r.tx_hash IS NOT NULL")
+_UNBROADCAST_ORDER = " ORDER BY r.chain_id, s.address, r.nonce"
+_UNBROADCAST = _UNBROADCAST_WHERE + _UNBROADCAST_ORDER
+_UNBROADCAST_SIGNED_BEFORE = _UNBROADCAST_WHERE + " AND r.created_at < ?" + _UNBROADCAST_ORDER
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def check_ledger_nonce(nonce: int) -> None:
+    """Refuse a nonce the columns cannot hold with its successor: raised inside the reserving
+    transaction, it rolls back whatever was written and nothing is signed."""
+    if nonce > MAX_LEDGER_NONCE:
+        raise NonceOutOfRange(f"nonce {nonce} exceeds the ledger's {MAX_LEDGER_NONCE}")
+
+
+def optional_int(text: str | None) -> int | None:
+    return None if text is None else int(text)
+
+
+def agent_from_row(row: Any) -> Agent:
+    return Agent(id=row["id"], workspace_id=row["workspace_id"], name=row["name"],
+                 daily_budget=None if row["daily_budget"] is None else int(row["daily_budget"]),
+                 credential_version=row["credential_version"], created_at_ms=row["created_at"],
+                 ceiling=None if row["ceiling"] is None
+                 else AgentCeiling.from_json(json.loads(row["ceiling"])),
+                 rotate_every_s=row["rotate_every_s"], disabled_at_ms=row["disabled_at"])
+
+
+def session_from_row(row: Any) -> Session:
+    return Session(
+        id=row["id"], workspace_id=row["workspace_id"], type=SessionType(row["type"]),
+        label=row["label"], agent_id=row["agent_id"], agent_name=row["agent_name"],
+        key_hash=row["key_hash"], address=row["address"],
+        permissions=tuple(Permission(p) for p in json.loads(row["permissions"])),
+        chain_ids=tuple(int(c) for c in json.loads(row["chain_ids"])),
+        tokens=tuple(json.loads(row["tokens"])), limit_unit=row["limit_unit"],
+        per_tx_limit=int(row["per_tx_limit"]), daily_limit=int(row["daily_limit"]),
+        created_at_ms=row["created_at"], expires_at_ms=row["expires_at"],
+        revoked_at_ms=row["revoked_at"], lineage_id=row["lineage_id"],
+        predecessor_id=row["predecessor_id"], credential_version=row["credential_version"],
+        last_used_at_ms=row["last_used_at"], request_count=row["request_count"],
+        recipients=None if row["recipients"] is None else tuple(json.loads(row["recipients"])),
+        contracts={a: None if sel is None else tuple(sel)
+                   for a, sel in json.loads(row["contracts"]).items()},
+        rate_limit_per_minute=row["rate_limit_per_minute"],
+        max_fee_per_gas=None if row["max_fee_per_gas"] is None else int(row["max_fee_per_gas"]),
+        agent_daily_budget=optional_int(row["agent_daily_budget"]))
+
+
+def admin_from_row(row: Any) -> Admin:
+    return Admin(id=row["id"], workspace_id=row["workspace_id"], name=row["name"],
+                 user_handle=row["user_handle"], created_at_ms=row["created_at"])
+
+
+def passkey_from_row(row: Any) -> Passkey:
+    return Passkey(credential_id=row["credential_id"], admin_id=row["admin_id"],
+                   public_key=row["public_key"], sign_count=row["sign_count"],
+                   backed_up=bool(row["backed_up"]), created_at_ms=row["created_at"],
+                   last_used_at_ms=row["last_used_at"])
+
+
+def api_token_from_row(row: Any) -> ApiToken:
+    return ApiToken(id=row["id"], workspace_id=row["workspace_id"], name=row["name"],
+                    scopes=tuple(Scope(s) for s in json.loads(row["scopes"])),
+                    created_by=row["created_by"], created_at_ms=row["created_at"],
+                    expires_at_ms=row["expires_at"], revoked_at_ms=row["revoked_at"],
+                    last_used_at_ms=row["last_used_at"])
