@@ -48,6 +48,7 @@ from session_studio.policy import (
     evaluate_transaction,
 )
 from session_studio.proxy import Caller, ChainRuntime, RpcPlaneDeps
+from session_studio.proxy._fees import FeeCache
 from session_studio.proxy._params import TransactionParams
 from session_studio.proxy._pipeline import SigningRequest, Transaction, reserve_and_sign
 from session_studio.proxy._transactions import _to_eth_account
@@ -125,8 +126,9 @@ class Bench:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.keystore = LocalKeystore(MasterKey(os.urandom(32)))
-        self.chain = ChainRuntime(chain_id=CHAIN_ID, assets=ASSETS, upstream=NoUpstream(),
-                                  max_fee_per_gas=None)
+        upstream = NoUpstream()
+        self.chain = ChainRuntime(chain_id=CHAIN_ID, assets=ASSETS, upstream=upstream,
+                                  fees=FeeCache(upstream), max_fee_per_gas=None)
         self.deps = RpcPlaneDeps(
             store=store, keystore=self.keystore, chains={CHAIN_ID: self.chain},
             prices=StaticPrices(), clock=_now_ms, window_mode="rolling_24h",

@@ -28,7 +28,7 @@ from ._context import Caller, ChainRuntime, RpcPlaneDeps, require_chain
 from ._errors import InvalidParams
 from ._l1_fee import NONCE_PLACEHOLDER, quote_l1_fee
 from ._nonces import NonceOracle
-from ._params import TransactionParams, arity, checksum, transaction
+from ._params import TransactionParams, arity, transaction
 from ._pipeline import SigningRequest, Transaction, sign_with_policy
 from ._sessions import pick_session
 from ._upstream import upstream_quantity
