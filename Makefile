@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test test-fast lint typecheck install clean bench bench-replicas system-packages
+.PHONY: dev test test-fast lint typecheck install clean bench bench-replicas bench-signing system-packages
 
 $(STAMP): pyproject.toml dev/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ bench: install
 # Throughput of 1-3 PostgreSQL replicas vs one SQLite serve (~8 min; needs PostgreSQL's server).
 bench-replicas: install
 	$(BIN)/python bench/replicas.py
+
+# Decide + reserve + sign, no HTTP, no node, on SQLite and PostgreSQL, with a py-spy profile;
+# writes bench/results/signing_path.md (~1 min; needs PostgreSQL's server).
+bench-signing: install
+	$(BIN)/python bench/signing_path.py --profile --write
 
 clean:
 	rm -rf $(VENV) node_modules .studio-dev
