@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test test-fast lint typecheck install clean bench bench-replicas bench-scale system-packages
+.PHONY: dev test test-fast lint typecheck install clean bench bench-latency bench-replicas bench-signing bench-scale system-packages
 
 $(STAMP): pyproject.toml dev/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,12 +54,24 @@ ROOTS := session_studio policy proxy keystore store admin_ui sdk dev
 typecheck: install
 	$(BIN)/mypy $(ROOTS)
 
+# Every issue-13 figure in one run, written to bench/results/performance.md (~15 min); wrk is
+# the load generator (Debian package, installed here when missing).
 bench: install
+	@[ -x /usr/bin/wrk ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk)
+	$(BIN)/python bench/suite.py
+
+# Latency of single sends and reads with web3.py, and the signing primitives (~2 min).
+bench-latency: install
 	$(BIN)/python bench/send_latency.py
 
 # Throughput of 1-3 PostgreSQL replicas vs one SQLite serve (~8 min; needs PostgreSQL's server).
 bench-replicas: install
 	$(BIN)/python bench/replicas.py
+
+# Decide + reserve + sign, no HTTP, no node, on SQLite and PostgreSQL, with a py-spy profile;
+# writes bench/results/signing_path.md (~1 min; needs PostgreSQL's server).
+bench-signing: install
+	$(BIN)/python bench/signing_path.py --profile --write
 
 # Send latency, listing and RSS of one SQLite serve at 10 / 100k / 1M ledger entries (~15 min).
 bench-scale: install

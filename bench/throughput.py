@@ -26,7 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from e2e.harness import start_studio, stop_studio
+from flame_summary import summarise
 
 HERE = Path(__file__).resolve().parent
 READ = {"jsonrpc": "2.0", "id": 1, "method": "eth_blockNumber", "params": []}
@@ -145,14 +147,41 @@ def _send(sender: str) -> dict[str, object]:
             "params": [{"from": sender, "to": TO, "value": "0x1"}]}
 
 
-def main() -> None:
-    quick = "--quick" in sys.argv
+@dataclass
+class Measured:
+    reads: dict[tuple[str, int], Run]
+    sends: dict[tuple[str, int], Run]
+    seconds: float
+    repeats: int
+    profiles: dict[str, str]  # what was profiled -> Markdown summary of its top frames
+
+
+def _profile(pid: int, url: str, script: Path, *, connections: int, threads: int,
+             directory: Path) -> str:
+    """py-spy on `pid` (every thread) while wrk drives `url`: the frames a request spends in."""
+    stacks = directory / f"stacks-{pid}-{connections}.txt"
+    load = subprocess.Popen(["wrk", f"-t{threads}", f"-c{connections}", "-d10s", "-s",
+                             str(script), url], stdout=subprocess.DEVNULL)
+    try:
+        time.sleep(1.0)
+        subprocess.run([str(Path(sys.executable).with_name("py-spy")), "record", "--pid",
+                        str(pid), "--duration", "7", "--rate", "500", "--format", "raw",
+                        "--nonblocking", "-o", str(stacks)], check=True, capture_output=True)
+    finally:
+        load.wait(timeout=30)
+    return summarise(stacks, ["_handle_request", "_run_transaction", "_connection_worker_thread"],
+                     20)
+
+
+def measure(*, quick: bool = False, profile: bool = False) -> Measured:
+    """Run every row in one set of processes (same anvil, same sidecar, same machine state)."""
     seconds, repeats = (2, 1) if quick else (5, 3)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: run `make bench` (it installs the Debian package)")
     server_cores, _ = cores()
     reads: dict[tuple[str, int], Run] = {}
     sends: dict[tuple[str, int], Run] = {}
+    profiles: dict[str, str] = {}
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         studio = start_studio(home, chain_ids=(31337,),
@@ -205,12 +234,29 @@ def main() -> None:
                     sends[(name, connections)] = median_run(
                         url, script, connections=connections, seconds=seconds, repeats=repeats,
                         threads=connections)
+                if profile and connections == 1:
+                    profiles["sidecar, eth_sendTransaction, concurrency 1"] = _profile(
+                        studio.servers[0].pid, base, sidecar_script, connections=1, threads=1,
+                        directory=home)
+            if profile:
+                profiles["sidecar, eth_blockNumber, concurrency 32"] = _profile(
+                    studio.servers[0].pid, studio.rpc_url(), authed, connections=32, threads=1,
+                    directory=home)
         finally:
             for floor in floors:
                 floor.terminate()
                 floor.wait(timeout=10)
             stop_studio(studio)
-    print(render(reads, sends, seconds=seconds, repeats=repeats))
+    return Measured(reads=reads, sends=sends, seconds=seconds, repeats=repeats,
+                    profiles=profiles)
+
+
+def main() -> None:
+    measured = measure(quick="--quick" in sys.argv, profile="--profile" in sys.argv)
+    print(render(measured.reads, measured.sends, seconds=measured.seconds,
+                 repeats=measured.repeats))
+    for name, summary in measured.profiles.items():
+        print(f"\n### Profile: {name}\n\n{summary}")
 
 
 def render(reads: dict[tuple[str, int], Run], sends: dict[tuple[str, int], Run], *,

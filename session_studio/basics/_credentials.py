@@ -11,9 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 
 PREFIX = "sst_"  # recognisable in secret scanners and logs
+# 32 bytes of HMAC in url-safe base64 without padding: 43 ASCII characters.
+_SHAPE = re.compile(re.escape(PREFIX) + r"[A-Za-z0-9_-]{43}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,4 @@ def credential_hash(token: str) -> bytes:
 
 def looks_like_credential(token: str) -> bool:
     """Cheap shape check before any database lookup (43 url-safe base64 chars after the prefix)."""
-    body = token[len(PREFIX):]
-    return (token.startswith(PREFIX) and len(body) == 43
-            and all(c.isalnum() or c in "-_" for c in body))
+    return _SHAPE.fullmatch(token) is not None

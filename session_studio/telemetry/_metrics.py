@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, Info
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -70,9 +70,19 @@ class PrometheusObserver:
             "Calls to a chain's upstream node, by chain and outcome",
             ["chain_id", "ok"], buckets=LATENCY_BUCKETS, registry=registry)
 
+        # Children by label values: `labels()` takes a lock and builds a key per call, on
+        # every request. The label values are bounded (known methods or "other", a handful of
+        # outcomes, the configured chains), so these maps are too.
+        self._request_children: dict[tuple[str, str], Any] = {}
+        self._upstream_children: dict[tuple[int, bool], Any] = {}
+
     def request(self, method: str, outcome: str, seconds: float) -> None:
         label = method if method in _KNOWN_METHODS else "other"
-        self._requests.labels(method=label, outcome=outcome).inc()
+        child = self._request_children.get((label, outcome))
+        if child is None:
+            child = self._requests.labels(method=label, outcome=outcome)
+            self._request_children[(label, outcome)] = child
+        child.inc()
 
     def decision(self, reason: str) -> None:
         self._decisions.labels(reason=reason).inc()
@@ -81,7 +91,11 @@ class PrometheusObserver:
         self._sign.observe(seconds)
 
     def upstream(self, chain_id: int, method: str, seconds: float, ok: bool) -> None:
-        self._upstream.labels(chain_id=str(chain_id), ok=str(ok).lower()).observe(seconds)
+        child = self._upstream_children.get((chain_id, ok))
+        if child is None:
+            child = self._upstream.labels(chain_id=str(chain_id), ok=str(ok).lower())
+            self._upstream_children[(chain_id, ok)] = child
+        child.observe(seconds)
 
     def session_used(self, session_id: str, now_ms: int) -> None:
         if self._usage is not None:

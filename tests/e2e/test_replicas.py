@@ -517,6 +517,7 @@ class Reissued:
     new_agent_reads: list[dict[str, Any]]  # a fresh credential, first use on each replica
     new_credential_reads: list[dict[str, Any]]  # the reissued one, right after the CLI returned
     old_refused_after_s: list[float | None]  # per replica: when the old one got its first 401
+    old_signs: list[dict[str, Any]]  # a signing request with the old one, right after
 
 
 def _read(port: int, credential: str) -> dict[str, Any]:
@@ -540,6 +541,7 @@ def reissued(replicas: Replicas) -> Reissued:
         _read(port, old)
     new = studio.cli("agents", "reissue", name)["credential"]
     reissued_at = time.monotonic()
+    old_signs = [_rpc(port, old, "eth_signTransaction", [{}]) for port in replicas.ports]
     new_credential_reads = [_read(port, new) for port in replicas.ports]
     refused_after: list[float | None] = []
     for port in replicas.ports:
@@ -551,7 +553,7 @@ def reissued(replicas: Replicas) -> Reissued:
         else:
             refused_after.append(time.monotonic() - reissued_at)
     return Reissued(new_agent_reads=new_agent_reads, new_credential_reads=new_credential_reads,
-                    old_refused_after_s=refused_after)
+                    old_refused_after_s=refused_after, old_signs=old_signs)
 
 
 def test_a_credential_issued_through_the_cli_reads_at_once_on_every_replica(
@@ -566,3 +568,9 @@ def test_a_reissued_credential_reads_at_once_on_every_replica(reissued: Reissued
 
 def test_every_replica_drops_the_old_credential_after_a_reissue(reissued: Reissued) -> None:
     assert None not in reissued.old_refused_after_s, reissued.old_refused_after_s
+
+
+def test_a_reissued_credential_cannot_ask_any_replica_to_sign_even_within_the_cache_bound(
+        reissued: Reissued) -> None:
+    assert [a.get("error", {}).get("code") for a in reissued.old_signs] == \
+        [4100] * len(reissued.old_signs), reissued.old_signs

@@ -210,3 +210,13 @@ def test_after_a_poll_no_revoked_credential_is_ever_answered(steps: list[Step]) 
                     assert answer is None
 
     asyncio.run(run())
+
+
+async def test_a_fresh_lookup_asks_the_database_and_drops_a_dead_credential() -> None:
+    resolver = FakeResolver()
+    resolver.issue(b"a")
+    cache = await _cache(resolver)
+    await cache.owner(b"a")
+    resolver.revoke(b"a")  # no poll yet: a read would still be answered from memory
+    assert await cache.owner(b"a", fresh=True) is None
+    assert await cache.owner(b"a") is None  # and its reads stop at once too

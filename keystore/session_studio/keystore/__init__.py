@@ -10,6 +10,8 @@ Module map (one job each):
     _keygen.py      secp256k1 private keys from the OS CSPRNG
     _validation.py  transactions refused whatever the policy said (no chainId, EIP-7702)
     _cache.py       bounded LRU of unsealed keys, subordinate to the sealed blob in the DB
+    _tx_codec.py    transaction bytes with rlp (the digest to sign, the raw signed tx),
+                    identical to eth-account's for the canonical shapes; no key inside
     _local.py       LocalKeystore: generate, sign (tx, personal message, typed data), forget
 
 Typical use, at the composition root:

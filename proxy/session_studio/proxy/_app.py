@@ -31,6 +31,7 @@ from ._errors import (
 )
 from ._methods import DECIDING_METHODS, SESSION_METHODS, RpcMethods
 from ._recovery import rebroadcast_unconfirmed
+from ._self_service import STUDIO_METHODS
 from ._settlement import Settlement
 
 log = logging.getLogger("session_studio.proxy")
@@ -84,6 +85,18 @@ def create_rpc_app(deps: RpcPlaneDeps) -> web.Application:
             payload = parse_body(body)
         except ParseError as exc:
             return _json(error_response(exc, None))
+        if _signs(payload):
+            # Signing never trusts the credential cache: a credential revoked anywhere is
+            # refused here with 401 at once, not served for the cache's bound.
+            try:
+                owner = await credentials.owner(token_hash, fresh=True)
+            except StoreError:
+                log.exception("credential lookup failed", extra={"request_id": request_id})
+                return _json(error_response(InternalError(
+                    "internal error: database unavailable", {"request_id": request_id}), None))
+            if owner is None:
+                return _json(error_response(Unauthorized("missing or invalid credential"),
+                                            None), status=401)
         chain_id = _chain_id(request.match_info["chain_id"])
         if chain_id is None:
             return _json(error_response(InvalidRequest("invalid request: the URL's chain id "
@@ -193,6 +206,17 @@ def create_rpc_app(deps: RpcPlaneDeps) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     return app
+
+
+_FRESH_CREDENTIAL_METHODS = DECIDING_METHODS | STUDIO_METHODS
+
+
+def _signs(payload: Any) -> bool:
+    """Whether a request (or any call of a batch) asks for a signature or changes sessions
+    (agent self-service): those never take the credential from the cache."""
+    calls = payload if isinstance(payload, list) else [payload]
+    return any(isinstance(c, dict) and c.get("method") in _FRESH_CREDENTIAL_METHODS
+               for c in calls)
 
 
 def _ignore_pick(_session: Session) -> None:

@@ -9,9 +9,9 @@ credential, session-scope or agent-disable change, store migration 0014 / pg 000
 epoch moved, the whole cache goes: revocations are rare, reads are not.
 
 What this promises, and what it does not:
-- **Signing never trusts it.** A deciding method reads the session list fresh, and the
-  reserving transaction re-reads revocation and expiry under its locks. A revoked credential
-  is refused for signing at once, on every process.
+- **Signing never trusts it.** A request holding a deciding method resolves its credential
+  fresh (a dead one is HTTP 401 at once, and is dropped from the cache), reads its session
+  list fresh, and the reserving transaction re-reads revocation and expiry under its locks.
 - **Reads and `eth_accounts` may use it** for at most `POLL_INTERVAL_S` plus one poll's query
   after a revoke, reissue, rotation or disable committed anywhere (the invalidation bound:
   about 0.5 s, stated as 1 s in docs/design.md).
@@ -70,14 +70,19 @@ class CredentialCache:
         self._task: asyncio.Task[None] | None = None
 
     # -- lookups ---------------------------------------------------------------------------
-    async def owner(self, token_hash: bytes) -> CredentialOwner | None:
-        """Who the credential speaks for, or None; StoreError if it must ask and cannot."""
-        entry = self._usable(token_hash)
+    async def owner(self, token_hash: bytes, *, fresh: bool = False) -> CredentialOwner | None:
+        """Who the credential speaks for, or None; StoreError if it must ask and cannot.
+
+        `fresh` (a request that signs) always asks the database, and a credential found dead
+        there is dropped here at once, so its reads stop too."""
+        entry = None if fresh else self._usable(token_hash)
         if entry is not None:
             return entry.owner
         generation = self._generation
         owner = await self._resolver.resolve_credential(token_hash)
-        if owner is not None and self._may_store(generation):
+        if owner is None:
+            self._entries.pop(token_hash, None)
+        elif self._may_store(generation) and token_hash not in self._entries:
             self._put(token_hash, _Entry(owner))
         return owner
 

@@ -28,7 +28,7 @@ from ._context import Caller, ChainRuntime, RpcPlaneDeps, require_chain
 from ._errors import InvalidParams
 from ._l1_fee import NONCE_PLACEHOLDER, quote_l1_fee
 from ._nonces import NonceOracle
-from ._params import TransactionParams, arity, checksum, transaction
+from ._params import TransactionParams, arity, transaction
 from ._pipeline import SigningRequest, Transaction, sign_with_policy
 from ._sessions import pick_session
 from ._upstream import upstream_quantity
@@ -184,7 +184,9 @@ def _to_eth_account(request: TransactionRequest, tx: TransactionParams,
         "data": "0x" + request.data.hex(),
     }
     if request.to is not None:
-        fields["to"] = checksum(request.to)
+        # 20 raw bytes, not an EIP-55 string: the keystore would only re-verify the checksum
+        # this module computed (two keccaks, ~35 us on the signing path).
+        fields["to"] = bytes.fromhex(request.to[2:])
     if request.tx_type == 2:
         fields["type"] = 2
         fields["maxFeePerGas"] = request.max_fee_per_gas

@@ -5,9 +5,11 @@ Consistency contract (tests/store/contract/ checks it):
   (`_audit.py`), whoever appends: two processes appending at once still make one valid chain.
 - An entry that belongs to a change (the `audit` argument of a repository mutation, the
   ledger's `rpc.decision`) commits in the same transaction as the change; `append_audit` is
-  for an action with no write of its own.
-- `audit_entries` and `verify_audit` read committed entries; an entry appended meanwhile may
-  be missing from what they return, never half there.
+  for an action with no write of its own. Its place in the chain (`seq`, hashes) may be fixed
+  after that commit (PostgreSQL chains committed events in a background batch, `_pg_audit`;
+  SQLite chains inline), never before it, and an event is chained exactly once.
+- `audit_entries` and `verify_audit` see every entry whose change committed before the call
+  began; one committed meanwhile may be missing from what they return, never half there.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""PostgreSQL: the admin plane's accounts (`AdminRepository`) and the audit trail (`AuditLog`).
+"""PostgreSQL: the admin plane's accounts (`AdminRepository`); the audit trail is `_pg_audit`.
 
 Nothing here is on the signing path. Single-use rules (setup links, challenges) are enforced by
 the UPDATE/DELETE that consumes them (one of two racing statements finds the row gone).
@@ -13,7 +13,6 @@ import json
 
 import psycopg
 
-from . import _audit as audit
 from ._admin_records import (
     Admin,
     AdminLogin,
@@ -23,15 +22,16 @@ from ._admin_records import (
     Passkey,
     SetupLink,
 )
-from ._audit import AuditEntry, AuditEvent, AuditVerdict
+from ._audit import AuditEvent
 from ._errors import Conflict, NotFound
-from ._pg_base import Conn, PgBase, append_audit, fetch_one
+from ._pg_audit import PgAuditChain
+from ._pg_base import Conn, fetch_one
 from ._rows import admin_from_row, api_token_from_row, passkey_from_row
 
 _ADMIN_NAMES_LOCK = 10  # advisory lock class of a workspace's admin names (admin plane only)
 
 
-class PgAdmin(PgBase):
+class PgAdmin(PgAuditChain):
     # -- setup links and challenges --------------------------------------------------------
     async def create_setup_link(self, link: SetupLink) -> None:
         async with self._transaction() as conn:
@@ -47,7 +47,7 @@ class PgAdmin(PgBase):
             if taken is not None:
                 raise Conflict(f"an admin named {link.admin_name!r} already exists")
             await _insert_link(conn, link)
-            await append_audit(conn, audit, now_ms)
+            await self._append_audit(conn, audit, now_ms)
 
     async def setup_link(self, token_hash: bytes, *, now_ms: int) -> SetupLink | None:
         row = await self._read_one(
@@ -101,7 +101,7 @@ class PgAdmin(PgBase):
                                    (admin.id, admin.workspace_id, admin.name,
                                     admin.user_handle, admin.created_at_ms))
                 await _insert_passkey(conn, passkey)
-                await append_audit(conn, audit, now_ms)
+                await self._append_audit(conn, audit, now_ms)
         except psycopg.errors.UniqueViolation as exc:
             raise Conflict(f"an admin named {admin.name!r} already exists") from exc
 
@@ -120,7 +120,7 @@ class PgAdmin(PgBase):
         try:
             async with self._transaction() as conn:
                 await _insert_passkey(conn, passkey)
-                await append_audit(conn, audit, passkey.created_at_ms)
+                await self._append_audit(conn, audit, passkey.created_at_ms)
         except psycopg.errors.UniqueViolation as exc:
             raise Conflict("this passkey is already registered") from exc
 
@@ -149,7 +149,7 @@ class PgAdmin(PgBase):
                 "INSERT INTO admin_logins VALUES (%s, %s, %s, %s, %s, %s, %s, NULL)",
                 (login.token_hash, login.admin_id, login.workspace_id, login.created_at_ms,
                  login.expires_at_ms, login.last_assertion_at_ms, login.passkey_id))
-            await append_audit(conn, audit, login.created_at_ms)
+            await self._append_audit(conn, audit, login.created_at_ms)
 
     async def get_login(self, token_hash: bytes, *, now_ms: int) -> AdminLogin | None:
         row = await self._read_one(
@@ -173,7 +173,7 @@ class PgAdmin(PgBase):
         async with self._transaction() as conn:
             await conn.execute("UPDATE admin_logins SET revoked_at = %s WHERE token_hash = %s"
                                " AND revoked_at IS NULL", (now_ms, token_hash))
-            await append_audit(conn, audit, now_ms)
+            await self._append_audit(conn, audit, now_ms)
 
     # -- admin API tokens ------------------------------------------------------------------
     async def create_api_token(self, token: ApiToken, *, token_hash: bytes,
@@ -185,7 +185,7 @@ class PgAdmin(PgBase):
                     (token.id, token.workspace_id, token.name, token_hash,
                      json.dumps([s.value for s in token.scopes]), token.created_by,
                      token.created_at_ms, token.expires_at_ms))
-                await append_audit(conn, audit, token.created_at_ms)
+                await self._append_audit(conn, audit, token.created_at_ms)
         except psycopg.errors.UniqueViolation as exc:  # pragma: no cover - 256-bit collision
             raise Conflict("token collision, try again") from exc
 
@@ -215,41 +215,12 @@ class PgAdmin(PgBase):
                 raise Conflict(f"token {token_id} is already revoked")
             await conn.execute("UPDATE api_tokens SET revoked_at = %s WHERE id = %s",
                                (now_ms, token_id))
-            await append_audit(conn, audit, now_ms)
+            await self._append_audit(conn, audit, now_ms)
             return api_token_from_row({**row, "revoked_at": now_ms})
-
-    # -- the audit trail -------------------------------------------------------------------
-    async def append_audit(self, event: AuditEvent, *, now_ms: int) -> None:
-        async with self._transaction() as conn:
-            await append_audit(conn, event, now_ms)
-
-    async def audit_entries(self, *, workspace_id: str | None, subject: str | None = None,
-                            after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
-        where: list[str] = ["seq > %s"]
-        args: list[object] = [after_seq]
-        if workspace_id is not None:
-            where.append("workspace_id = %s")
-            args.append(workspace_id)
-        if subject is not None:
-            where.append("subject = %s")
-            args.append(subject)
-        rows = await self._read_all(
-            f"SELECT * FROM audit_log WHERE {' AND '.join(where)} ORDER BY seq LIMIT %s",  # noqa: S608 - fixed clauses
-            (*args, limit))
-        return [audit.entry_from_row(r) for r in rows]
-
-    async def verify_audit(self) -> AuditVerdict:
-        """Check the whole chain, page by page (it can be long)."""
-        entries: list[AuditEntry] = []
-        after = 0
-        while page := await self.audit_entries(workspace_id=None, after_seq=after, limit=5000):
-            entries.extend(page)
-            after = page[-1].seq
-        return audit.verify_chain(entries)
 
 
 async def _lock_admin_names(conn: Conn, workspace_id: str) -> None:
-    """Invites and registrations of one workspace, one at a time (before the AUDIT lock)."""
+    """Invites and registrations of one workspace, one at a time."""
     await conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
                        (_ADMIN_NAMES_LOCK, workspace_id))
 

@@ -1,4 +1,4 @@
-"""PostgreSQL backend, the plumbing: the pool, transactions, the lock order, migrations, audit.
+"""PostgreSQL backend, the plumbing: the pool, transactions, the lock order, migrations.
 
 Why this shape:
 - One `AsyncConnectionPool` per process; connections run in autocommit, so a read is one
@@ -17,13 +17,14 @@ Why this shape:
       3. SIGNER   the signer's nonce sequence (chain id, address) - reserve, release
       4. the rows written (reservations, buckets, nonces), by the statements themselves;
          several sessions rows are always updated in id order (`disable_agent`, usage)
-      5. AUDIT    the audit chain's head - last, held from the append to the commit only
+
+  AUDIT, the audit chain's head, is taken by nothing above: a change records its audit event
+  unchained (`_pg_audit`), and only the sealer, in a transaction of its own that takes no other
+  lock, holds AUDIT while it chains committed events.
 
   A hash collision between two keys of one class only makes two transactions share a lock
   (they serialise; nothing breaks), and since each class is taken in ascending key order the
-  order stays total. Two unrelated sessions therefore never wait for each other, except for
-  the audit append, the one global point, held for an INSERT and a COMMIT (the chain has one
-  order: `_audit.py`).
+  order stays total. Two unrelated sessions therefore never wait for each other.
 - Migrations (migrations_pg/NNNN_*.sql) are applied at `open` under a session-level advisory
   lock, so replicas starting together apply each exactly once, one after the other.
 - Every database failure surfaces as `StoreUnavailable` (fail closed: nothing is signed);
@@ -46,8 +47,6 @@ import psycopg
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from . import _audit as audit
-from ._audit import AuditEvent
 from ._errors import StoreUnavailable
 
 Conn: TypeAlias = psycopg.AsyncConnection[DictRow]
@@ -62,7 +61,7 @@ class Lock(enum.IntEnum):
     LINEAGE = 1
     AGENT = 2
     SIGNER = 3
-    AUDIT = 4
+    AUDIT = 4  # the sealer's only (`_pg_audit`)
 
 
 def signer_key(chain_id: int, address: str) -> str:
@@ -184,23 +183,3 @@ async def fetch_one(conn: Conn, sql: str,
 async def fetch_all(conn: Conn, sql: str, args: Sequence[Any] = ()) -> list[Row]:
     cur = await conn.execute(sql, args)
     return await cur.fetchall()
-
-
-async def append_audit(conn: Conn, event: AuditEvent | None, now_ms: int) -> None:
-    """Chain `event` to the head, inside the caller's transaction, as its last step.
-
-    The AUDIT lock is the last lock any transaction takes and is held only until its commit;
-    the head is read after taking it, so the entry is chained to the committed head."""
-    if event is None:
-        return
-    await conn.execute("SELECT pg_advisory_xact_lock(%s, 0)", (int(Lock.AUDIT),))
-    head = await fetch_one(conn, "SELECT seq, entry_hash FROM audit_log"
-                                 " ORDER BY seq DESC LIMIT 1")
-    seq, prev = (1, audit.GENESIS) if head is None else (head["seq"] + 1,
-                                                         bytes(head["entry_hash"]))
-    detail = audit.canonical(event.detail)
-    digest = audit.entry_hash(prev, seq, now_ms, event.workspace_id, event.actor, event.action,
-                              event.subject, detail)
-    await conn.execute("INSERT INTO audit_log VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                       (seq, now_ms, event.workspace_id, event.actor, event.action,
-                        event.subject, detail, prev, digest))

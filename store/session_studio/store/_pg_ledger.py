@@ -30,13 +30,12 @@ from ._admin_records import DecisionRecord
 from ._audit import AuditEvent
 from ._errors import NonceGap, NotFound, StoreUnavailable
 from ._ledger_interface import Clock, Evaluate, Sign, T
+from ._pg_audit import PgAuditChain
 from ._pg_base import (
     MINUTE_MS,
     Conn,
     Lock,
-    PgBase,
     Row,
-    append_audit,
     fetch_all,
     fetch_one,
     lock,
@@ -88,7 +87,7 @@ _STATE_IN_LOCK = (
     " WHERE s.id = %(session_id)s")
 
 
-class PgLedger(PgBase):
+class PgLedger(PgAuditChain):
     async def reserve_and_sign(
         self, *, session_id: str, method: str, clock: Clock, window_mode: str,
         evaluate: Evaluate, nonce: NonceRequest | None, sign: Sign[T],
@@ -163,7 +162,7 @@ class PgLedger(PgBase):
                 (session_id, now_ms, method, int(decision.allowed),
                  None if decision.reason is None else decision.reason.value, decision.detail,
                  decision.cost, reservation.id if reservation else None))
-            await append_audit(conn, AuditEvent(
+            await self._append_audit(conn, AuditEvent(
                 workspace_id=row["workspace_id"], actor="rpc", action="rpc.decision",
                 subject=row["key_hash"],
                 detail={"method": method, "allowed": decision.allowed,

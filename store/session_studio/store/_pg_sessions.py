@@ -20,7 +20,8 @@ import psycopg
 
 from ._audit import AuditEvent
 from ._errors import AgentDisabled, Conflict, NotFound
-from ._pg_base import Conn, Lock, PgBase, append_audit, fetch_all, fetch_one, lock
+from ._pg_audit import PgAuditChain
+from ._pg_base import Conn, Lock, fetch_all, fetch_one, lock
 from ._records import (
     Agent,
     AgentCeiling,
@@ -40,7 +41,7 @@ from ._rows import (
 )
 
 
-class PgSessions(PgBase):
+class PgSessions(PgAuditChain):
     # -- workspaces and agents -------------------------------------------------------------
     async def create_workspace(self, name: str, *, now_ms: int, workspace_id: str | None = None,
                                audit: AuditEvent | None = None) -> Workspace:
@@ -49,7 +50,7 @@ class PgSessions(PgBase):
             async with self._transaction() as conn:
                 await conn.execute("INSERT INTO workspaces VALUES (%s, %s, %s)",
                                    (ws.id, ws.name, ws.created_at_ms))
-                await append_audit(conn, audit, now_ms)
+                await self._append_audit(conn, audit, now_ms)
         except psycopg.errors.UniqueViolation as exc:
             raise Conflict(f"workspace {name!r} already exists") from exc
         return ws
@@ -84,7 +85,7 @@ class PgSessions(PgBase):
                      rotate_every_s))
                 await _insert_credential(conn, credential_hash, workspace_id, "agent",
                                          agent.id, 1, now_ms)
-                await append_audit(conn, audit, now_ms)
+                await self._append_audit(conn, audit, now_ms)
         except psycopg.errors.UniqueViolation as exc:
             raise Conflict(f"agent {name!r} already exists") from exc
         return agent
@@ -116,7 +117,7 @@ class PgSessions(PgBase):
             await _revoke_agent_credentials(conn, agent.id, now_ms)
             await _insert_credential(conn, credential_hash, agent.workspace_id, "agent",
                                      agent.id, version, now_ms)
-            await append_audit(conn, audit, now_ms)
+            await self._append_audit(conn, audit, now_ms)
         return replace(agent, credential_version=version)
 
     async def disable_agent(self, agent: Agent, *, now_ms: int,
@@ -133,15 +134,15 @@ class PgSessions(PgBase):
                 conn, f"SELECT {SESSION_COLUMNS} {SESSION_FROM} WHERE s.agent_id = %s"
                 " AND s.revoked_at IS NULL ORDER BY s.created_at, s.id", (agent.id,))]
             await lock(conn, Lock.LINEAGE, *(s.lineage_id for s in live))
-            # Rows in id order (as `record_usage` updates them), audit entries after them all:
-            # the AUDIT lock stays the last one taken.
+            # Rows in id order (as `record_usage` updates them); the audit events after them
+            # (recorded unchained: they take no lock, `_pg_audit`).
             for session in sorted(live, key=lambda s: s.id):
                 await _revoke(conn, session.id, now_ms)
             for session in live:
-                await append_audit(conn, replace(
+                await self._append_audit(conn, replace(
                     audit, action="session.revoke", subject=session.key_hash,
                     detail={"by": audit.action, "agent": agent.name}), now_ms)
-            await append_audit(conn, replace(audit, detail={
+            await self._append_audit(conn, replace(audit, detail={
                 **audit.detail, "revoked": [s.key_hash for s in live]}), now_ms)
         return live
 
@@ -171,7 +172,7 @@ class PgSessions(PgBase):
             if self_service:
                 await conn.execute("INSERT INTO self_service_lineages VALUES (%s, %s)",
                                    (session.lineage_id, session.agent_id))
-            await append_audit(conn, audit, session.created_at_ms)
+            await self._append_audit(conn, audit, session.created_at_ms)
 
     async def get_session(self, workspace_id: str, key_hash: str) -> Session:
         row = await self._read_one(
@@ -244,7 +245,7 @@ class PgSessions(PgBase):
                 raise Conflict("session is already revoked or does not exist")
             await lock(conn, Lock.LINEAGE, lineage)
             await _revoke(conn, session_id, now_ms)
-            await append_audit(conn, audit, now_ms)
+            await self._append_audit(conn, audit, now_ms)
 
     async def rotate_session(
         self, old: Session, successor: Session, *, sealed_key: bytes,
@@ -259,7 +260,7 @@ class PgSessions(PgBase):
             await lock(conn, Lock.LINEAGE, lineage)
             await _revoke(conn, old.id, now_ms)
             await _insert_session(conn, successor, sealed_key, credential_hash)
-            await append_audit(conn, audit, now_ms)
+            await self._append_audit(conn, audit, now_ms)
 
     # -- credentials -----------------------------------------------------------------------
     async def resolve_credential(self, token_hash: bytes) -> CredentialOwner | None:
