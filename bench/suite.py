@@ -163,8 +163,11 @@ def _scale(quick: bool) -> str | None:
     """bench/scale.py's Markdown, if that bench is here (it takes minutes at full size)."""
     if not (HERE / "scale.py").exists():
         return None
-    args = [sys.executable, str(HERE / "scale.py"), *(["--quick"] if quick else [])]
-    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        # --out: its own results file (bench/results/scale.md, with its notes) stays as it is.
+        args = [sys.executable, str(HERE / "scale.py"), *(["--quick"] if quick else []),
+                "--out", str(Path(tmp) / "scale.md")]
+        done = subprocess.run(args, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"bench/scale.py failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout.strip()

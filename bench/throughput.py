@@ -98,13 +98,21 @@ def wrk(url: str, script: Path, *, connections: int, seconds: float,
                p50_ms=float(p50.group(1)) * _UNITS[p50.group(2)])  # type: ignore[union-attr]
 
 
-def median_run(url: str, script: Path, *, connections: int, seconds: float,
-               repeats: int, threads: int = 1) -> Run:
-    wrk(url, script, connections=connections, seconds=1, threads=threads)  # warm-up
-    runs = [wrk(url, script, connections=connections, seconds=seconds, threads=threads)
-            for _ in range(repeats)]
-    return Run(per_second=statistics.median(r.per_second for r in runs),
-               p50_ms=statistics.median(r.p50_ms for r in runs))
+def interleaved(targets: list[tuple[str, str, Path, int]], *, connections: int,
+                seconds: float, repeats: int) -> dict[tuple[str, int], Run]:
+    """Each target's median over `repeats` runs taken in turn (a, b, a, b, ...), so both see
+    the same machine and the same chain: every send grows anvil's chain by a block, and anvil
+    slows as it grows, which would otherwise favour whichever target ran first."""
+    runs: dict[str, list[Run]] = {name: [] for name, *_ in targets}
+    for _name, url, script, threads in targets:  # warm-up
+        wrk(url, script, connections=connections, seconds=1, threads=threads)
+    for _ in range(repeats):
+        for name, url, script, threads in targets:
+            runs[name].append(wrk(url, script, connections=connections, seconds=seconds,
+                                  threads=threads))
+    return {(name, connections): Run(per_second=statistics.median(r.per_second for r in rs),
+                                     p50_ms=statistics.median(r.p50_ms for r in rs))
+            for name, rs in runs.items()}
 
 
 def per_connection_script(directory: Path, requests: list[tuple[str, dict[str, object]]]) -> Path:
@@ -214,9 +222,9 @@ def measure(*, quick: bool = False, profile: bool = False) -> Measured:
                 ("sidecar", studio.rpc_url(), authed),
             ]
             for connections in CONCURRENCY:
-                for name, url, script in read_targets:
-                    reads[(name, connections)] = median_run(
-                        url, script, connections=connections, seconds=seconds, repeats=repeats)
+                reads.update(interleaved(
+                    [(name, url, script, 1) for name, url, script in read_targets],
+                    connections=connections, seconds=seconds, repeats=repeats))
             dev_accounts = anvil.web3().eth.accounts
             if len(dev_accounts) < max(SEND_CONCURRENCY):
                 raise SystemExit(f"anvil has {len(dev_accounts)} dev accounts, the bench needs "
@@ -229,11 +237,10 @@ def measure(*, quick: bool = False, profile: bool = False) -> Measured:
                     (f"/rpc/{chain}/{s['credential']}", _send(s["address"]))
                     for s in sessions[:connections]])
                 base = f"http://127.0.0.1:{studio.rpc_port}"
-                for name, url, script in (("anvil signs", anvil_url, anvil_script),
-                                          ("sidecar signs", base, sidecar_script)):
-                    sends[(name, connections)] = median_run(
-                        url, script, connections=connections, seconds=seconds, repeats=repeats,
-                        threads=connections)
+                sends.update(interleaved(
+                    [("anvil signs", anvil_url, anvil_script, connections),
+                     ("sidecar signs", base, sidecar_script, connections)],
+                    connections=connections, seconds=seconds, repeats=repeats))
                 if profile and connections == 1:
                     profiles["sidecar, eth_sendTransaction, concurrency 1"] = _profile(
                         studio.servers[0].pid, base, sidecar_script, connections=1, threads=1,
