@@ -129,6 +129,19 @@ def test_malformed_envelope_is_an_invalid_request_that_keeps_its_id(studio: Stud
         assert_error(call(studio, session, envelope), -32600, envelope["id"])
 
 
+def test_a_method_that_is_not_a_string_is_an_invalid_request_alone_or_in_a_batch(
+        studio: Studio) -> None:
+    """Unhashable methods (a list, an object) once met a set lookup before the envelope was
+    validated: -32603 instead of -32600."""
+    session = studio.create_session(type_="app", fund=False)
+    for method in ([], {"a": 1}):
+        envelope = {"jsonrpc": "2.0", "id": 21, "method": method}
+        assert_error(call(studio, session, envelope), -32600, 21)
+        batch = call(studio, session, [envelope, request("eth_chainId", id_=22)])
+        assert_error(batch[0], -32600, 21)
+        assert batch[1]["result"] == hex(PRIMARY_CHAIN)
+
+
 def test_id_is_echoed_exactly(studio: Studio) -> None:
     session = studio.create_session(type_="app", fund=False)
     for id_ in ("abc", "", "0x1", "1", 0, 42, -7, 2**70, None):

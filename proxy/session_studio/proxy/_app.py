@@ -215,8 +215,8 @@ def _signs(payload: Any) -> bool:
     """Whether a request (or any call of a batch) asks for a signature or changes sessions
     (agent self-service): those never take the credential from the cache."""
     calls = payload if isinstance(payload, list) else [payload]
-    return any(isinstance(c, dict) and c.get("method") in _FRESH_CREDENTIAL_METHODS
-               for c in calls)
+    return any(isinstance(c, dict) and isinstance(c.get("method"), str)
+               and c["method"] in _FRESH_CREDENTIAL_METHODS for c in calls)
 
 
 def _ignore_pick(_session: Session) -> None:
