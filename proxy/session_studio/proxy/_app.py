@@ -63,18 +63,14 @@ def create_rpc_app(deps: RpcPlaneDeps) -> web.Application:
         request_id = os.urandom(8).hex()
         token = _credential(request)
         if token is None:
-            return _json(error_response(Unauthorized("missing or invalid credential"), None),
-                         status=401)
+            return _unauthorized()
         token_hash = credential_hash(token)
         try:
             owner = await credentials.owner(token_hash)
         except StoreError:
-            log.exception("credential lookup failed", extra={"request_id": request_id})
-            return _json(error_response(InternalError("internal error: database unavailable",
-                                                      {"request_id": request_id}), None))
+            return _database_unavailable(request_id)
         if owner is None:
-            return _json(error_response(Unauthorized("missing or invalid credential"), None),
-                         status=401)
+            return _unauthorized()
         if request.content_length is not None and request.content_length > deps.max_body_bytes:
             return _too_large(deps.max_body_bytes)
         try:
@@ -85,18 +81,15 @@ def create_rpc_app(deps: RpcPlaneDeps) -> web.Application:
             payload = parse_body(body)
         except ParseError as exc:
             return _json(error_response(exc, None))
-        if _signs(payload):
+        if _needs_fresh_credential(payload):
             # Signing never trusts the credential cache: a credential revoked anywhere is
             # refused here with 401 at once, not served for the cache's bound.
             try:
                 owner = await credentials.owner(token_hash, fresh=True)
             except StoreError:
-                log.exception("credential lookup failed", extra={"request_id": request_id})
-                return _json(error_response(InternalError(
-                    "internal error: database unavailable", {"request_id": request_id}), None))
+                return _database_unavailable(request_id)
             if owner is None:
-                return _json(error_response(Unauthorized("missing or invalid credential"),
-                                            None), status=401)
+                return _unauthorized()
         chain_id = _chain_id(request.match_info["chain_id"])
         if chain_id is None:
             return _json(error_response(InvalidRequest("invalid request: the URL's chain id "
@@ -211,12 +204,22 @@ def create_rpc_app(deps: RpcPlaneDeps) -> web.Application:
 _FRESH_CREDENTIAL_METHODS = DECIDING_METHODS | STUDIO_METHODS
 
 
-def _signs(payload: Any) -> bool:
+def _needs_fresh_credential(payload: Any) -> bool:
     """Whether a request (or any call of a batch) asks for a signature or changes sessions
     (agent self-service): those never take the credential from the cache."""
     calls = payload if isinstance(payload, list) else [payload]
     return any(isinstance(c, dict) and isinstance(c.get("method"), str)
                and c["method"] in _FRESH_CREDENTIAL_METHODS for c in calls)
+
+
+def _unauthorized() -> web.Response:
+    return _json(error_response(Unauthorized("missing or invalid credential"), None), status=401)
+
+
+def _database_unavailable(request_id: str) -> web.Response:
+    log.exception("credential lookup failed", extra={"request_id": request_id})
+    return _json(error_response(InternalError("internal error: database unavailable",
+                                              {"request_id": request_id}), None))
 
 
 def _ignore_pick(_session: Session) -> None:

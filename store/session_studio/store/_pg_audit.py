@@ -42,6 +42,7 @@ from . import _audit as audit
 from ._audit import AuditEntry, AuditEvent, AuditVerdict
 from ._errors import StoreUnavailable
 from ._pg_base import Conn, Lock, PgBase, fetch_all, fetch_one
+from ._rows import audit_page_query, pg
 
 log = logging.getLogger("session_studio.store.audit")
 SEAL_INTERVAL_S = 1.0
@@ -173,18 +174,9 @@ class PgAuditChain(PgBase):
 
     async def _sealed_entries(self, *, workspace_id: str | None, subject: str | None = None,
                               after_seq: int, limit: int) -> list[AuditEntry]:
-        where: list[str] = ["seq > %s"]
-        args: list[object] = [after_seq]
-        if workspace_id is not None:
-            where.append("workspace_id = %s")
-            args.append(workspace_id)
-        if subject is not None:
-            where.append("subject = %s")
-            args.append(subject)
-        rows = await self._read_all(
-            f"SELECT * FROM audit_log WHERE {' AND '.join(where)} ORDER BY seq LIMIT %s",  # noqa: S608 - fixed clauses
-            (*args, limit))
-        return [audit.entry_from_row(r) for r in rows]
+        sql, args = audit_page_query(workspace_id=workspace_id, subject=subject,
+                                     after_seq=after_seq, limit=limit)
+        return [audit.entry_from_row(r) for r in await self._read_all(pg(sql), args)]
 
 
 async def _seal_batch(conn: Conn, limit: int, *, up_to_id: int) -> int:

@@ -186,3 +186,18 @@ class FleetSessionBuilder:
                 last_used_at_ms=r["last_used_at"], created_at_ms=r["created_at"],
                 expires_at_ms=r["expires_at"])
             for r in rows)
+
+
+def audit_page_query(*, workspace_id: str | None, subject: str | None, after_seq: int,
+                     limit: int) -> tuple[str, tuple[object, ...]]:
+    """`AuditLog.audit_entries`' read of chained entries: (sql, args), SQLite placeholders."""
+    where: list[str] = ["seq > ?"]
+    args: list[object] = [after_seq]
+    if workspace_id is not None:
+        where.append("workspace_id = ?")
+        args.append(workspace_id)
+    if subject is not None:
+        where.append("subject = ?")
+        args.append(subject)
+    sql = f"SELECT * FROM audit_log WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"  # noqa: S608 - fixed clauses
+    return sql, (*args, limit)

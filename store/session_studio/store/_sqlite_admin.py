@@ -25,7 +25,7 @@ from ._admin_records import (
 )
 from ._audit import AuditEntry, AuditEvent, AuditVerdict
 from ._errors import Conflict, NotFound
-from ._rows import admin_from_row, api_token_from_row, passkey_from_row
+from ._rows import admin_from_row, api_token_from_row, audit_page_query, passkey_from_row
 
 R = TypeVar("R")
 
@@ -280,18 +280,9 @@ class AdminTables:
 
     async def audit_entries(self, *, workspace_id: str | None, subject: str | None = None,
                             after_seq: int = 0, limit: int = 1000) -> list[AuditEntry]:
-        where: list[str] = ["seq > ?"]
-        args: list[object] = [after_seq]
-        if workspace_id is not None:
-            where.append("workspace_id = ?")
-            args.append(workspace_id)
-        if subject is not None:
-            where.append("subject = ?")
-            args.append(subject)
-        rows = await self._read_all(
-            f"SELECT * FROM audit_log WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?",  # noqa: S608 - fixed clauses
-            (*args, limit))
-        return [audit.entry_from_row(r) for r in rows]
+        sql, args = audit_page_query(workspace_id=workspace_id, subject=subject,
+                                     after_seq=after_seq, limit=limit)
+        return [audit.entry_from_row(r) for r in await self._read_all(sql, args)]
 
     async def verify_audit(self) -> AuditVerdict:
         """Check the whole chain, page by page (it can be long)."""
