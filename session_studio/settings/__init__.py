@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ._settings import (
     SETTINGS,
+    ApprovalSettings,
     ChainSettings,
     ConfigError,
     ListenAddress,
@@ -21,6 +22,7 @@ from ._settings import (
 
 __all__ = [
     "SETTINGS",
+    "ApprovalSettings",
     "ChainSettings",
     "ConfigError",
     "ListenAddress",

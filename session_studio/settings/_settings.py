@@ -156,6 +156,17 @@ class PolicySettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ApprovalSettings:
+    """Requests held for a person (issue 14): how long they wait, and who hears of them."""
+
+    # A pending approval expires (its reserved cost released) after this long. At most a day,
+    # so a held request's reservation stays inside the rolling window it was reserved in.
+    expire_after_s: int
+    webhook_url: str | None  # a JSON POST per new pending approval and per decision
+    webhook_secret_file: Path | None  # absolute; the HMAC key (or $SESSION_STUDIO_WEBHOOK_SECRET)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PricesSettings:
     cache_s: float  # how long one feed reading is reused; 0 reads the feed every time
 
@@ -179,6 +190,8 @@ class Settings:
     tokens: tuple[TokenSettings, ...]
     prices: PricesSettings
     metrics: MetricsSettings
+    approvals: ApprovalSettings = ApprovalSettings(expire_after_s=3600, webhook_url=None,
+                                                   webhook_secret_file=None)
 
     def token(self, chain_id: int, symbol_or_address: str) -> TokenSettings | None:
         """The token on ``chain_id`` with this symbol (case-sensitive) or address (any case)."""
@@ -624,6 +637,28 @@ MAX_OUTSTANDING_SIGNED = Setting(
     "rate_limited (0 refuses eth_signTransaction)",
 )
 
+APPROVALS_EXPIRE_AFTER_S = Setting(
+    table="approvals",
+    name="expire_after_s",
+    parse=_int_in(1, 86_400),
+    default=3600,
+    help="seconds a held request waits for a person before it expires and its cost is released",
+)
+APPROVALS_WEBHOOK_URL = Setting(
+    table="approvals",
+    name="webhook_url",
+    parse=_http_url,
+    default=ABSENT,
+    help="receives a JSON POST (HMAC-signed) per new pending approval and per decision",
+)
+APPROVALS_WEBHOOK_SECRET_FILE = Setting(
+    table="approvals",
+    name="webhook_secret_file",
+    parse=_string,
+    default=ABSENT,
+    help="the webhook's HMAC key, relative to the config file (or $SESSION_STUDIO_WEBHOOK_SECRET)",
+)
+
 PRICES_CACHE_S = Setting(
     table="prices",
     name="cache_s",
@@ -794,6 +829,9 @@ SETTINGS: Final[tuple[Setting[Any], ...]] = (
     ORIGIN,
     WINDOW,
     MAX_OUTSTANDING_SIGNED,
+    APPROVALS_EXPIRE_AFTER_S,
+    APPROVALS_WEBHOOK_URL,
+    APPROVALS_WEBHOOK_SECRET_FILE,
     PRICES_CACHE_S,
     METRICS_PER_SESSION,
     METRICS_SNAPSHOT_INTERVAL_S,
@@ -817,7 +855,8 @@ SETTINGS: Final[tuple[Setting[Any], ...]] = (
     PRICE_MAX_AGE_S,
 )
 
-_SECTIONS: Final = ("server", "database", "keystore", "admin", "policy", "prices", "metrics")
+_SECTIONS: Final = ("server", "database", "keystore", "admin", "policy", "approvals", "prices",
+                     "metrics")
 _TOP_LEVEL: Final = frozenset((*_SECTIONS, "chains", "tokens"))
 
 
@@ -924,6 +963,15 @@ def _policy(raw: object) -> PolicySettings:
     table = _Table(raw, "policy", "policy")
     return PolicySettings(window=table.value(WINDOW),
                           max_outstanding_signed=table.value(MAX_OUTSTANDING_SIGNED))
+
+
+def _approvals(raw: object, config_dir: Path) -> ApprovalSettings:
+    table = _Table(raw, "approvals", "approvals")
+    secret = table.optional(APPROVALS_WEBHOOK_SECRET_FILE)
+    return ApprovalSettings(
+        expire_after_s=table.value(APPROVALS_EXPIRE_AFTER_S),
+        webhook_url=table.optional(APPROVALS_WEBHOOK_URL),
+        webhook_secret_file=None if secret is None else _relative_to(config_dir, secret))
 
 
 def _prices(raw: object) -> PricesSettings:
@@ -1042,6 +1090,7 @@ def parse_settings(text: str, *, config_path: Path) -> Settings:
     keystore = _keystore(document.get("keystore", {}), config_dir)
     admin = _admin(document.get("admin", {}))
     policy = _policy(document.get("policy", {}))
+    approvals = _approvals(document.get("approvals", {}), config_dir)
     prices = _prices(document.get("prices", {}))
     metrics = _metrics(document.get("metrics", {}))
     if "chains" not in document:
@@ -1059,6 +1108,7 @@ def parse_settings(text: str, *, config_path: Path) -> Settings:
         tokens=tokens,
         prices=prices,
         metrics=metrics,
+        approvals=approvals,
     )
 
 

@@ -46,6 +46,10 @@ class SessionPolicy:
     # The agent's budget across all its sessions (revoked and rotated ones too), in `unit`
     # atoms; None = no agent-wide budget. Sessions of a budgeted agent are USD-limited.
     agent_daily_budget: int | None = None
+    # A request that passes every check but costs more than this (unit atoms) is held for a
+    # person's approval instead of signed; None = never held. `per_tx` and `daily` stay hard
+    # caps: a held request has passed them, and approving never lifts them.
+    approve_above: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,7 +83,11 @@ class SessionState:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Decision:
-    """Outcome of one evaluation. `cost` is what an allowed request reserves, in unit atoms."""
+    """Outcome of one evaluation. `cost` is what an allowed request reserves, in unit atoms.
+
+    Three verdicts: allowed (sign, reserving `cost`); held (`allowed` False, `held` True,
+    reason `approval_required`: reserve `cost` but sign nothing until a person approves); and
+    refused (neither: nothing is reserved)."""
 
     allowed: bool
     reason: ReasonCode | None
@@ -87,6 +95,12 @@ class Decision:
     cost: int = 0
     gas_cost: int = 0  # the worst-case gas part of `cost`, which settlement corrects later
     figures: Mapping[str, str] = field(default_factory=dict)
+    held: bool = False
+
+    @property
+    def reserves(self) -> bool:
+        """Whether the ledger reserves `cost` for this verdict: allowed, or held."""
+        return self.allowed or self.held
 
     @classmethod
     def deny(cls, reason: ReasonCode, detail: str, **figures: str) -> Decision:
@@ -340,6 +354,42 @@ def _check_limits(
         return Decision(allowed=False, reason=ReasonCode.PER_TX_LIMIT_EXCEEDED,
                         detail=f"costs {figures['cost']} {policy.unit}, over the per-transaction "
                                f"limit of {figures['per_tx_limit']}", figures=figures)
+    within = _check_windows(policy, state, cost, gas_cost, figures)
+    if not within.allowed or policy.approve_above is None or cost <= policy.approve_above:
+        return within
+    figures = {**within.figures, "approve_above": format_amount(policy.approve_above)}
+    return Decision(allowed=False, held=True, reason=ReasonCode.APPROVAL_REQUIRED,
+                    detail=f"costs {figures['cost']} {policy.unit}, over the session's approval "
+                           f"threshold of {figures['approve_above']}: held for a person's "
+                           f"approval", cost=cost, gas_cost=gas_cost, figures=figures)
+
+
+def evaluate_approval(*, policy: SessionPolicy, state: SessionState, cost: int,
+                      gas_cost: int = 0, now_ms: int) -> Decision:
+    """Decide whether a held request may be signed now that a person approved it.
+
+    `state` is read under the ledger's lock with the held amount taken out of the window, so
+    the request is judged as if it were asked now: revocation and expiry first, then the daily
+    window, the agent budget and the self-service window at this instant (a held request whose
+    reservation fell out of the window, or was reserved in yesterday's calendar day, must fit
+    today's). The rate limit and per-tx cap were passed when it was held and do not change."""
+    unusable = check_session_usable(state, now_ms)
+    if unusable is not None:
+        return unusable
+    figures = {
+        "unit": policy.unit,
+        "cost": format_amount(cost),
+        "per_tx_limit": format_amount(policy.per_tx),
+        "daily_limit": format_amount(policy.daily),
+        "spent_in_window": format_amount(state.spent_in_window),
+    }
+    return _check_windows(policy, state, cost, gas_cost, figures)
+
+
+def _check_windows(policy: SessionPolicy, state: SessionState, cost: int, gas_cost: int,
+                   figures: Mapping[str, str]) -> Decision:
+    """The spend windows: the session's daily limit, its agent's budget, the self-service
+    ceiling. Allow with `cost` reserved, or the first one it would overshoot."""
     if state.spent_in_window + cost > policy.daily:
         return Decision(allowed=False, reason=ReasonCode.DAILY_LIMIT_EXCEEDED,
                         detail=f"costs {figures['cost']} {policy.unit} with "

@@ -26,6 +26,9 @@ class ReasonCode(StrEnum):
     UNDECODABLE_REQUEST = "undecodable_request"
     GAS_PRICE_TOO_HIGH = "gas_price_too_high"
     RATE_LIMITED = "rate_limited"
+    # Not a refusal of the request but of signing it now: it passed every check, costs more
+    # than the session's `approve_above`, and waits, reserved, for a person (issue 14).
+    APPROVAL_REQUIRED = "approval_required"
 
 
 class Permission(StrEnum):

@@ -93,7 +93,8 @@ def _unfilled(tx: TransactionParams, session: Session, chain: ChainRuntime) -> T
 
 # Refusals that depend on gas, fees or usage: these need the filled request to be decided.
 _FILL_DEPENDENT = frozenset({ReasonCode.PER_TX_LIMIT_EXCEEDED, ReasonCode.DAILY_LIMIT_EXCEEDED,
-                             ReasonCode.UNPRICEABLE_ASSET, ReasonCode.GAS_PRICE_TOO_HIGH})
+                             ReasonCode.UNPRICEABLE_ASSET, ReasonCode.GAS_PRICE_TOO_HIGH,
+                             ReasonCode.APPROVAL_REQUIRED})
 
 
 def _refusal_whatever_the_fill(deps: RpcPlaneDeps, session: Session,

@@ -18,6 +18,13 @@ from ._admin_records import (
     Scope,
     SetupLink,
 )
+from ._approval_records import (
+    APPROVAL_EVENT_KINDS,
+    Approval,
+    ApprovalDraft,
+    ApprovalEvent,
+    ApprovalStatus,
+)
 from ._audit import AuditEntry, AuditEvent, AuditVerdict, verify_chain
 from ._errors import (
     AgentDisabled,
@@ -30,6 +37,11 @@ from ._errors import (
 )
 from ._interface import (
     AdminRepository,
+    ApprovalEvaluate,
+    ApprovalLedger,
+    ApprovalOutbox,
+    ApprovalReader,
+    ApprovalStore,
     AuditLog,
     CredentialResolver,
     Evaluate,
@@ -80,6 +92,7 @@ def open_store(*, path: Path | None, url: str | None, pool_size: int = 10) -> St
 
 
 __all__ = [
+    "APPROVAL_EVENT_KINDS",
     "MAX_LEDGER_NONCE",
     "Admin",
     "AdminLogin",
@@ -88,6 +101,15 @@ __all__ = [
     "AgentCeiling",
     "AgentDisabled",
     "ApiToken",
+    "Approval",
+    "ApprovalDraft",
+    "ApprovalEvaluate",
+    "ApprovalEvent",
+    "ApprovalLedger",
+    "ApprovalOutbox",
+    "ApprovalReader",
+    "ApprovalStatus",
+    "ApprovalStore",
     "AuditEntry",
     "AuditEvent",
     "AuditLog",

@@ -20,6 +20,8 @@ class Scope(StrEnum):
     SESSIONS_READ = "sessions:read"
     SESSIONS_WRITE = "sessions:write"
     AGENTS_WRITE = "agents:write"
+    # List and reject approvals; never approve (that takes a person's passkey, or the host).
+    APPROVALS_WRITE = "approvals:write"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,6 +11,8 @@ one backend and hands each part of the house its slice:
     AdminRepository             setup links, passkeys, logins,       (_admin_interface.py)
                                   API tokens
     AuditLog                    append, read, verify the chain       (_audit_interface.py)
+    ApprovalStore               held requests, their decisions, the  (_approval_interface.py)
+      (Ledger, Reader, Outbox)    webhook outbox
     FleetReader, UsageWriter  the metrics snapshot, usage counts   (_fleet_interface.py)
 
 Each protocol's module states its consistency contract; tests/store/contract/ is the suite
@@ -24,6 +26,13 @@ from __future__ import annotations
 from typing import Protocol
 
 from ._admin_interface import AdminRepository
+from ._approval_interface import (
+    ApprovalEvaluate,
+    ApprovalLedger,
+    ApprovalOutbox,
+    ApprovalReader,
+    ApprovalStore,
+)
 from ._audit_interface import AuditLog
 from ._fleet_interface import FleetReader, UsageWriter
 from ._ledger_interface import Clock, Evaluate, Ledger, LedgerReader, Sign
@@ -42,17 +51,24 @@ class StoreLifecycle(Readiness, Protocol):
     async def close(self) -> None: ...
 
 
-class SigningStore(Readiness, CredentialResolver, Ledger, Protocol):
-    """What the RPC plane needs: resolve a credential, reserve and sign, settle."""
+class SigningStore(Readiness, CredentialResolver, Ledger, ApprovalLedger, ApprovalReader,
+                   Protocol):
+    """What the RPC plane needs: resolve a credential, reserve and sign (or hold), settle,
+    and sign what a person approved."""
 
 
 class Store(StoreLifecycle, SessionRepository, Ledger, AdminRepository, AuditLog, FleetReader,
-            UsageWriter, Protocol):
+            UsageWriter, ApprovalStore, Protocol):
     """The whole store, for the composition root (`open_store`) and the service layer."""
 
 
 __all__ = [
     "AdminRepository",
+    "ApprovalEvaluate",
+    "ApprovalLedger",
+    "ApprovalOutbox",
+    "ApprovalReader",
+    "ApprovalStore",
     "AuditLog",
     "Clock",
     "CredentialResolver",

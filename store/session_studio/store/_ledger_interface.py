@@ -28,6 +28,7 @@ from typing import Protocol, TypeVar
 from session_studio.policy import Decision, SessionState
 
 from ._admin_records import DecisionRecord
+from ._approval_records import ApprovalDraft
 from ._records import (
     NonceRequest,
     Reservation,
@@ -65,7 +66,7 @@ class Ledger(LedgerReader, Protocol):
     async def reserve_and_sign(
         self, *, session_id: str, method: str, clock: Clock, window_mode: str,
         evaluate: Evaluate, nonce: NonceRequest | None, sign: Sign[T],
-        gas_wei: int | None = None,
+        gas_wei: int | None = None, hold: ApprovalDraft | None = None,
     ) -> tuple[Decision, Reservation | None, T | None]:
         """Read the session's state and window usage, evaluate, and on allow reserve the cost,
         pick a nonce and sign: all in one transaction. No concurrent request sees stale usage,
@@ -78,7 +79,14 @@ class Ledger(LedgerReader, Protocol):
 
         The reservation records `Decision.gas_cost` (the worst-case gas part of the cost, in
         unit atoms) and `gas_wei` (the same worst case in wei, gas * maxFeePerGas), which
-        settlement needs to scale the gas part down to the receipt's real cost."""
+        settlement needs to scale the gas part down to the receipt's real cost.
+
+        A verdict of "held" (`Decision.held`) with a `hold` draft reserves the cost without
+        signing: a `reserved` reservation (no nonce) and a pending approval `hold.id` are
+        recorded with an `approval.pending` outbox event (`_approval_interface.py`); the
+        reservation is returned and the signed artefact is None. Held without a draft is
+        treated as a refusal (nothing reserved): fail closed. Before the window is read, the
+        lineage's pending approvals past their expiry are expired (their cost released)."""
     async def release(self, reservation: Reservation, *, now_ms: int,
                       return_nonce: bool) -> bool:
         """The request provably never reached the chain: give back its spend (and nonce).

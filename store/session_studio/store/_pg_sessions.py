@@ -307,8 +307,8 @@ async def _insert_session(conn: Conn, s: Session, sealed_key: bytes,
         " address_lower, sealed_key, permissions, chain_ids, tokens, limit_unit,"
         " per_tx_limit, daily_limit, created_at, expires_at, revoked_at, lineage_id,"
         " predecessor_id, credential_version, recipients, contracts, rate_limit_per_minute,"
-        " max_fee_per_gas) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-        " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        " max_fee_per_gas, approve_above) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+        " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         (s.id, s.workspace_id, s.type.value, s.label, s.agent_id, s.key_hash, s.address,
          s.address.lower(), sealed_key, json.dumps([p.value for p in s.permissions]),
          json.dumps(list(s.chain_ids)), json.dumps(list(s.tokens)), s.limit_unit,
@@ -316,7 +316,7 @@ async def _insert_session(conn: Conn, s: Session, sealed_key: bytes,
          s.revoked_at_ms, s.lineage_id, s.predecessor_id, s.credential_version,
          None if s.recipients is None else json.dumps(list(s.recipients)),
          json.dumps({a: None if sel is None else list(sel) for a, sel in s.contracts.items()}),
-         s.rate_limit_per_minute, s.max_fee_per_gas))
+         s.rate_limit_per_minute, s.max_fee_per_gas, s.approve_above))
     if credential_hash is not None:
         await _insert_credential(conn, credential_hash, s.workspace_id, "session", s.id,
                                  s.credential_version, s.created_at_ms)

@@ -22,7 +22,9 @@ class SessionStatus(StrEnum):
 
 
 class ReservationStatus(StrEnum):
-    RESERVED = "reserved"  # spend held before signing (kept for backends that sign later)
+    # Held for a person's approval (issue 14): the cost counts, nothing is signed, no nonce.
+    # Only the approval calls move it on (signed on approval, released otherwise).
+    RESERVED = "reserved"
     SIGNED = "signed"  # signed in the reserving transaction; may be on chain from now on
     BROADCAST = "broadcast"  # the upstream accepted it
     UNKNOWN = "unknown"  # sent, but the upstream never answered: stays reserved
@@ -36,11 +38,12 @@ class ReservationStatus(StrEnum):
 # never undo an earlier one: settled and released are final, and `broadcast` (a node took it)
 # is neither demoted to `unknown` nor released on a "nonce too low" a slow owner hears.
 OUTCOME_FROM: Mapping[ReservationStatus, tuple[ReservationStatus, ...]] = {
-    ReservationStatus.BROADCAST: (ReservationStatus.RESERVED, ReservationStatus.SIGNED,
-                                  ReservationStatus.UNKNOWN),
-    ReservationStatus.UNKNOWN: (ReservationStatus.RESERVED, ReservationStatus.SIGNED),
+    ReservationStatus.BROADCAST: (ReservationStatus.SIGNED, ReservationStatus.UNKNOWN),
+    ReservationStatus.UNKNOWN: (ReservationStatus.SIGNED,),
 }
-RELEASABLE = (ReservationStatus.RESERVED, ReservationStatus.SIGNED, ReservationStatus.UNKNOWN)
+# A held (`reserved`) request is not among them: nothing of it reached any node, and only its
+# approval's decision (approve, reject, expire, revoke) may move it.
+RELEASABLE = (ReservationStatus.SIGNED, ReservationStatus.UNKNOWN)
 
 
 def outcome_sources(status: ReservationStatus) -> tuple[ReservationStatus, ...]:
@@ -137,6 +140,7 @@ class Session:
     rate_limit_per_minute: int | None = None
     max_fee_per_gas: int | None = None
     agent_daily_budget: int | None = None  # the owning agent's budget (USD atoms), if any
+    approve_above: int | None = None  # unit atoms; costlier requests wait for a person
 
     def status(self, now_ms: int) -> SessionStatus:
         """Derived, never stored: an expired session reads `expired` without anyone touching it."""
@@ -160,6 +164,7 @@ class Session:
                        for address, selectors in self.contracts.items()},
             rate_limit_per_minute=self.rate_limit_per_minute,
             agent_daily_budget=self.agent_daily_budget,
+            approve_above=self.approve_above,
         )
 
 

@@ -38,7 +38,8 @@ SESSION_COLUMNS = """
     s.address, s.permissions, s.chain_ids, s.tokens, s.limit_unit, s.per_tx_limit,
     s.daily_limit, s.created_at, s.expires_at, s.revoked_at, s.lineage_id, s.predecessor_id,
     s.credential_version, s.last_used_at, s.request_count, s.recipients, s.contracts,
-    s.rate_limit_per_minute, s.max_fee_per_gas, a.daily_budget AS agent_daily_budget
+    s.rate_limit_per_minute, s.max_fee_per_gas, a.daily_budget AS agent_daily_budget,
+    s.approve_above
 """
 SESSION_FROM = "FROM sessions s LEFT JOIN agents a ON a.id = s.agent_id"
 SESSION_SORTS = {"created": "s.created_at", "last_used": "COALESCE(s.last_used_at, 0)",
@@ -130,7 +131,8 @@ def session_from_row(row: Any) -> Session:
                    for a, sel in json.loads(row["contracts"]).items()},
         rate_limit_per_minute=row["rate_limit_per_minute"],
         max_fee_per_gas=None if row["max_fee_per_gas"] is None else int(row["max_fee_per_gas"]),
-        agent_daily_budget=optional_int(row["agent_daily_budget"]))
+        agent_daily_budget=optional_int(row["agent_daily_budget"]),
+        approve_above=optional_int(row["approve_above"]))
 
 
 def admin_from_row(row: Any) -> Admin:

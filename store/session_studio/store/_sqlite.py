@@ -800,8 +800,8 @@ def _insert_session(db: sqlite3.Connection, s: Session, sealed_key: bytes,
         " address_lower, sealed_key, permissions, chain_ids, tokens, limit_unit,"
         " per_tx_limit, daily_limit, created_at, expires_at, revoked_at, lineage_id,"
         " predecessor_id, credential_version, recipients, contracts, rate_limit_per_minute,"
-        " max_fee_per_gas) VALUES"
-        " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " max_fee_per_gas, approve_above) VALUES"
+        " (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (s.id, s.workspace_id, s.type.value, s.label, s.agent_id, s.key_hash, s.address,
          s.address.lower(), sealed_key, json.dumps([p.value for p in s.permissions]),
          json.dumps(list(s.chain_ids)), json.dumps(list(s.tokens)), s.limit_unit,
@@ -810,7 +810,8 @@ def _insert_session(db: sqlite3.Connection, s: Session, sealed_key: bytes,
          None if s.recipients is None else json.dumps(list(s.recipients)),
          json.dumps({a: None if sel is None else list(sel) for a, sel in s.contracts.items()}),
          s.rate_limit_per_minute,
-         None if s.max_fee_per_gas is None else str(s.max_fee_per_gas)))
+         None if s.max_fee_per_gas is None else str(s.max_fee_per_gas),
+         None if s.approve_above is None else str(s.approve_above)))
     if credential_hash is not None:
         _insert_credential(db, credential_hash, s.workspace_id, "session", s.id,
                            s.credential_version, s.created_at_ms)
