@@ -24,6 +24,8 @@ from ._approval_records import (
     ApprovalDraft,
     ApprovalEvent,
     ApprovalStatus,
+    approval_event_body,
+    approval_json,
 )
 from ._audit import AuditEntry, AuditEvent, AuditVerdict, verify_chain
 from ._errors import (
@@ -154,6 +156,8 @@ __all__ = [
     "UnsettledSend",
     "UsageWriter",
     "Workspace",
+    "approval_event_body",
+    "approval_json",
     "new_id",
     "open_store",
     "verify_chain",

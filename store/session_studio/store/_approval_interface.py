@@ -25,8 +25,8 @@ Consistency contract (tests/store/contract/test_approvals.py runs it on every ba
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Protocol, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 from session_studio.policy import Decision, SessionState
 
@@ -44,18 +44,23 @@ class ApprovalLedger(Protocol):
     async def approve_and_sign(
         self, approval_id: str, *, workspace_id: str | None, decided_by: str, clock: Clock,
         window_mode: str, evaluate: ApprovalEvaluate, nonce: NonceRequest | None,
-        sign: Sign[T], gas_wei: int | None = None,
+        sign: Sign[T], result_of: Callable[[T], str], gas_wei: int | None = None,
     ) -> tuple[Approval, Decision, Reservation | None, T | None]:
         """Sign a pending approval (see the module docstring). Raises `NotFound` (no such
         approval in `workspace_id`; None = any workspace, for the CLI on the host) and
-        `Conflict` (no longer pending). A `sign` that raises changes nothing."""
+        `Conflict` (no longer pending). A `sign` that raises changes nothing.
+
+        `result_of` turns the signed artefact into the approval's `result` (what the original
+        method answers: the tx hash of a send, the raw transaction, the signature), stored in
+        the same transaction. Returns the approval as it is after this call, the decision,
+        and on allow the reservation (now `signed`, with its nonce) and the artefact."""
     async def reject_approval(self, approval_id: str, *, workspace_id: str | None,
                               decided_by: str, reason: str, now_ms: int) -> Approval:
         """Pending -> rejected, the held cost released. NotFound / Conflict as above."""
     async def expire_approvals(self, *, now_ms: int) -> int:
         """Every pending approval past its expiry -> expired, its cost released; how many."""
-    async def record_approval_error(self, approval_id: str, error: str) -> None:
-        """The node refused the approved send (JSON text of its error)."""
+    async def record_approval_error(self, approval_id: str, error: Mapping[str, Any]) -> None:
+        """The node refused the approved send ({"code", "message"} of its error)."""
 
 
 class ApprovalReader(Protocol):

@@ -7,10 +7,14 @@ payload is opaque to the store (the RPC plane writes it and reads it back to sig
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+from session_studio.policy import format_amount
 
 
 class ApprovalStatus(StrEnum):
@@ -82,3 +86,45 @@ class ApprovalEvent:
     body: str  # the exact JSON text POSTed (and signed)
     created_at_ms: int
     attempts: int
+
+
+def _iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds").replace(
+        "+00:00", "Z")
+
+
+def approval_json(approval: Approval) -> dict[str, Any]:
+    """An approval as the API, the CLI's `--json` and the webhook show it: money as decimal
+    strings, times as ISO 8601 UTC. The payload (what would be signed) is not in it: the
+    decoded `detail` says the same in words and figures."""
+    return {
+        "approval_id": approval.id,
+        "status": approval.status.value,
+        "key_hash": approval.key_hash,
+        "session_label": approval.session_label,
+        "agent": approval.agent_name,
+        "method": approval.method,
+        "chain_id": approval.chain_id,
+        "cost": format_amount(approval.cost),
+        "unit": approval.unit,
+        "summary": approval.summary,
+        "detail": dict(approval.detail),
+        "created_at": _iso(approval.created_at_ms),
+        "expires_at": _iso(approval.expires_at_ms),
+        "decided_at": _iso(approval.decided_at_ms),
+        "decided_by": approval.decided_by,
+        "reason": approval.reason,
+        "result": approval.result,
+        "error": None if approval.error is None else dict(approval.error),
+    }
+
+
+def approval_event_body(approval: Approval, *, event_id: str) -> str:
+    """The outbox row's body: the exact JSON text the webhook POSTs (and signs) for the
+    approval's current status. `event_id` lets a receiver drop a redelivery."""
+    return json.dumps({"event_id": event_id, "type": APPROVAL_EVENT_KINDS[approval.status],
+                       "workspace_id": approval.workspace_id,
+                       "approval": approval_json(approval)}, sort_keys=True,
+                      separators=(",", ":"))
