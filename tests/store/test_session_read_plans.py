@@ -73,6 +73,26 @@ async def test_an_agent_credentials_sessions_are_found_through_the_agent_not_the
         assert "TEMP B-TREE" not in plan, plan
 
 
+async def test_an_agent_credentials_live_sessions_are_one_index_range_over_live_sessions(
+        store: SqliteStore, workspace: Workspace, db_path: Path) -> None:
+    """Every signing request reads this: the agent's revoked and expired sessions (a history
+    it can grow itself) are outside the range, so they cost nothing here."""
+    agent_id = await _agent_with_session(store, workspace)
+    owner = CredentialOwner(workspace_id=workspace.id, kind="agent", owner_id=agent_id)
+    for plan in await _plans_of(store, db_path, store.live_sessions_of(owner, now_ms=T0)):
+        assert ("SEARCH s USING INDEX sessions_live_by_agent "
+                "(agent_id=? AND workspace_id=? AND expires_at>?)") in plan, plan
+
+
+async def test_a_session_named_by_address_is_one_index_lookup(
+        store: SqliteStore, workspace: Workspace, db_path: Path) -> None:
+    agent_id = await _agent_with_session(store, workspace)
+    owner = CredentialOwner(workspace_id=workspace.id, kind="agent", owner_id=agent_id)
+    read = store.session_by_address(owner, "0x" + "ab" * 20)
+    for plan in await _plans_of(store, db_path, read):
+        assert "SEARCH s USING INDEX sessions_by_address (address_lower=?)" in plan, plan
+
+
 @pytest.mark.parametrize("sort", SORTS)
 @pytest.mark.parametrize("status", [None, SessionStatus.ACTIVE])
 async def test_every_listing_sort_reads_one_index_range_in_order(

@@ -32,13 +32,20 @@ from ._records import (
     Workspace,
 )
 from ._rows import (
+    LIVE_SESSIONS_OF,
+    SESSION_BY_ADDRESS,
     SESSION_COLUMNS,
     SESSION_FROM,
     SESSION_SORTS,
     agent_from_row,
+    credential_reaches,
     new_id,
+    pg,
     session_from_row,
 )
+
+_LIVE_SESSIONS_OF = {kind: pg(sql) for kind, sql in LIVE_SESSIONS_OF.items()}
+_SESSION_BY_ADDRESS = pg(SESSION_BY_ADDRESS)
 
 
 class PgSessions(PgAuditChain):
@@ -282,6 +289,16 @@ class PgSessions(PgAuditChain):
             f"SELECT {SESSION_COLUMNS} {SESSION_FROM} WHERE {column} = %s"
             " AND s.workspace_id = %s ORDER BY s.created_at", (owner.owner_id, owner.workspace_id))
         return [session_from_row(r) for r in rows]
+
+    async def live_sessions_of(self, owner: CredentialOwner, *, now_ms: int) -> list[Session]:
+        rows = await self._read_all(_LIVE_SESSIONS_OF[owner.kind],
+                                    (owner.owner_id, owner.workspace_id, now_ms))
+        return [session_from_row(r) for r in rows]
+
+    async def session_by_address(self, owner: CredentialOwner, address: str) -> Session | None:
+        rows = await self._read_all(_SESSION_BY_ADDRESS, (address.lower(),))
+        return next((session for session in map(session_from_row, rows)
+                     if credential_reaches(owner, session)), None)
 
 
 async def _lineage_of(conn: Conn, session_id: str) -> str | None:

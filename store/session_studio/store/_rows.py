@@ -22,6 +22,7 @@ from ._records import (
     MAX_LEDGER_NONCE,
     Agent,
     AgentCeiling,
+    CredentialOwner,
     FleetSession,
     Session,
     SessionType,
@@ -42,6 +43,34 @@ SESSION_COLUMNS = """
     s.approve_above
 """
 SESSION_FROM = "FROM sessions s LEFT JOIN agents a ON a.id = s.agent_id"
+# The sessions a credential reaches: an app session's credential its one session, an agent's
+# every session of the agent, always within the credential's workspace.
+_CREDENTIAL_REACHES = {"session": "s.id = ? AND s.workspace_id = ?",
+                       "agent": "s.agent_id = ? AND s.workspace_id = ?"}
+# What every request of a credential reads: its live sessions at `now` (owner id, workspace id,
+# now). `revoked_at IS NULL` selects the partial index sessions_live_by_agent (migration 0017 /
+# pg 0006) and `expires_at > ?` is a range of it, so an agent's history costs nothing here.
+LIVE_SESSIONS_OF = {
+    kind: f"SELECT {SESSION_COLUMNS} {SESSION_FROM} WHERE {reaches}"
+          " AND s.revoked_at IS NULL AND s.expires_at > ? ORDER BY s.created_at"
+    for kind, reaches in _CREDENTIAL_REACHES.items()}
+# Sessions by address, live or dead (address_lower): a `from` naming a revoked or expired
+# session of the credential is refused for that reason. Only the address is in the SQL, so
+# SQLite's planner takes sessions_by_address (an exact key: one row in practice) and never the
+# agent's index, whose range is the agent's whole history; `credential_reaches` then keeps
+# the credential's own.
+SESSION_BY_ADDRESS = f"SELECT {SESSION_COLUMNS} {SESSION_FROM} WHERE s.address_lower = ?"
+
+
+def credential_reaches(owner: CredentialOwner, session: Session) -> bool:
+    """Whether the credential reaches the session (the rule `_CREDENTIAL_REACHES` states)."""
+    if session.workspace_id != owner.workspace_id:
+        return False
+    if owner.kind == "session":
+        return session.id == owner.owner_id
+    return owner.kind == "agent" and session.agent_id == owner.owner_id
+
+
 SESSION_SORTS = {"created": "s.created_at", "last_used": "COALESCE(s.last_used_at, 0)",
           "expiry": "s.expires_at"}
 # Agent budgets count in USD: only USD-limited lineages add up without prices. Revoked and

@@ -8,9 +8,10 @@ Consistency contract (tests/store/contract/ checks it):
   and its sealed key and its own credential are gone.
 - Caps are checked in the writing transaction (`max_live_for_agent`, a reissue's expected
   `credential_version`), so concurrent writers cannot overshoot or both win.
-- Reads (`get_*`, `list_*`, `resolve_credential`, `sessions_of`) see committed data and may be
-  stale: a credential resolved just before a revoke still reaches the session, and it is the
-  ledger's in-lock `revoked` check that refuses the signature.
+- Reads (`get_*`, `list_*`, `resolve_credential`, `sessions_of`, `live_sessions_of`,
+  `session_by_address`) see committed data and may be stale: a credential resolved just before
+  a revoke still reaches the session, and it is the ledger's in-lock `revoked` check that
+  refuses the signature.
 """
 
 from __future__ import annotations
@@ -34,15 +35,27 @@ class CredentialResolver(Protocol):
 
     async def resolve_credential(self, token_hash: bytes) -> CredentialOwner | None:
         """The owner of a live (not revoked) credential, else None."""
-    async def sessions_of(self, owner: CredentialOwner) -> list[Session]: ...
+    async def live_sessions_of(self, owner: CredentialOwner, *, now_ms: int) -> list[Session]:
+        """The credential's sessions neither revoked nor expired at `now_ms`, oldest first:
+        what a request may act for. Read on every request of the credential, so it costs the
+        live sessions only: an agent's revoked and expired ones (a history the agent grows
+        itself by creating, revoking and rotating) are outside the read (an index range)."""
+    async def session_by_address(self, owner: CredentialOwner, address: str) -> Session | None:
+        """The credential's session at `address` (any case), live or dead, else None: a
+        request whose `from` names a revoked or expired session is refused for that reason,
+        not as an address the credential does not reach."""
     async def cache_epoch(self) -> int:
         """A counter that moves in the same commit as any change to credentials, sessions'
         scope or lifetime, or agents' disabling (database triggers). A process that caches
-        what `resolve_credential` and `sessions_of` answered drops it when this moved."""
+        what `resolve_credential` and `live_sessions_of` answered drops it when this moved."""
 
 
 class SessionRepository(CredentialResolver, Protocol):
     """Create, read, rotate and revoke workspaces, agents and sessions."""
+
+    async def sessions_of(self, owner: CredentialOwner) -> list[Session]:
+        """Every session the credential ever reached, revoked and expired included, oldest
+        first (an agent's own listing; requests read `live_sessions_of`)."""
 
     # Workspaces and agents
     async def create_workspace(self, name: str, *, now_ms: int, workspace_id: str | None = None,

@@ -66,6 +66,8 @@ from ._rows import (
     FLEET_PAGE,
     FLEET_SPEND_OF_BUDGETS,
     FLEET_SPEND_WITH_ACTIVE,
+    LIVE_SESSIONS_OF,
+    SESSION_BY_ADDRESS,
     SESSION_COLUMNS,
     SESSION_FROM,
     SESSION_SORTS,
@@ -73,6 +75,7 @@ from ._rows import (
     FleetSessionBuilder,
     agent_from_row,
     check_ledger_nonce,
+    credential_reaches,
     new_id,
     optional_int,
     session_from_row,
@@ -544,6 +547,16 @@ class SqliteStore(AdminTables):
             f"SELECT {SESSION_COLUMNS} {SESSION_FROM} WHERE {column} = ? AND s.workspace_id = ?"
             " ORDER BY s.created_at", (owner.owner_id, owner.workspace_id))
         return [session_from_row(r) for r in rows]
+
+    async def live_sessions_of(self, owner: CredentialOwner, *, now_ms: int) -> list[Session]:
+        rows = await self._read_all(LIVE_SESSIONS_OF[owner.kind],
+                                    (owner.owner_id, owner.workspace_id, now_ms))
+        return [session_from_row(r) for r in rows]
+
+    async def session_by_address(self, owner: CredentialOwner, address: str) -> Session | None:
+        rows = await self._read_all(SESSION_BY_ADDRESS, (address.lower(),))
+        return next((session for session in map(session_from_row, rows)
+                     if credential_reaches(owner, session)), None)
 
     # -- the ledger ------------------------------------------------------------------------
     async def reserve_and_sign(
