@@ -40,7 +40,7 @@ RPC_PLANE_PROTOCOLS = frozenset({"SigningStore", "Ledger", "LedgerReader",
                                  "CredentialResolver", "Readiness"})
 # What the RPC plane reads on every request before any policy runs: which credential, which
 # sessions it reaches. Ledger-side reads, not management (they move with the store's split).
-RPC_REQUEST_READS = frozenset({"sessions_of", "resolve_credential"})
+RPC_REQUEST_READS = frozenset({"live_sessions_of", "session_by_address", "resolve_credential"})
 STORE_NAMES = frozenset({"store", "_store"})
 
 

@@ -35,10 +35,15 @@ class FakeResolver:
         await asyncio.sleep(0)
         return answer
 
-    async def sessions_of(self, owner: CredentialOwner) -> list[Session]:
+    async def live_sessions_of(self, owner: CredentialOwner, *, now_ms: int) -> list[Session]:
         self._check()
         self.lookups += 1
         return []
+
+    async def session_by_address(self, owner: CredentialOwner, address: str) -> Session | None:
+        self._check()
+        self.lookups += 1
+        return None
 
     async def cache_epoch(self) -> int:
         self._check()

@@ -99,10 +99,14 @@ def create_rpc_app(deps: RpcPlaneDeps) -> web.Application:
         def agent_session_picked(session: Session) -> None:
             deps.observer.session_used(session.id, deps.clock())
 
+        async def session_by_address(address: str) -> Session | None:
+            return await credentials.session_by_address(owner, address)
+
         async def caller_for(call: Call) -> Caller:
-            # The session list is read once per HTTP request, and only if a method needs it;
-            # methods outside SESSION_METHODS see none, so a mistake there fails closed. A
-            # deciding method reads it fresh (the cache is for reads: _credential_cache.py).
+            # The live session list is read once per HTTP request, and only if a method needs
+            # it; methods outside SESSION_METHODS see none, so a mistake there fails closed. A
+            # deciding method reads it fresh (the cache is for reads: _credential_cache.py). A
+            # `from` outside it (a dead session: its refusal) is one read by address.
             sessions: tuple[Session, ...] = ()
             if call.method in SESSION_METHODS:
                 fresh = call.method in DECIDING_METHODS
@@ -111,7 +115,7 @@ def create_rpc_app(deps: RpcPlaneDeps) -> web.Application:
                 sessions = loaded[fresh]
             return Caller(owner=owner, sessions=sessions,
                           chain=deps.chains.get(chain_id), chain_id=chain_id,
-                          request_id=request_id,
+                          request_id=request_id, session_by_address=session_by_address,
                           session_picked=agent_session_picked if owner.kind == "agent"
                           else _ignore_pick)
 

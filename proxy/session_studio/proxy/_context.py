@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -56,11 +56,17 @@ class RpcPlaneDeps:
     unbroadcast_grace_ms: int = 30_000
 
 
+async def _no_session(_address: str) -> Session | None:
+    return None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Caller:
     """One authenticated HTTP request: whose credential, which sessions, which chain."""
 
     owner: CredentialOwner
+    # The credential's live sessions (an app credential: its session while it lives). Dead
+    # ones are not read per request: an agent grows that history itself, for free.
     sessions: tuple[Session, ...]
     chain: ChainRuntime | None  # None: the URL named a chain that is not configured
     chain_id: int
@@ -68,6 +74,9 @@ class Caller:
     # Told which session a method picked for the call (`pick_session`): agent credentials'
     # usage is counted against the session actually used, not against every session they reach.
     session_picked: Callable[[Session], None] = field(default=lambda _session: None)
+    # The credential's session at an address (lowercase) that is not in `sessions`, live or
+    # dead, else None: a `from` naming a revoked or expired session gets that refusal.
+    session_by_address: Callable[[str], Awaitable[Session | None]] = _no_session
 
 
 def require_chain(caller: Caller) -> ChainRuntime:

@@ -3,15 +3,16 @@
 Every RPC request starts by asking who its bearer credential belongs to. Asking the database
 each time costs a round trip per request (and, on PostgreSQL, a pooled connection) and makes
 reads fail while the database is away, although a read needs nothing the database holds. So
-the RPC plane keeps what `resolve_credential` and `sessions_of` answered, and every process
+the RPC plane keeps what `resolve_credential` and `live_sessions_of` answered, and every process
 polls the store's cache epoch (a counter database triggers move in the same commit as any
 credential, session-scope or agent-disable change, store migration 0014 / pg 0003). When the
 epoch moved, the whole cache goes: revocations are rare, reads are not.
 
 What this promises, and what it does not:
 - **Signing never trusts it.** A request holding a deciding method resolves its credential
-  fresh (a dead one is HTTP 401 at once, and is dropped from the cache), reads its session
-  list fresh, and the reserving transaction re-reads revocation and expiry under its locks.
+  fresh (a dead one is HTTP 401 at once, and is dropped from the cache), reads its live
+  session list fresh (a `from` outside it is looked up by address, never cached), and the
+  reserving transaction re-reads revocation and expiry under its locks.
 - **Reads and `eth_accounts` may use it** for at most `POLL_INTERVAL_S` plus one poll's query
   after a revoke, reissue, rotation or disable committed anywhere (the invalidation bound:
   about 0.5 s, stated as 1 s in docs/design.md).
@@ -88,16 +89,22 @@ class CredentialCache:
 
     async def sessions(self, token_hash: bytes, owner: CredentialOwner, *,
                        fresh: bool) -> tuple[Session, ...]:
-        """The sessions the credential reaches. `fresh` (every deciding method) always asks
-        the database; otherwise a cached list answers while the cache is usable."""
+        """The credential's live sessions (`live_sessions_of`). `fresh` (every deciding method)
+        always asks the database; otherwise a cached list answers while the cache is usable
+        (its readers re-check expiry at their own clock: a cached session may have expired)."""
         entry = None if fresh else self._usable(token_hash)
         if entry is not None and entry.sessions is not None:
             return entry.sessions
         generation = self._generation
-        sessions = tuple(await self._resolver.sessions_of(owner))
+        sessions = tuple(await self._resolver.live_sessions_of(owner, now_ms=self._clock()))
         if self._may_store(generation):
             self._put(token_hash, _Entry(owner, sessions))
         return sessions
+
+    async def session_by_address(self, owner: CredentialOwner, address: str) -> Session | None:
+        """The credential's session at `address`, live or dead; never cached (it is the path
+        of a `from` outside the live list: a refusal, or a session made since the list)."""
+        return await self._resolver.session_by_address(owner, address)
 
     # -- invalidation ----------------------------------------------------------------------
     async def refresh(self) -> None:

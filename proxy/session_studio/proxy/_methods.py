@@ -139,7 +139,7 @@ class RpcMethods:
         arity(params, 2, 3, "personal_sign")
         require_chain(caller)
         message = _message_bytes(params[0])
-        session = session_for_address(caller, params[1], "address")
+        session = await session_for_address(caller, params[1], "address")
         policy = session.policy()
 
         def decide(state: SessionState, now_ms: int) -> Decision:
@@ -154,7 +154,7 @@ class RpcMethods:
         """EIP-712: permits are approvals (spend, reserved like a send); other data is opaque."""
         arity(params, 2, 2, "eth_signTypedData_v4")
         chain = require_chain(caller)
-        session = session_for_address(caller, params[0], "address")
+        session = await session_for_address(caller, params[0], "address")
         typed = _typed_data(params[1])
         deps = self._deps
         try:

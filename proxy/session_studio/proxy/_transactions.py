@@ -41,7 +41,7 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
     arity(params, 1, 1, method)
     tx = transaction(params[0])
     chain = require_chain(caller)
-    session = pick_session(caller, tx.sender, deps.clock())
+    session = await pick_session(caller, tx.sender, deps.clock())
     if tx.tx_type is not None and tx.tx_type not in _SUPPORTED_TYPES:
         raise InvalidParams(f"invalid params: transaction type {tx.tx_type} is not supported")
     provisional = _unfilled(tx, session, chain)
