@@ -97,7 +97,10 @@ class Studio:
         admins = AdminService(store=store, origin=settings.admin.origin, clock=clock)
         tokens = TokenService(store=store, clock=clock)
         audit = AuditTrail(store=store)
+        signer = _PlaneSigner()
+        approvals = ApprovalService(store=store, signer=signer, clock=clock)
         admin = AdminDeps(
+            approvals=approvals,
             service=service, admins=admins, tokens=tokens, audit=audit, clock=clock,
             accounts=AdminAccounts(admins=admins, tokens=tokens,
                                    csrf_key=master.derive("admin-csrf/v1"), clock=clock),
@@ -111,8 +114,6 @@ class Studio:
                           window_mode=settings.policy.window, clock=clock)
         registry.register(FleetCollector(fleet))
         observer = PrometheusObserver(registry, version=__version__, usage=usage)
-        signer = _PlaneSigner()
-        approvals = ApprovalService(store=store, signer=signer, clock=clock)
         studio = cls(settings=settings, store=store, keystore=keystore, service=service,
                      admins=admins, tokens=tokens, audit=audit, registry=registry,
                      observer=observer, usage=usage, fleet=fleet, admin=admin,
