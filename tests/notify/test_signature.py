@@ -3,6 +3,9 @@ the secret, recently; anything else is False, never an exception."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -69,3 +72,19 @@ def test_malformed_headers_are_refused_without_raising() -> None:
     for header in ("", "t=", "v1=abc", f"t={NOW}", f"t=soon,v1={'0' * 64}",
                    f"t={NOW},t={NOW},v1={'0' * 64}", "garbage"):
         assert not verify_signature(SECRET, header, BODY, NOW), header
+
+
+def test_the_receiver_code_in_the_operations_guide_agrees_with_the_library() -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text()
+    section = guide.split("## Approval webhook", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # noqa: S102 - our own documentation, checked as code
+    copied = namespace["verify_signature"]
+    header = signature_header(SECRET, BODY, now_s=NOW)
+
+    assert copied(SECRET, header, BODY, NOW)
+    assert not copied(SECRET, header, BODY + b" ", NOW)
+    assert not copied("someone else", header, BODY, NOW)
+    assert not copied(SECRET, header, BODY, NOW + 301)
+    assert not copied(SECRET, "garbage", BODY, NOW)
