@@ -111,22 +111,24 @@ class Studio:
         admins = AdminService(store=store, origin=settings.admin.origin, clock=clock)
         tokens = TokenService(store=store, clock=clock)
         audit = AuditTrail(store=store)
+        registry = CollectorRegistry(auto_describe=True)
+        usage = UsageRecorder(store, flush_interval_s=settings.metrics.usage_flush_interval_s)
+        # Before the approval service: it counts decisions on the observer.
+        observer = PrometheusObserver(registry, version=__version__, usage=usage)
+        signer = _PlaneSigner()
+        approvals = ApprovalService(store=store, signer=signer, clock=clock, observer=observer)
         admin = AdminDeps(
+            approvals=approvals,
             service=service, admins=admins, tokens=tokens, audit=audit, clock=clock,
             accounts=AdminAccounts(admins=admins, tokens=tokens,
                                    csrf_key=master.derive("admin-csrf/v1"), clock=clock),
             passkeys=PasskeyCeremonies(admins=admins, rp_id=settings.admin.rp_id,
                                        origin=settings.admin.origin, clock=clock),
             secure_cookies=settings.admin.origin.startswith("https://"))
-        registry = CollectorRegistry(auto_describe=True)
-        usage = UsageRecorder(store, flush_interval_s=settings.metrics.usage_flush_interval_s)
         fleet = FleetView(store, interval_s=settings.metrics.snapshot_interval_s,
                           per_session=settings.metrics.per_session,
                           window_mode=settings.policy.window, clock=clock)
         registry.register(FleetCollector(fleet))
-        observer = PrometheusObserver(registry, version=__version__, usage=usage)
-        signer = _PlaneSigner()
-        approvals = ApprovalService(store=store, signer=signer, clock=clock, observer=observer)
         approval_backlog = ApprovalBacklog(store, interval_s=settings.metrics.snapshot_interval_s)
         registry.register(ApprovalCollector(approval_backlog, clock=clock))
         notifier = None

@@ -12,6 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from offline_config import chains_toml
+from prometheus_client import generate_latest
 
 from session_studio._app import Studio, start_server
 from session_studio.notify import WebhookSecretError, verify_signature
@@ -91,3 +92,17 @@ async def test_serve_delivers_the_outbox_and_shows_the_approval_series(
     assert "session_studio_approval_oldest_pending_age_seconds" in metrics
     assert SECRET not in metrics
 
+
+
+async def test_a_decision_through_the_studio_is_counted_by_outcome(
+        tmp_path: Path, outbox: Outbox) -> None:
+    config = write_config(tmp_path, "http://127.0.0.1:1/hook", secret_file=True)
+    studio = await Studio.open(load_settings(config), env=MASTER_ENV)
+    try:
+        await studio.approvals.reject(None, outbox.approval_id, decided_by="cli:test",
+                                      reason="no")
+        metrics = generate_latest(studio.registry).decode()
+    finally:
+        await studio.close()
+
+    assert 'session_studio_approval_decisions_total{outcome="rejected"} 1.0' in metrics
