@@ -98,6 +98,7 @@ from ._sqlite_ledger import (
     self_service_window,
     window_sum,
 )
+from ._sqlite_outbox import OutboxTables
 from ._sqlite_turn import Claim, WriteTurn
 
 R = TypeVar("R")
@@ -111,7 +112,7 @@ def _discard_outcome(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-class SqliteStore(AdminTables, SqliteApprovals):
+class SqliteStore(AdminTables, SqliteApprovals, OutboxTables):
     """`Store` on one SQLite file."""
 
     def __init__(self, path: Path, *, busy_timeout_ms: int = 30_000) -> None:
