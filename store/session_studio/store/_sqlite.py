@@ -37,6 +37,7 @@ import aiosqlite
 from session_studio.policy import Decision, SessionState, window_start_ms
 
 from . import _audit as audit
+from ._approval_records import ApprovalDraft
 from ._audit import AuditEvent
 from ._errors import AgentDisabled, Conflict, NotFound, StoreUnavailable
 from ._ledger_interface import Clock, Evaluate, Sign, T
@@ -78,6 +79,14 @@ from ._rows import (
     unbroadcast_query,
 )
 from ._sqlite_admin import AdminTables
+from ._sqlite_approvals import (
+    SqliteApprovals,
+    expire_overdue,
+    reject_pending_of_session,
+)
+from ._sqlite_approvals import (
+    hold as hold_request,
+)
 from ._sqlite_ledger import (
     MINUTE_MS,
     add_to_bucket,
@@ -105,7 +114,7 @@ def _discard_outcome(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-class SqliteStore(AdminTables):
+class SqliteStore(AdminTables, SqliteApprovals):
     """`Store` on one SQLite file."""
 
     def __init__(self, path: Path, *, busy_timeout_ms: int = 30_000) -> None:
@@ -556,7 +565,7 @@ class SqliteStore(AdminTables):
     async def reserve_and_sign(
         self, *, session_id: str, method: str, clock: Clock, window_mode: str,
         evaluate: Evaluate, nonce: NonceRequest | None, sign: Sign[T],
-        gas_wei: int | None = None,
+        gas_wei: int | None = None, hold: ApprovalDraft | None = None,
     ) -> tuple[Decision, Reservation | None, T | None]:
         def reserve(db: sqlite3.Connection) -> tuple[Decision, Reservation | None, T | None]:
             # Read with the write lock held (BEGIN IMMEDIATE returned): a request that queued
@@ -574,6 +583,8 @@ class SqliteStore(AdminTables):
             if row is None:
                 raise NotFound(f"no session {session_id}")
             lineage = row["lineage_id"]
+            # What an expired approval held is free again before this request is judged.
+            expire_overdue(db, lineage=lineage, now_ms=now_ms)
             recent = db.execute(
                 "SELECT COUNT(*) FROM decisions WHERE session_id = ? AND at > ?",
                 (session_id, now_ms - MINUTE_MS)).fetchone()[0]
@@ -608,6 +619,11 @@ class SqliteStore(AdminTables):
                      reservation.chain_id, picked, tx_hash, now_ms, now_ms, raw_tx,
                      str(decision.gas_cost), None if gas_wei is None else str(gas_wei)))
                 add_to_bucket(db, lineage, minute, decision.cost)
+            elif decision.held and hold is not None:
+                reservation = hold_request(
+                    db, draft=hold, session_id=session_id, lineage=lineage,
+                    workspace_id=row["workspace_id"], method=method, decision=decision,
+                    gas_wei=gas_wei, now_ms=now_ms)
             db.execute(
                 "INSERT INTO decisions (session_id, at, method, allowed, reason, detail, cost,"
                 " reservation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -621,7 +637,9 @@ class SqliteStore(AdminTables):
                         "reason": None if decision.reason is None else decision.reason.value,
                         "detail": decision.detail, "cost": str(decision.cost),
                         "figures": dict(decision.figures),
-                        "tx_hash": tx_hash if decision.allowed else None}), now_ms=now_ms)
+                        "tx_hash": tx_hash if decision.allowed else None,
+                        "approval_id": hold.id if decision.held and hold is not None
+                        else None}), now_ms=now_ms)
             return decision, reservation, signed
 
         return await self._transaction(reserve)
@@ -849,6 +867,7 @@ def _revoke(db: sqlite3.Connection, session_id: str, now_ms: int) -> None:
                      "WHERE id = ? AND revoked_at IS NULL", (now_ms, session_id))
     if cur.rowcount != 1:
         raise Conflict("session is already revoked or does not exist")
+    reject_pending_of_session(db, session_id, now_ms)
     db.execute("UPDATE credentials SET revoked_at = ? WHERE owner_kind = 'session'"
                " AND owner_id = ? AND revoked_at IS NULL", (now_ms, session_id))
 
