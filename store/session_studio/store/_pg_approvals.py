@@ -139,7 +139,7 @@ class PgApprovals(PgAuditChain):
             await conn.execute(
                 "INSERT INTO decisions (session_id, at, method, allowed, reason, detail, cost,"
                 " reservation_id) VALUES (%s, %s, %s, 1, NULL, %s, %s, %s)",
-                (session_id, now_ms, held["method"], decision.detail, amount,
+                (session_id, now_ms, held["method"], f"approved by {decided_by}", amount,
                  held["reservation_id"]))
             approval = await self._decide(conn, approval_id, ApprovalStatus.APPROVED,
                                           decided_by=decided_by, reason=None, now_ms=now_ms,
@@ -175,10 +175,8 @@ class PgApprovals(PgAuditChain):
 
     async def record_approval_error(self, approval_id: str, error: Mapping[str, Any]) -> None:
         async with self._transaction() as conn:
-            done = await conn.execute("UPDATE approvals SET error = %s WHERE id = %s",
-                                      (json.dumps(dict(error), sort_keys=True), approval_id))
-            if done.rowcount != 1:
-                raise NotFound(f"no approval {approval_id}")
+            await conn.execute("UPDATE approvals SET error = %s WHERE id = %s",
+                               (json.dumps(dict(error), sort_keys=True), approval_id))
 
     # -- reads -------------------------------------------------------------------------------
     async def get_approval(self, approval_id: str, *, workspace_id: str | None) -> Approval:
@@ -274,11 +272,11 @@ class PgApprovals(PgAuditChain):
             " result = %s WHERE id = %s",
             (status.value, now_ms, decided_by, reason, result, approval_id))
         approval = await self._announce(conn, approval_id, now_ms)
-        outcome = {"result": result} if status is ApprovalStatus.APPROVED else {"reason": reason}
         await self._append_audit(conn, AuditEvent(
             workspace_id=approval.workspace_id, actor=decided_by,
             action=APPROVAL_EVENT_KINDS[status], subject=approval.key_hash,
-            detail={"approval_id": approval_id, "cost": str(approval.cost), **outcome}), now_ms)
+            detail={"approval_id": approval_id, "method": approval.method,
+                    "cost": str(approval.cost), "reason": reason, "result": result}), now_ms)
         return approval
 
     async def _announce(self, conn: Conn, approval_id: str, now_ms: int) -> Approval:

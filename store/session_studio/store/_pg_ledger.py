@@ -117,17 +117,15 @@ class PgLedger(PgApprovals):
                 (session_id, now_ms, method, int(decision.allowed),
                  None if decision.reason is None else decision.reason.value, decision.detail,
                  decision.cost, reservation.id if reservation else None))
-            detail: dict[str, Any] = {
-                "method": method, "allowed": decision.allowed,
-                "reason": None if decision.reason is None else decision.reason.value,
-                "detail": decision.detail, "cost": str(decision.cost),
-                "figures": dict(decision.figures),
-                "tx_hash": tx_hash if decision.allowed else None}
-            if approval_id is not None:
-                detail["approval_id"] = approval_id
             await self._append_audit(conn, AuditEvent(
                 workspace_id=row["workspace_id"], actor="rpc", action="rpc.decision",
-                subject=row["key_hash"], detail=detail), now_ms)
+                subject=row["key_hash"],
+                detail={"method": method, "allowed": decision.allowed,
+                        "reason": None if decision.reason is None else decision.reason.value,
+                        "detail": decision.detail, "cost": str(decision.cost),
+                        "figures": dict(decision.figures),
+                        "tx_hash": tx_hash if decision.allowed else None,
+                        "approval_id": approval_id}), now_ms)
         return decision, reservation, signed
 
     async def release(self, reservation: Reservation, *, now_ms: int,
