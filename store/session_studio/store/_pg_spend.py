@@ -28,7 +28,8 @@ _WHAT_TO_LOCK = (
 # rate limit's decisions of the last minute, the lineage's outstanding eth_signTransaction
 # results (_COUNT_OUTSTANDING_SIGNED), the lineage's window (the minute straddling its start
 # counts whole: rounding that only over-counts), the agent budget's window over every lineage
-# the agent ever had, and the agent's self-service window.
+# the agent ever had, the agent's self-service window, and the lineage's requests waiting
+# for approval (only for a session that can hold one).
 _STATE_IN_LOCK = (
     "SELECT s.revoked_at, s.expires_at, s.lineage_id, s.sealed_key, s.workspace_id,"
     " s.key_hash, s.agent_id, s.limit_unit, a.daily_budget, a.ceiling,"
@@ -45,7 +46,10 @@ _STATE_IN_LOCK = (
     "  AND b.lineage_id IN (SELECT l.lineage_id FROM sessions l WHERE l.agent_id = s.agent_id))"
     " END AS agent_spent,"
     " (SELECT COALESCE(SUM(w.amount), 0) FROM agent_window_buckets w"
-    "  WHERE w.agent_id = ss.agent_id AND w.minute >= %(from_minute)s) AS self_service_spent"
+    "  WHERE w.agent_id = ss.agent_id AND w.minute >= %(from_minute)s) AS self_service_spent,"
+    " CASE WHEN s.approve_above IS NULL THEN 0 ELSE"
+    " (SELECT COUNT(*) FROM approvals p WHERE p.lineage_id = s.lineage_id"
+    "  AND p.status = 'pending') END AS pending"
     " FROM sessions s LEFT JOIN agents a ON a.id = s.agent_id"
     " LEFT JOIN self_service_lineages ss ON ss.lineage_id = s.lineage_id"
     " WHERE s.id = %(session_id)s")
@@ -80,7 +84,8 @@ async def read_state(conn: Conn, session_id: str, *, now_ms: int,
         revoked=row["revoked_at"] is not None, expires_at_ms=row["expires_at"],
         spent_in_window=int(row["spent"]), requests_last_minute=int(row["recent"]),
         agent_spent_in_window=int(row["agent_spent"]),
-        outstanding_signed=int(row["outstanding"]), self_service=_self_service_window(row))
+        outstanding_signed=int(row["outstanding"]), self_service=_self_service_window(row),
+        pending_approvals=int(row["pending"]))
 
 
 async def add_to_bucket(conn: Conn, lineage: str, minute: int, delta: int) -> None:

@@ -99,11 +99,14 @@ class SqliteApprovals:
             signed, tx_hash, raw_tx = sign(picked, row["sealed_key"])
             minute = now_ms // MINUTE_MS
             db.execute(
+                # created_at moves to the signing too: the settlement sweep reads a send's age
+                # from it ("signed before"), and must not take an approved send as abandoned
+                # while its approver is still broadcasting it.
                 "UPDATE reservations SET status = 'signed', minute = ?, nonce = ?, tx_hash = ?,"
-                " raw_tx = ?, gas_wei_reserved = COALESCE(?, gas_wei_reserved), updated_at = ?"
-                " WHERE id = ? AND status = 'reserved'",
+                " raw_tx = ?, gas_wei_reserved = COALESCE(?, gas_wei_reserved),"
+                " created_at = ?, updated_at = ? WHERE id = ? AND status = 'reserved'",
                 (minute, picked, tx_hash, raw_tx, None if gas_wei is None else str(gas_wei),
-                 now_ms, approval.reservation_id))
+                 now_ms, now_ms, approval.reservation_id))
             add_to_bucket(db, lineage, minute, approval.cost)
             db.execute(
                 "INSERT INTO decisions (session_id, at, method, allowed, reason, detail, cost,"
