@@ -23,9 +23,11 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from session_studio.admin_ui import AdminAccounts, AdminDeps, PasskeyCeremonies, create_admin_app
 from session_studio.basics import CredentialIssuer
 from session_studio.keystore import LocalKeystore, load_master_key
+from session_studio.notify import WebhookNotifier, load_webhook_secret
 from session_studio.policy import Asset, ChainAssets
 from session_studio.prices import ChainPriceOracle
 from session_studio.proxy import (
+    ApprovalSigner,
     ChainRuntime,
     FeeCache,
     RpcPlaneDeps,
@@ -36,14 +38,22 @@ from session_studio.proxy import (
 from session_studio.services import (
     AdminService,
     AgentDesk,
+    ApprovalService,
     AuditTrail,
     RotationSchedule,
     SessionService,
     TokenService,
 )
 from session_studio.settings import ListenAddress, Settings
-from session_studio.store import Store, open_store
-from session_studio.telemetry import FleetCollector, FleetView, PrometheusObserver, UsageRecorder
+from session_studio.store import Approval, Store, open_store
+from session_studio.telemetry import (
+    ApprovalBacklog,
+    ApprovalCollector,
+    FleetCollector,
+    FleetView,
+    PrometheusObserver,
+    UsageRecorder,
+)
 
 from . import __version__
 
@@ -74,6 +84,10 @@ class Studio:
     fleet: FleetView  # the snapshot behind the session and agent series, refreshed likewise
     admin: AdminDeps  # what the admin plane (and the CLI's setup links and tokens) uses
     rotation: RotationSchedule  # per-agent `rotate_every`, run by `serve`
+    approvals: ApprovalService  # held requests: list, approve, reject; the expiry sweep
+    signer: _PlaneSigner  # signs approved requests with the RPC plane's parts
+    approval_backlog: ApprovalBacklog  # the pending-approval series, refreshed by `serve`
+    notifier: WebhookNotifier | None  # [approvals] webhook_url, delivered by `serve`
     clock: Clock  # what "now" is for every part built here
 
     @classmethod
@@ -83,6 +97,10 @@ class Studio:
         by hand, so expiry, step-up and token windows pass without anyone sleeping."""
         master = load_master_key(path=settings.keystore.master_key_file,
                                  env=os.environ if env is None else env)
+        # Before the store opens: a webhook without a secret is a configuration error.
+        webhook_secret = (None if settings.approvals.webhook_url is None else
+                          load_webhook_secret(settings.approvals,
+                                              os.environ if env is None else env))
         store = open_store(path=settings.database.path, url=settings.database.url,
                            pool_size=settings.database.pool_size)
         await store.open()
@@ -93,24 +111,38 @@ class Studio:
         admins = AdminService(store=store, origin=settings.admin.origin, clock=clock)
         tokens = TokenService(store=store, clock=clock)
         audit = AuditTrail(store=store)
+        registry = CollectorRegistry(auto_describe=True)
+        usage = UsageRecorder(store, flush_interval_s=settings.metrics.usage_flush_interval_s)
+        # Before the approval service: it counts decisions on the observer.
+        observer = PrometheusObserver(registry, version=__version__, usage=usage)
+        signer = _PlaneSigner()
+        approvals = ApprovalService(store=store, signer=signer, clock=clock, observer=observer)
         admin = AdminDeps(
+            approvals=approvals,
             service=service, admins=admins, tokens=tokens, audit=audit, clock=clock,
             accounts=AdminAccounts(admins=admins, tokens=tokens,
                                    csrf_key=master.derive("admin-csrf/v1"), clock=clock),
             passkeys=PasskeyCeremonies(admins=admins, rp_id=settings.admin.rp_id,
                                        origin=settings.admin.origin, clock=clock),
             secure_cookies=settings.admin.origin.startswith("https://"))
-        registry = CollectorRegistry(auto_describe=True)
-        usage = UsageRecorder(store, flush_interval_s=settings.metrics.usage_flush_interval_s)
         fleet = FleetView(store, interval_s=settings.metrics.snapshot_interval_s,
                           per_session=settings.metrics.per_session,
                           window_mode=settings.policy.window, clock=clock)
         registry.register(FleetCollector(fleet))
-        return cls(settings=settings, store=store, keystore=keystore, service=service,
-                   admins=admins, tokens=tokens, audit=audit, registry=registry,
-                   observer=PrometheusObserver(registry, version=__version__, usage=usage),
-                   usage=usage, fleet=fleet, admin=admin,
-                   rotation=RotationSchedule(service=service, clock=clock), clock=clock)
+        approval_backlog = ApprovalBacklog(store, interval_s=settings.metrics.snapshot_interval_s)
+        registry.register(ApprovalCollector(approval_backlog, clock=clock))
+        notifier = None
+        if settings.approvals.webhook_url is not None and webhook_secret is not None:
+            notifier = WebhookNotifier(store, url=settings.approvals.webhook_url,
+                                       secret=webhook_secret, clock=clock, observer=observer)
+        studio = cls(settings=settings, store=store, keystore=keystore, service=service,
+                     admins=admins, tokens=tokens, audit=audit, registry=registry,
+                     observer=observer, usage=usage, fleet=fleet, admin=admin,
+                     rotation=RotationSchedule(service=service, clock=clock),
+                     approvals=approvals, signer=signer, approval_backlog=approval_backlog,
+                     notifier=notifier, clock=clock)
+        signer.studio = studio
+        return studio
 
     async def close(self) -> None:
         await self.store.close()
@@ -128,6 +160,7 @@ class Studio:
                 fees=FeeCache(upstreams[chain_id]),
                 max_fee_per_gas=chain.max_fee_per_gas_wei,
                 l1_fee=chain.l1_fee,
+                name=chain.name,
             )
             for chain_id, chain in s.chains.items()
         }
@@ -144,7 +177,36 @@ class Studio:
             max_body_bytes=s.server.max_body_bytes, max_batch_size=s.server.max_batch_size,
             allow_raw_transactions=s.server.allow_raw_transactions, observer=self.observer,
             agents=AgentDesk(service=self.service),
-            unbroadcast_grace_ms=unbroadcast_grace_ms(s.server.upstream_timeout_s))
+            unbroadcast_grace_ms=unbroadcast_grace_ms(s.server.upstream_timeout_s),
+            approval_ttl_ms=s.approvals.expire_after_s * 1000)
+
+
+class _PlaneSigner:
+    """The RPC plane's `ApprovalSigner`, for the admin plane and the CLI.
+
+    In `serve` it signs with the running RPC plane's parts (its started upstream clients):
+    `start_server` hands them over. Anywhere else (the CLI on the host) it builds the plane's
+    parts for the one approval, starts their upstream clients and closes them after."""
+
+    def __init__(self) -> None:
+        self.studio: Studio | None = None
+        self.running: ApprovalSigner | None = None
+
+    async def approve(self, approval_id: str, *, workspace_id: str | None,
+                      decided_by: str) -> Approval:
+        if self.running is not None:
+            return await self.running.approve(approval_id, workspace_id=workspace_id,
+                                              decided_by=decided_by)
+        assert self.studio is not None
+        deps = self.studio.rpc_deps()
+        for chain in deps.chains.values():
+            await chain.upstream.start()
+        try:
+            return await ApprovalSigner(deps).approve(approval_id, workspace_id=workspace_id,
+                                                      decided_by=decided_by)
+        finally:
+            for chain in deps.chains.values():
+                await chain.upstream.close()
 
 
 def _chain_assets(settings: Settings, chain_id: int) -> ChainAssets:
@@ -187,6 +249,11 @@ class RunningServer:
         if self.studio is not None:
             # After the listeners: no call can be counted once the last usage flush ran.
             await self.studio.rotation.stop()
+            await self.studio.approvals.stop()
+            if self.studio.notifier is not None:
+                await self.studio.notifier.stop()
+            await self.studio.approval_backlog.stop()
+            self.studio.signer.running = None
             await self.studio.fleet.stop()
             await self.studio.usage.stop()
 
@@ -197,9 +264,16 @@ async def start_server(studio: Studio) -> RunningServer:
     await studio.usage.start()
     await studio.fleet.start()
     await studio.rotation.start()
+    await studio.approvals.start()
+    await studio.approval_backlog.start()
+    if studio.notifier is not None:
+        await studio.notifier.start()
+    rpc_deps = studio.rpc_deps()
+    # Approvals made on the admin page sign with the running RPC plane's upstream clients.
+    studio.signer.running = ApprovalSigner(rpc_deps)
     runners: list[web.AppRunner] = []
     ports: list[int] = []
-    for app, listen in ((create_rpc_app(studio.rpc_deps()), s.rpc_listen),
+    for app, listen in ((create_rpc_app(rpc_deps), s.rpc_listen),
                         (create_admin_app(studio.admin, version=__version__), s.admin_listen),
                         (_metrics_app(studio.registry), s.metrics_listen)):
         # access_log=None: the credential can be part of an RPC URL path, and paths end up

@@ -44,6 +44,8 @@ class CredentialResolver(Protocol):
         """The credential's session at `address` (any case), live or dead, else None: a
         request whose `from` names a revoked or expired session is refused for that reason,
         not as an address the credential does not reach."""
+    async def get_session_by_id(self, session_id: str) -> Session:
+        """NotFound if there is none; for signing what an approval held for a session."""
     async def cache_epoch(self) -> int:
         """A counter that moves in the same commit as any change to credentials, sessions'
         scope or lifetime, or agents' disabling (database triggers). A process that caches
@@ -100,7 +102,6 @@ class SessionRepository(CredentialResolver, Protocol):
         agent's one self-service window (`reserve_and_sign` bounds that window by the
         ceiling's daily limit)."""
     async def get_session(self, workspace_id: str, key_hash: str) -> Session: ...
-    async def get_session_by_id(self, session_id: str) -> Session: ...
     async def list_sessions(
         self, workspace_id: str, query: SessionFilter, *, now_ms: int
     ) -> list[Session]: ...
