@@ -20,6 +20,7 @@ from ._audit_trail import (
 )
 from ._ceiling import (
     Requested,
+    approve_above_within,
     beyond_ceiling,
 )
 from ._durations import (
@@ -61,6 +62,7 @@ __all__ = [
     "SessionSpec",
     "SessionView",
     "TokenService",
+    "approve_above_within",
     "beyond_ceiling",
     "iso",
     "parse_duration",
