@@ -53,8 +53,6 @@ def test_create_prints_the_threshold_with_the_limits(held: dict[str, Any]) -> No
 
 def test_show_and_list_print_the_threshold(
         results: dict[str, subprocess.CompletedProcess[str]], held: dict[str, Any]) -> None:
-
-
     shown = json.loads(results["show"].stdout)
     listed = json.loads(results["list"].stdout)
 
@@ -83,8 +81,6 @@ def test_a_threshold_that_is_not_an_amount_names_the_flag(
 
 def test_an_agent_ceiling_carries_its_threshold(
         results: dict[str, subprocess.CompletedProcess[str]]) -> None:
-
-
     registered = results["ceiling"]
 
     assert registered.returncode == 0, registered.stderr

@@ -73,6 +73,16 @@ def test_create_session_accepts_decimal_limits_in_a_unit(client: StudioClient,
                                   "approve_above": None}
 
 
+def test_create_session_sets_the_approval_threshold(
+        client: StudioClient, studio: Studio) -> None:
+    artifact = agent_session(client, studio, approve_above="12.5")
+
+    shown = client.get_session(artifact["key_hash"])
+
+    assert artifact["limits"]["approve_above"] == "12.5"
+    assert shown["limits"].get("approve_above") == "12.5"
+
+
 def test_a_float_limit_is_refused_before_anything_is_sent() -> None:
     with pytest.raises(ValidationError) as raised:
         Limit.usd(0.1, daily="1")
