@@ -15,6 +15,13 @@ from ._admins import (
 from ._agents import (
     AgentDesk,
 )
+from ._approvals import (
+    ApprovalPage,
+    ApprovalService,
+    ApprovalSigning,
+    InvalidApprovalQuery,
+    approval_view,
+)
 from ._audit_trail import (
     AuditTrail,
 )
@@ -52,8 +59,12 @@ __all__ = [
     "SETUP_TTL_MS",
     "AdminService",
     "AgentDesk",
+    "ApprovalPage",
+    "ApprovalService",
+    "ApprovalSigning",
     "AuditTrail",
     "DurationError",
+    "InvalidApprovalQuery",
     "InvalidSpec",
     "Requested",
     "RotationSchedule",
@@ -62,6 +73,7 @@ __all__ = [
     "SessionSpec",
     "SessionView",
     "TokenService",
+    "approval_view",
     "approve_above_within",
     "beyond_ceiling",
     "iso",

@@ -15,6 +15,7 @@ from .conftest import KEY_HASH_OF_NOBODY
 
 TOKEN_ID_OF_NOBODY = "0" * 32
 AGENT_OF_NOBODY = "nobody-agent"
+APPROVAL_ID_OF_NOBODY = "0" * 32
 
 
 def operation_table() -> Sequence[Operation]:
@@ -31,7 +32,7 @@ COOKIE_ONLY = [op for op in OPERATIONS if op.cookie_only]
 def path_of(op: Operation, *, key_hash: str = KEY_HASH_OF_NOBODY,
             token_id: str = TOKEN_ID_OF_NOBODY, name: str = AGENT_OF_NOBODY) -> str:
     return (op.path.replace("{key_hash}", key_hash).replace("{token_id}", token_id)
-            .replace("{name}", name))
+            .replace("{name}", name).replace("{approval_id}", APPROVAL_ID_OF_NOBODY))
 
 
 def op_id(op: Operation) -> str:

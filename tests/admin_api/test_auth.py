@@ -101,6 +101,9 @@ def _allowed(op: Operation, scope: str) -> bool:
 
 
 TOKEN_OPERATIONS = [op for op in PROTECTED if not op.cookie_only]
+# A token may reach these with the right scope, but they always answer it 403
+# passkey_required: only a person with a fresh passkey assertion may do them.
+PASSKEY_ONLY = {"approveApproval"}
 
 
 @pytest.mark.parametrize("scope", SCOPES)
@@ -112,15 +115,18 @@ async def test_a_token_may_call_an_operation_only_with_its_scope(
     reply = await admin.call(op.method, path_of(op), auth=token,
                              json={} if op.body is not None else None)
 
-    if _allowed(op, scope):
+    if _allowed(op, scope) and op.operation_id in PASSKEY_ONLY:
+        assert reply.status == 403
+        assert reply.error["code"] == "passkey_required"
+    elif _allowed(op, scope):
         assert reply.status != 403, reply.body
     else:
         assert reply.status == 403
         assert reply.error["code"] == "insufficient_scope"
 
 
-def test_the_scopes_are_the_three_of_the_contract() -> None:
-    assert set(SCOPES) == {"sessions:read", "sessions:write", "agents:write"}
+def test_the_scopes_are_the_four_of_the_contract() -> None:
+    assert set(SCOPES) == {"sessions:read", "sessions:write", "agents:write", "approvals:write"}
 
 
 async def test_a_read_token_lists_and_reads_sessions(admin: AdminPlane) -> None:

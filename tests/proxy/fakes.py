@@ -86,7 +86,8 @@ class FakeLedger(RecordingLedger):
     async def reserve_and_sign(self, *, session_id: str, method: str, clock: Callable[[], int],
                                window_mode: str, evaluate: Callable[[Any, int], Any],
                                nonce: Any, sign: Callable[[int | None, bytes | None], Any],
-                               gas_wei: int | None = None) -> tuple[Any, Any, Any]:
+                               gas_wei: int | None = None,
+                               hold: Any = None) -> tuple[Any, Any, Any]:
         decision = evaluate(self.state, clock())
         self.decided += 1
         if not decision.allowed:

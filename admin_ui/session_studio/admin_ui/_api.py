@@ -32,6 +32,7 @@ from session_studio.store import (
 from session_studio.basics import parse_json
 from session_studio.services import (
     AdminService,
+    ApprovalService,
     AuditTrail,
     InvalidSpec,
     SessionService,
@@ -42,6 +43,7 @@ from session_studio.services import (
 )
 
 from ._accounts import LOGIN_TTL_MS, AdminAccounts
+from ._approval_api import ApprovalApi
 from ._errors import ApiError, Forbidden, ValidationFailed
 from ._operations import COOKIE, Call, Operation
 from ._outputs import artifact_out, session_out, usage_out
@@ -109,6 +111,7 @@ class AdminDeps:
     passkeys: PasskeyCeremonies
     clock: Callable[[], int]
     secure_cookies: bool
+    approvals: ApprovalService  # the inbox of held requests (issue 14)
 
 
 def _amount(text: str, name: str) -> int:
@@ -564,4 +567,5 @@ class AdminApi:
                InviteLink, body=AdminInvite, cookie_only=True, tag="auth"),
             op("POST", "/auth/logout", "logout", "End this login", self.logout, read, Ok,
                cookie_only=True, tag="auth"),
+            *ApprovalApi(self._d, require_step_up=self._require_step_up).operations(),
         )
