@@ -40,6 +40,7 @@ from ._rows import (
     new_id,
 )
 from ._sqlite_ledger import (
+    COUNT_OUTSTANDING_SIGNED,
     MINUTE_MS,
     add_to_bucket,
     agent_window_sum,
@@ -183,6 +184,12 @@ def hold(db: sqlite3.Connection, *, draft: ApprovalDraft, session_id: str, linea
     return reservation
 
 
+def pending_approvals(db: sqlite3.Connection, lineage: str) -> int:
+    """How many requests of the lineage wait for a person (the policy bounds it)."""
+    return int(db.execute("SELECT COUNT(*) FROM approvals WHERE lineage_id = ?"
+                          " AND status = 'pending'", (lineage,)).fetchone()[0])
+
+
 def expire_overdue(db: sqlite3.Connection, *, lineage: str | None, now_ms: int) -> int:
     """Pending approvals past their expiry (of one lineage, or all) -> expired, released."""
     sql = f"{APPROVAL_SELECT} WHERE ap.status = 'pending' AND ap.expires_at <= ?"
@@ -280,8 +287,10 @@ def _state(db: sqlite3.Connection, session_id: str, now_ms: int,
         " FROM sessions s LEFT JOIN agents a ON a.id = s.agent_id"
         " LEFT JOIN self_service_lineages ss ON ss.lineage_id = s.lineage_id"
         " WHERE s.id = ?", (session_id,)).fetchone()
+    outstanding = db.execute(COUNT_OUTSTANDING_SIGNED, (row["lineage_id"],)).fetchone()[0]
     state = SessionState(
         revoked=row["revoked_at"] is not None, expires_at_ms=row["expires_at"],
+        outstanding_signed=outstanding,
         spent_in_window=window_sum(db, row["lineage_id"], start),
         agent_spent_in_window=agent_window_sum(db, row["agent_id"], start)
         if row["daily_budget"] is not None else 0,
