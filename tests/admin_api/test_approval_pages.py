@@ -168,3 +168,13 @@ async def test_an_approval_of_another_workspace_is_not_found(admin: AdminPlane) 
     status, _, _ = await _page(admin, "GET", f"/approvals/{approval_id}", other)
 
     assert status == 404
+
+
+async def test_a_history_cursor_edited_by_hand_shows_the_newest_page(admin: AdminPlane) -> None:
+    login = await admin.register()
+    approval_id = await _hold(admin, await _session(admin))
+
+    status, _, html = await _page(admin, "GET", "/approvals?cursor=not-a-cursor", login)
+
+    assert status == 200
+    assert f'id="approval-{approval_id}"' in html
