@@ -134,6 +134,7 @@ def test_approving_asks_for_the_passkey_and_shows_the_transaction(desk: Desk) ->
     expect(desk.page.locator("h1 .status")).to_have_text("approved")
     tx_hash = desk.page.locator("dl.decision code.result").inner_text().strip()
     assert TX_HASH.fullmatch(tx_hash), tx_hash
+    screenshot(desk.page, "approval-approved")
     desk.held["approved_tx"] = tx_hash
     desk.held["approved_to"] = recipient
 
