@@ -161,6 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
                                             "ADDRESS or ADDRESS:SELECTOR+SELECTOR")
     create.add_argument("--rate-limit", type=int, help="signing requests per minute")
     create.add_argument("--max-fee-per-gas-gwei", help="refuse transactions paying more per gas")
+    create.add_argument("--approve-above", metavar="AMOUNT",
+                        help="in the limit unit: hold a request costing more for a person's "
+                             "approval (`approvals approve`); at most the per-tx limit")
 
     def add_filters(p: argparse.ArgumentParser) -> None:
         p.add_argument("--type", choices=["agent", "app"])
@@ -206,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     ceiling.add_argument("--ceiling-daily")
     ceiling.add_argument("--ceiling-lifetime", help="longest session, e.g. 7d")
     ceiling.add_argument("--ceiling-sessions", type=int, help="live sessions at most")
+    ceiling.add_argument("--ceiling-approve-above", metavar="AMOUNT",
+                         help="optional: the highest approval threshold the agent may give "
+                              "itself; its sessions get this one when they ask for none")
     asub.add_parser("list", parents=[common])
     asub.add_parser("reissue", parents=[common],
                     help="print a new credential for the agent; the old one dies at once"
@@ -310,7 +316,9 @@ async def cmd_sessions(args: argparse.Namespace, studio: Studio) -> None:
             contracts=_contracts(args.contracts),
             rate_limit_per_minute=args.rate_limit,
             max_fee_per_gas=None if args.max_fee_per_gas_gwei is None
-            else _gwei(args.max_fee_per_gas_gwei))
+            else _gwei(args.max_fee_per_gas_gwei),
+            approve_above=None if args.approve_above is None
+            else _amount(args.approve_above, "--approve-above"))
         _print(args, (await svc.create_session(ws, spec, actor=cli_actor())).as_json())
     elif args.action == "list":
         described = [(await svc.describe(s)).as_json()
@@ -333,7 +341,9 @@ _CEILING_FLAGS = ("ceiling_permissions", "ceiling_chains", "ceiling_tokens", "ce
 
 def _ceiling(args: argparse.Namespace) -> AgentCeiling | None:
     given = [flag for flag in _CEILING_FLAGS if getattr(args, flag) is not None]
-    if not given and args.ceiling_unit is None:
+    # The optional bounds alone do not make a ceiling: say what else it needs instead of
+    # silently registering an agent without one.
+    if not given and args.ceiling_unit is None and args.ceiling_approve_above is None:
         return None
     missing = [f"--{flag.replace('_', '-')}" for flag in _CEILING_FLAGS if flag not in given]
     if missing:
@@ -350,7 +360,9 @@ def _ceiling(args: argparse.Namespace) -> AgentCeiling | None:
         per_tx=_amount(args.ceiling_per_tx, "--ceiling-per-tx"),
         daily=_amount(args.ceiling_daily, "--ceiling-daily"),
         max_lifetime_s=parse_duration(args.ceiling_lifetime),
-        max_live_sessions=args.ceiling_sessions)
+        max_live_sessions=args.ceiling_sessions,
+        approve_above=None if args.ceiling_approve_above is None
+        else _amount(args.ceiling_approve_above, "--ceiling-approve-above"))
 
 
 async def _rotate(args: argparse.Namespace, studio: Studio) -> None:

@@ -27,6 +27,7 @@ from ._audit_trail import (
 )
 from ._ceiling import (
     Requested,
+    approve_above_within,
     beyond_ceiling,
 )
 from ._durations import (
@@ -73,6 +74,7 @@ __all__ = [
     "SessionView",
     "TokenService",
     "approval_view",
+    "approve_above_within",
     "beyond_ceiling",
     "iso",
     "parse_duration",

@@ -28,7 +28,7 @@ from session_studio.store import (
     Workspace,
 )
 
-from ._ceiling import Requested, beyond_ceiling
+from ._ceiling import Requested, approve_above_within, beyond_ceiling
 from ._durations import parse_duration
 from ._session_views import SessionArtifact, SessionView
 from ._sessions import InvalidSpec, SessionService, SessionSpec
@@ -50,6 +50,8 @@ class SelfServiceConfig(BaseModel):
     per_tx_limit: str
     daily_limit: str
     expires_in: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}[smhd]?$")]
+    # Lower than the ceiling's, never higher; left out, the ceiling's applies.
+    approve_above: str | None = None
 
 
 class AgentDesk:
@@ -85,6 +87,8 @@ class AgentDesk:
         try:
             parsed = SelfServiceConfig.model_validate(dict(config))
             per_tx, daily = parse_amount(parsed.per_tx_limit), parse_amount(parsed.daily_limit)
+            approve_above = (None if parsed.approve_above is None
+                             else parse_amount(parsed.approve_above))
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
@@ -92,10 +96,12 @@ class AgentDesk:
         except AmountError as exc:
             raise SelfServiceInvalid(f"limits: {exc}") from exc
         lifetime = parse_duration(parsed.expires_in)  # the model's pattern checked it
-        exceeded = beyond_ceiling(agent.ceiling, Requested(
+        requested = Requested(
             permissions=frozenset(p.value for p in parsed.permissions),
             chain_ids=frozenset(parsed.chain_ids), tokens=frozenset(parsed.tokens),
-            limit_unit=parsed.limit_unit, per_tx=per_tx, daily=daily, lifetime_s=lifetime))
+            limit_unit=parsed.limit_unit, per_tx=per_tx, daily=daily, lifetime_s=lifetime,
+            approve_above=approve_above)
+        exceeded = beyond_ceiling(agent.ceiling, requested)
         if exceeded is not None:
             raise SelfServiceRefused(CEILING_EXCEEDED, f"{exceeded.field}: {exceeded.detail}",
                                      field=exceeded.field)
@@ -105,7 +111,8 @@ class AgentDesk:
             chain_ids=tuple(dict.fromkeys(parsed.chain_ids)),
             permissions=tuple(dict.fromkeys(parsed.permissions)),
             tokens=tuple(dict.fromkeys(parsed.tokens)), limit_unit=parsed.limit_unit,
-            per_tx=per_tx, daily=daily, lifetime_s=lifetime)
+            per_tx=per_tx, daily=daily, lifetime_s=lifetime,
+            approve_above=approve_above_within(agent.ceiling, requested))
         try:
             created = await self._service.create_session(
                 ws, spec, actor=f"agent:{agent.name}",

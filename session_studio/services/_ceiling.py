@@ -1,8 +1,11 @@
 """Whether a session an agent asks for stays within the ceiling its operator set.
 
 Pure and total: every field of the request is compared against its bound, and the first one
-that exceeds it is named. Creating, rotating or revoking-and-recreating all pass through here,
-so an agent can never give itself more than the operator allowed.
+that exceeds it is named. `approve_above` is a bound the other way round from the caps: a
+lower threshold holds more, so asking for a higher one (or for none, which is infinitely high)
+is asking for more autonomy; `approve_above_within` fills in the ceiling's when the agent gives
+none. Creating, rotating or revoking-and-recreating all pass through here, so an agent can never
+give itself more than the operator allowed.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ class Requested:
     per_tx: int
     daily: int
     lifetime_s: int
+    approve_above: int | None = None  # None: the agent did not ask for one
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,4 +66,23 @@ def beyond_ceiling(ceiling: AgentCeiling | None, req: Requested) -> CeilingExcee
     if req.lifetime_s > ceiling.max_lifetime_s:
         return CeilingExceeded("expires_in", f"longer than the ceiling of "
                                              f"{ceiling.max_lifetime_s} s")
+    if (ceiling.approve_above is not None and req.approve_above is not None
+            and req.approve_above > ceiling.approve_above):
+        return CeilingExceeded("approve_above", f"over the ceiling of "
+                                                f"{format_amount(ceiling.approve_above)} "
+                                                f"{ceiling.limit_unit}: payments above it wait "
+                                                "for a person")
     return None
+
+
+def approve_above_within(ceiling: AgentCeiling, req: Requested) -> int | None:
+    """The threshold a self-created session gets: the agent's own when it gave one (already
+    checked to be within the ceiling), else the ceiling's; an agent cannot opt out of holds
+    its operator asked for by leaving the field out. A ceiling threshold at or above the
+    session's own per-tx limit would hold nothing there (per_tx refuses first), so the session
+    gets none rather than a threshold its own validation refuses as meaningless."""
+    if req.approve_above is not None:
+        return req.approve_above
+    if ceiling.approve_above is None or ceiling.approve_above >= req.per_tx:
+        return None
+    return ceiling.approve_above

@@ -25,6 +25,9 @@ class Limits:
     unit: str
     per_tx: str
     daily: str
+    # A request costing more waits for a person (None: none ever does). Part of the limits so
+    # an agent runtime initialised from the artifact knows which payments will be held.
+    approve_above: str | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -75,6 +75,8 @@ class SessionSpec:
     contracts: Mapping[str, tuple[str, ...] | None] = field(default_factory=dict)
     rate_limit_per_minute: int | None = None
     max_fee_per_gas: int | None = None  # wei
+    # Unit atoms: a request costing more is held for a person's approval (None: never held).
+    approve_above: int | None = None
 
 
 def iso(ms: int | None) -> str | None:
@@ -153,7 +155,7 @@ class SessionService:
             type=SessionType.AGENT, label="ceiling", agent=None, chain_ids=ceiling.chain_ids,
             permissions=ceiling.permissions, tokens=ceiling.tokens,
             limit_unit=ceiling.limit_unit, per_tx=ceiling.per_tx, daily=ceiling.daily,
-            lifetime_s=ceiling.max_lifetime_s)
+            lifetime_s=ceiling.max_lifetime_s, approve_above=ceiling.approve_above)
         self._validate_terms(probe)
         if not 1 <= ceiling.max_live_sessions <= 1000:
             raise InvalidSpec("max_sessions", "must be between 1 and 1000")
@@ -270,6 +272,15 @@ class SessionService:
             raise InvalidSpec("rate_limit", "must be between 1 and 1000000 per minute")
         if spec.max_fee_per_gas is not None and spec.max_fee_per_gas <= 0:
             raise InvalidSpec("max_fee_per_gas", "must be positive")
+        if spec.approve_above is not None:
+            if spec.approve_above < 0:
+                raise InvalidSpec("approve_above", "must not be negative")
+            # per_tx refuses anything costlier outright, so a higher threshold would never
+            # hold a request: an operator who typed it believes in a safeguard that is not there.
+            if spec.approve_above > spec.per_tx:
+                raise InvalidSpec("approve_above", "must not exceed the per-transaction limit: "
+                                                   "a request costing more is refused, never "
+                                                   "held, so the threshold would hold nothing")
 
     async def _validate_owner(self, ws: Workspace, spec: SessionSpec) -> Agent | None:
         if spec.type is SessionType.AGENT:
@@ -310,7 +321,7 @@ class SessionService:
             lineage_id=lineage_id or session_id, predecessor_id=predecessor_id,
             credential_version=1, recipients=spec.recipients, contracts=spec.contracts,
             rate_limit_per_minute=spec.rate_limit_per_minute,
-            max_fee_per_gas=spec.max_fee_per_gas)
+            max_fee_per_gas=spec.max_fee_per_gas, approve_above=spec.approve_above)
         return session, key.sealed
 
     def _session_credential(self, session: Session) -> str | None:
@@ -373,7 +384,7 @@ class SessionService:
             lifetime_s=max((old.expires_at_ms - old.created_at_ms) // 1000, 1),
             recipients=old.recipients, contracts=old.contracts,
             rate_limit_per_minute=old.rate_limit_per_minute,
-            max_fee_per_gas=old.max_fee_per_gas)
+            max_fee_per_gas=old.max_fee_per_gas, approve_above=old.approve_above)
         successor, sealed = self._new_session(ws, spec, agent=agent, lineage_id=old.lineage_id,
                                               predecessor_id=old.id,
                                               expires_at_ms=old.expires_at_ms)
@@ -487,7 +498,9 @@ def _terms(session: Session) -> SessionTerms:
         label=session.label, agent=session.agent_name, permissions=tuple(session.permissions),
         chain_ids=tuple(session.chain_ids), tokens=tuple(session.tokens),
         limits=Limits(unit=session.limit_unit, per_tx=format_amount(session.per_tx_limit),
-                      daily=format_amount(session.daily_limit)),
+                      daily=format_amount(session.daily_limit),
+                      approve_above=None if session.approve_above is None
+                      else format_amount(session.approve_above)),
         expires_at=iso(session.expires_at_ms), recipients=session.recipients,
         contracts=dict(session.contracts), rate_limit_per_minute=session.rate_limit_per_minute,
         max_fee_per_gas=None if session.max_fee_per_gas is None

@@ -48,7 +48,8 @@ async def test_creating_an_agent_session_returns_its_provisioning_artifact(
     assert artifact["rpc_url"] == f"{PUBLIC_RPC_URL}/rpc/{LOCAL_CHAIN}"
     assert artifact["rpc_urls"] == {str(c): f"{PUBLIC_RPC_URL}/rpc/{c}"
                                     for c in (LOCAL_CHAIN, SECOND_CHAIN)}
-    assert artifact["limits"] == {"unit": "USD", "per_tx": "10.5", "daily": "100"}
+    assert artifact["limits"] == {"unit": "USD", "per_tx": "10.5", "daily": "100",
+                                  "approve_above": None}
     assert artifact["chain_ids"] == [LOCAL_CHAIN, SECOND_CHAIN]
     assert artifact["agent"] == "bot"
     assert ISO_UTC.match(artifact["expires_at"])
@@ -122,7 +123,8 @@ async def test_usage_reports_spend_against_the_limits(admin: AdminPlane) -> None
     assert usage["request_count"] == 1
     assert ISO_UTC.match(usage["last_used_at"])
     assert usage["spent_in_window"] == "0"
-    assert usage["limits"] == {"unit": "USD", "per_tx": "10", "daily": "100"}
+    assert usage["limits"] == {"unit": "USD", "per_tx": "10", "daily": "100",
+                               "approve_above": None}
     assert usage["utilization"] == "0.0000"
 
 

@@ -102,7 +102,8 @@ def test_artifact_chain_ids_are_integers_in_the_given_order(app_artifact: dict[s
 
 
 def test_artifact_limits_are_decimal_strings(app_artifact: dict[str, Any]) -> None:
-    assert app_artifact["limits"] == {"unit": "USD", "per_tx": "10.5", "daily": "100"}
+    assert app_artifact["limits"] == {"unit": "USD", "per_tx": "10.5", "daily": "100",
+                                      "approve_above": None}
 
 
 def test_artifact_expires_at_is_iso_utc_with_z(app_artifact: dict[str, Any]) -> None:

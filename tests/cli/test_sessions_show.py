@@ -38,7 +38,8 @@ def test_show_of_a_new_session_says_active(shown: dict[str, Any]) -> None:
 
 
 def test_show_gives_limits_as_decimal_strings(shown: dict[str, Any]) -> None:
-    assert shown["limits"] == {"unit": "USD", "per_tx": "10", "daily": "100"}
+    assert shown["limits"] == {"unit": "USD", "per_tx": "10", "daily": "100",
+                               "approve_above": None}
 
 
 def test_show_gives_spent_in_window_as_a_decimal_string(shown: dict[str, Any]) -> None:

@@ -99,7 +99,8 @@ def test_get_session_statuses_reports_spend_and_limits(studio: Studio) -> None:
                       if s["key_hash"] == agent.config["key_hash"])
 
     assert status["status"] == "active"
-    assert status["limits"] == {"unit": "USD", "per_tx": "50", "daily": "200"}
+    assert status["limits"] == {"unit": "USD", "per_tx": "50", "daily": "200",
+                                "approve_above": None}
     assert status["chain_ids"] == [PRIMARY_CHAIN]
     assert Decimal(status["spent_in_window"]) >= 2
 

@@ -47,7 +47,8 @@ def test_create_session_returns_the_provisioning_artifact(client: StudioClient,
 
     assert artifact["credential"].startswith("sst_")
     assert artifact["chain_ids"] == [PRIMARY_CHAIN]
-    assert artifact["limits"] == {"unit": "USD", "per_tx": "50", "daily": "200"}
+    assert artifact["limits"] == {"unit": "USD", "per_tx": "50", "daily": "200",
+                                  "approve_above": None}
     assert artifact["rpc_url"] == studio.rpc_url(PRIMARY_CHAIN)
     assert artifact["token_addresses"][str(PRIMARY_CHAIN)]["USDC"].lower() == \
         studio.usdc[PRIMARY_CHAIN].lower()
@@ -59,7 +60,8 @@ def test_create_session_with_a_token_limit_converts_base_units(client: StudioCli
 
     artifact = agent_session(client, studio, limit=limit, tokens=["USDC"])
 
-    assert artifact["limits"] == {"unit": "USDC", "per_tx": "12.5", "daily": "100"}
+    assert artifact["limits"] == {"unit": "USDC", "per_tx": "12.5", "daily": "100",
+                                  "approve_above": None}
 
 
 def test_create_session_accepts_decimal_limits_in_a_unit(client: StudioClient,
@@ -67,7 +69,18 @@ def test_create_session_accepts_decimal_limits_in_a_unit(client: StudioClient,
     artifact = agent_session(client, studio, limit=None, per_tx_limit=Decimal("0.25"),
                              daily_limit="3", limit_unit="USD")
 
-    assert artifact["limits"] == {"unit": "USD", "per_tx": "0.25", "daily": "3"}
+    assert artifact["limits"] == {"unit": "USD", "per_tx": "0.25", "daily": "3",
+                                  "approve_above": None}
+
+
+def test_create_session_sets_the_approval_threshold(
+        client: StudioClient, studio: Studio) -> None:
+    artifact = agent_session(client, studio, approve_above="12.5")
+
+    shown = client.get_session(artifact["key_hash"])
+
+    assert artifact["limits"]["approve_above"] == "12.5"
+    assert shown["limits"].get("approve_above") == "12.5"
 
 
 def test_a_float_limit_is_refused_before_anything_is_sent() -> None:

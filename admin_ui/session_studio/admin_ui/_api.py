@@ -145,6 +145,8 @@ class AdminApi:
 
     def __init__(self, deps: AdminDeps) -> None:
         self._d = deps
+        # The approvals' handlers, for their routes and for the inbox page that runs them.
+        self.approvals = ApprovalApi(deps, require_step_up=self._require_step_up)
 
     async def _ws(self, who: Principal) -> Workspace:
         return await self._d.service.workspace_by_id(who.workspace_id)
@@ -191,7 +193,9 @@ class AdminApi:
             else tuple(dict.fromkeys(a.lower() for a in body.recipients)),
             contracts={a.lower(): None if sel is None else tuple(s.lower() for s in sel)
                        for a, sel in (body.contracts or {}).items()},
-            rate_limit_per_minute=body.rate_limit_per_minute, max_fee_per_gas=max_fee)
+            rate_limit_per_minute=body.rate_limit_per_minute, max_fee_per_gas=max_fee,
+            approve_above=None if body.approve_above is None
+            else _amount(body.approve_above, "approve_above"))
         ws = await self._ws(call.who)
         try:
             artifact = await self._d.service.create_session(ws, spec, actor=call.who.actor)
@@ -296,7 +300,9 @@ class AdminApi:
                 per_tx_limit=format_amount(ceiling.per_tx),
                 daily_limit=format_amount(ceiling.daily),
                 max_lifetime=str(ceiling.max_lifetime_s),
-                max_live_sessions=ceiling.max_live_sessions))
+                max_live_sessions=ceiling.max_live_sessions,
+                approve_above=None if ceiling.approve_above is None
+                else format_amount(ceiling.approve_above)))
 
     async def create_agent(self, call: Call) -> BaseModel:
         body: AgentCreate = call.body
@@ -313,7 +319,9 @@ class AdminApi:
                 per_tx=_amount(c.per_tx_limit, "ceiling.per_tx_limit"),
                 daily=_amount(c.daily_limit, "ceiling.daily_limit"),
                 max_lifetime_s=parse_duration(c.max_lifetime),
-                max_live_sessions=c.max_live_sessions)
+                max_live_sessions=c.max_live_sessions,
+                approve_above=None if c.approve_above is None
+                else _amount(c.approve_above, "ceiling.approve_above"))
         try:
             agent, credential = await self._d.service.register_agent(
                 ws, body.name, budget, actor=call.who.actor, ceiling=ceiling,
@@ -561,5 +569,5 @@ class AdminApi:
                InviteLink, body=AdminInvite, cookie_only=True, tag="auth"),
             op("POST", "/auth/logout", "logout", "End this login", self.logout, read, Ok,
                cookie_only=True, tag="auth"),
-            *ApprovalApi(self._d, require_step_up=self._require_step_up).operations(),
+            *self.approvals.operations(),
         )

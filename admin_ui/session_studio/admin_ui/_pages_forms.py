@@ -23,7 +23,8 @@ FIELD_LABELS: Mapping[str, str] = {
     "tokens": "Tokens", "limit_unit": "Limit unit", "per_tx_limit": "Per-transaction limit",
     "daily_limit": "Daily limit", "expires_in": "Expires in", "recipients": "Recipients",
     "contracts": "Contracts", "rate_limit_per_minute": "Rate limit",
-    "max_fee_per_gas_gwei": "Max fee per gas", "name": "Name", "scopes": "Scopes",
+    "max_fee_per_gas_gwei": "Max fee per gas", "approve_above": "Hold for approval above",
+    "name": "Name", "scopes": "Scopes",
     "daily_budget": "Daily budget", "chain": "Chain", "status": "Status", "sort": "Sort",
     "cursor": "Page", "type": "Type",
 }
@@ -32,6 +33,7 @@ _NAME = "use 1 to 100 letters, digits, '-', '_' or '.'"
 # Pydantic reports a failed pattern as the regex itself; an operator needs an example instead.
 _PATTERN_HINTS: Mapping[str, str] = {
     "per_tx_limit": _AMOUNT, "daily_limit": _AMOUNT, "daily_budget": _AMOUNT,
+    "approve_above": _AMOUNT,
     "max_fee_per_gas_gwei": "enter gwei as a plain number such as 50 or 1.5",
     "expires_in": "enter seconds, or a number followed by s, m, h or d (for example 7d)",
     "recipients": "each recipient is 0x followed by 40 hex digits",
@@ -135,6 +137,7 @@ def session_create(form: MultiDictProxy[str], type_: SessionType) -> SessionCrea
         "contracts": _contracts(form.get("contracts", "")),
         "rate_limit_per_minute": int(rate) if rate else None,
         "max_fee_per_gas_gwei": _optional(form.get("max_fee_per_gas_gwei", "")),
+        "approve_above": _optional(form.get("approve_above", "")),
     }
     if type_ is SessionType.AGENT:
         agent = form.get("agent", "").strip()
@@ -150,7 +153,7 @@ def session_values(form: MultiDictProxy[str]) -> dict[str, Any]:
     values: dict[str, Any] = {key: form.get(key, "") for key in (
         "label", "agent", "chain_ids", "tokens", "limit_unit", "per_tx_limit", "daily_limit",
         "expires_in", "recipients", "contracts", "rate_limit_per_minute",
-        "max_fee_per_gas_gwei")}
+        "max_fee_per_gas_gwei", "approve_above")}
     values["permissions"] = form.getall("permissions", [])
     return values
 

@@ -164,6 +164,7 @@ class SessionPages:
             "label": "", "agent": "", "chain_ids": "", "tokens": "", "limit_unit": "USD",
             "per_tx_limit": "", "daily_limit": "", "expires_in": "7d", "recipients": "",
             "contracts": "", "rate_limit_per_minute": "", "max_fee_per_gas_gwei": "",
+            "approve_above": "",
             "permissions": [Permission.TRANSFER.value]}
         return await self._form(request, who, tab, defaults, problem=None)
 

@@ -69,6 +69,9 @@ class Limits(_Out):
     unit: str
     per_tx: Money
     daily: Money
+    approve_above: Money | None = Field(
+        default=None, description="a request costing more is held for a person's approval; "
+                                  "null: none is held")
 
 
 class SessionPolicyFields(_Out):
@@ -144,6 +147,9 @@ class SessionCreate(_In):
         default=None, description="contract_call allowlist: address -> selectors (null: any)")
     rate_limit_per_minute: int | None = Field(default=None, ge=1, le=1_000_000)
     max_fee_per_gas_gwei: Money | None = None
+    approve_above: Money | None = Field(
+        default=None, description="in the limit unit: a request costing more is held for a "
+                                  "person's approval (at most per_tx_limit); null: never held")
 
 
 class BulkRevoke(_In):
@@ -211,6 +217,9 @@ class Ceiling(BaseModel):
     daily_limit: Money
     max_lifetime: Duration
     max_live_sessions: int = Field(ge=1, le=1000)
+    approve_above: Money | None = Field(
+        default=None, description="the highest approval threshold the agent may give itself; "
+                                  "a session asking for none gets this one. null: no bound")
 
 
 class AgentOut(_Out):

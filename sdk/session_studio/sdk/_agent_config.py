@@ -33,12 +33,19 @@ class SessionTerms:
     per_tx_limit: str
     daily_limit: str
     expires_in: str = DEFAULT_LIFETIME
+    # The exported session's approval threshold: a session the agent makes for itself keeps
+    # holding what the operator wanted held (None: ask for none; the ceiling's then applies).
+    approve_above: str | None = None
 
     def as_params(self) -> dict[str, Any]:
-        return {"label": self.label, "chain_ids": list(self.chain_ids),
-                "permissions": list(self.permissions), "tokens": list(self.tokens),
-                "limit_unit": self.limit_unit, "per_tx_limit": self.per_tx_limit,
-                "daily_limit": self.daily_limit, "expires_in": self.expires_in}
+        params: dict[str, Any] = {
+            "label": self.label, "chain_ids": list(self.chain_ids),
+            "permissions": list(self.permissions), "tokens": list(self.tokens),
+            "limit_unit": self.limit_unit, "per_tx_limit": self.per_tx_limit,
+            "daily_limit": self.daily_limit, "expires_in": self.expires_in}
+        if self.approve_above is not None:
+            params["approve_above"] = self.approve_above
+        return params
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -105,7 +112,10 @@ def _parse(data: Mapping[str, Any]) -> AgentConfig:
         permissions=tuple(str(p) for p in data["permissions"]),
         tokens=tuple(str(t) for t in data["tokens"]), limit_unit=str(limits["unit"]),
         per_tx_limit=str(limits["per_tx"]), daily_limit=str(limits["daily"]),
-        expires_in=str(data.get("expires_in") or DEFAULT_LIFETIME))
+        expires_in=str(data.get("expires_in") or DEFAULT_LIFETIME),
+        # Absent from exports made before issue 14.
+        approve_above=None if limits.get("approve_above") is None
+        else str(limits["approve_above"]))
     tokens = {int(chain): {str(sym): str(addr) for sym, addr in by_symbol.items()}
               for chain, by_symbol in (data.get("token_addresses") or {}).items()}
     natives = {int(chain): str(sym) for chain, sym in (data.get("native_symbols") or {}).items()}

@@ -72,7 +72,8 @@ def session_body(*, type: SessionType, label: str, chains: Sequence[int],
                  agent: str | None = None, recipients: Sequence[str] | None = None,
                  contracts: Mapping[str, Sequence[str] | None] | None = None,
                  rate_limit_per_minute: int | None = None,
-                 max_fee_per_gas_gwei: Amount | None = None) -> dict[str, Any]:
+                 max_fee_per_gas_gwei: Amount | None = None,
+                 approve_above: Amount | None = None) -> dict[str, Any]:
     """The `POST /sessions` body (the admin API's `SessionCreate`)."""
     body: dict[str, Any] = {
         "type": type, "label": label, "chain_ids": list(chains),
@@ -90,6 +91,8 @@ def session_body(*, type: SessionType, label: str, chains: Sequence[int],
     if max_fee_per_gas_gwei is not None:
         body["max_fee_per_gas_gwei"] = decimal_string(
             to_decimal(max_fee_per_gas_gwei, "max_fee_per_gas_gwei"))
+    if approve_above is not None:
+        body["approve_above"] = decimal_string(to_decimal(approve_above, "approve_above"))
     return body
 
 
@@ -152,12 +155,15 @@ class AsyncStudioClient:
                              recipients: Sequence[str] | None = None,
                              contracts: Mapping[str, Sequence[str] | None] | None = None,
                              rate_limit_per_minute: int | None = None,
-                             max_fee_per_gas_gwei: Amount | None = None) -> Artifact:
+                             max_fee_per_gas_gwei: Amount | None = None,
+                             approve_above: Amount | None = None) -> Artifact:
         """Create a session; returns its provisioning artifact (credential included).
 
         Limits: `limit=Limit.usd("10", daily="100")`, `limit=Limit.token("USDC",
         per_tx=10_000_000, daily=100_000_000, decimals=6)`, or `per_tx_limit`/`daily_limit`
         (decimal amounts in `limit_unit`). An agent session needs `agent`, a registered agent.
+        `approve_above` (a decimal amount in the limit unit, at most the per-tx limit): a
+        request costing more is held for a person's approval instead of signed.
         `type="app"` raises `Forbidden` (`passkey_required`) with an API token: see the module
         docstring.
         """
@@ -166,7 +172,8 @@ class AsyncStudioClient:
                             per_tx_limit=per_tx_limit, daily_limit=daily_limit,
                             limit_unit=limit_unit, agent=agent, recipients=recipients,
                             contracts=contracts, rate_limit_per_minute=rate_limit_per_minute,
-                            max_fee_per_gas_gwei=max_fee_per_gas_gwei)
+                            max_fee_per_gas_gwei=max_fee_per_gas_gwei,
+                            approve_above=approve_above)
         artifact: Artifact = await self._http.request("POST", "/sessions", body=body)
         return artifact
 
@@ -329,14 +336,15 @@ class StudioClient:
                        agent: str | None = None, recipients: Sequence[str] | None = None,
                        contracts: Mapping[str, Sequence[str] | None] | None = None,
                        rate_limit_per_minute: int | None = None,
-                       max_fee_per_gas_gwei: Amount | None = None) -> Artifact:
+                       max_fee_per_gas_gwei: Amount | None = None,
+                       approve_above: Amount | None = None) -> Artifact:
         """See `AsyncStudioClient.create_session` (app sessions need a passkey, not a token)."""
         return self._portal.call(self._aio.create_session(
             type=type, label=label, chains=chains, permissions=permissions, tokens=tokens,
             expires_in=expires_in, limit=limit, per_tx_limit=per_tx_limit,
             daily_limit=daily_limit, limit_unit=limit_unit, agent=agent, recipients=recipients,
             contracts=contracts, rate_limit_per_minute=rate_limit_per_minute,
-            max_fee_per_gas_gwei=max_fee_per_gas_gwei))
+            max_fee_per_gas_gwei=max_fee_per_gas_gwei, approve_above=approve_above))
 
     def list_sessions(self, *, type: SessionType | None = None, status: str | None = None,
                       chain: int | None = None, agent: str | None = None,

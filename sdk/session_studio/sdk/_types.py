@@ -15,6 +15,9 @@ class Limits(TypedDict):
     unit: str
     per_tx: str
     daily: str
+    # A request costing more is held for a person's approval; null: none is (absent from
+    # servers before issue 14).
+    approve_above: NotRequired[str | None]
 
 
 class SessionInfo(TypedDict):

@@ -68,7 +68,9 @@ class AgentCeiling:
     """The most an agent may give itself through self-service (`studio_createSession`).
 
     Every bound is required: a ceiling left partly open would be an open door, so an agent
-    without a ceiling simply cannot create sessions."""
+    without a ceiling simply cannot create sessions. The one optional bound, `approve_above`,
+    only ever adds a safeguard: with it, the agent's sessions hold costlier requests for a
+    person, and the agent cannot raise the threshold; without it, nothing is held."""
 
     permissions: tuple[Permission, ...]
     chain_ids: tuple[int, ...]
@@ -78,13 +80,16 @@ class AgentCeiling:
     daily: int  # atoms of limit_unit
     max_lifetime_s: int
     max_live_sessions: int
+    approve_above: int | None = None  # atoms of limit_unit; None: bounds nothing
 
     def to_json(self) -> dict[str, object]:
         return {"permissions": [p.value for p in self.permissions],
                 "chain_ids": list(self.chain_ids), "tokens": list(self.tokens),
                 "limit_unit": self.limit_unit, "per_tx": str(self.per_tx),
                 "daily": str(self.daily), "max_lifetime_s": self.max_lifetime_s,
-                "max_live_sessions": self.max_live_sessions}
+                "max_live_sessions": self.max_live_sessions,
+                "approve_above": None if self.approve_above is None
+                else str(self.approve_above)}
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> AgentCeiling:
@@ -93,7 +98,10 @@ class AgentCeiling:
                    tokens=tuple(raw["tokens"]), limit_unit=raw["limit_unit"],
                    per_tx=int(raw["per_tx"]), daily=int(raw["daily"]),
                    max_lifetime_s=int(raw["max_lifetime_s"]),
-                   max_live_sessions=int(raw["max_live_sessions"]))
+                   max_live_sessions=int(raw["max_live_sessions"]),
+                   # Ceilings stored before issue 14 have no such key: they bound nothing.
+                   approve_above=None if raw.get("approve_above") is None
+                   else int(raw["approve_above"]))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

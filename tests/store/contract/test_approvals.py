@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 import pytest
-from session_studio.policy import ReasonCode, window_start_ms
+from session_studio.policy import Decision, ReasonCode, SessionState, window_start_ms
 from session_studio.store import (
     ApprovalStatus,
     Conflict,
@@ -26,7 +26,9 @@ from ..conftest import (
     FAKE_TX_HASH,
     MINUTE_MS,
     T0,
+    fake_sign,
     new_session,
+    nonce_request,
     reserve,
     transfer_evaluate,
 )
@@ -398,3 +400,25 @@ async def test_recorded_error_is_read_back(store: Store, workspace: Workspace) -
     approval = await store.get_approval(approval_id, workspace_id=workspace.id)
     assert approval.error == {"code": -32000, "message": "underpriced"}
 
+
+
+async def test_the_state_counts_the_lineages_pending_approvals(
+        store: Store, workspace: Workspace) -> None:
+    """The policy bounds how many requests of a lineage may wait (`max_pending_approvals`):
+    the store hands it the count, read under the lock."""
+    session = await approval_session(store, workspace, daily=100 * ETHER)
+    for _ in range(2):
+        decision, _, _ = await hold(store, session, 6 * ETHER)
+        assert decision.held
+    seen: list[int] = []
+    tx_evaluate = transfer_evaluate(session, 6 * ETHER)
+
+    def evaluate(state: SessionState, now_ms: int) -> Decision:
+        seen.append(state.pending_approvals)
+        return tx_evaluate(state, now_ms)
+
+    await store.reserve_and_sign(
+        session_id=session.id, method="eth_sendTransaction", clock=lambda: T0,
+        window_mode="rolling_24h", evaluate=evaluate, nonce=nonce_request(session),
+        sign=fake_sign)
+    assert seen == [2]
