@@ -23,6 +23,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from session_studio.admin_ui import AdminAccounts, AdminDeps, PasskeyCeremonies, create_admin_app
 from session_studio.basics import CredentialIssuer
 from session_studio.keystore import LocalKeystore, load_master_key
+from session_studio.notify import WebhookNotifier, load_webhook_secret
 from session_studio.policy import Asset, ChainAssets
 from session_studio.prices import ChainPriceOracle
 from session_studio.proxy import (
@@ -45,7 +46,14 @@ from session_studio.services import (
 )
 from session_studio.settings import ListenAddress, Settings
 from session_studio.store import Approval, Store, open_store
-from session_studio.telemetry import FleetCollector, FleetView, PrometheusObserver, UsageRecorder
+from session_studio.telemetry import (
+    ApprovalBacklog,
+    ApprovalCollector,
+    FleetCollector,
+    FleetView,
+    PrometheusObserver,
+    UsageRecorder,
+)
 
 from . import __version__
 
@@ -78,6 +86,8 @@ class Studio:
     rotation: RotationSchedule  # per-agent `rotate_every`, run by `serve`
     approvals: ApprovalService  # held requests: list, approve, reject; the expiry sweep
     signer: _PlaneSigner  # signs approved requests with the RPC plane's parts
+    approval_backlog: ApprovalBacklog  # the pending-approval series, refreshed by `serve`
+    notifier: WebhookNotifier | None  # [approvals] webhook_url, delivered by `serve`
     clock: Clock  # what "now" is for every part built here
 
     @classmethod
@@ -87,6 +97,10 @@ class Studio:
         by hand, so expiry, step-up and token windows pass without anyone sleeping."""
         master = load_master_key(path=settings.keystore.master_key_file,
                                  env=os.environ if env is None else env)
+        # Before the store opens: a webhook without a secret is a configuration error.
+        webhook_secret = (None if settings.approvals.webhook_url is None else
+                          load_webhook_secret(settings.approvals,
+                                              os.environ if env is None else env))
         store = open_store(path=settings.database.path, url=settings.database.url,
                            pool_size=settings.database.pool_size)
         await store.open()
@@ -97,8 +111,12 @@ class Studio:
         admins = AdminService(store=store, origin=settings.admin.origin, clock=clock)
         tokens = TokenService(store=store, clock=clock)
         audit = AuditTrail(store=store)
+        registry = CollectorRegistry(auto_describe=True)
+        usage = UsageRecorder(store, flush_interval_s=settings.metrics.usage_flush_interval_s)
+        # Before the approval service: it counts decisions on the observer.
+        observer = PrometheusObserver(registry, version=__version__, usage=usage)
         signer = _PlaneSigner()
-        approvals = ApprovalService(store=store, signer=signer, clock=clock)
+        approvals = ApprovalService(store=store, signer=signer, clock=clock, observer=observer)
         admin = AdminDeps(
             approvals=approvals,
             service=service, admins=admins, tokens=tokens, audit=audit, clock=clock,
@@ -107,18 +125,22 @@ class Studio:
             passkeys=PasskeyCeremonies(admins=admins, rp_id=settings.admin.rp_id,
                                        origin=settings.admin.origin, clock=clock),
             secure_cookies=settings.admin.origin.startswith("https://"))
-        registry = CollectorRegistry(auto_describe=True)
-        usage = UsageRecorder(store, flush_interval_s=settings.metrics.usage_flush_interval_s)
         fleet = FleetView(store, interval_s=settings.metrics.snapshot_interval_s,
                           per_session=settings.metrics.per_session,
                           window_mode=settings.policy.window, clock=clock)
         registry.register(FleetCollector(fleet))
-        observer = PrometheusObserver(registry, version=__version__, usage=usage)
+        approval_backlog = ApprovalBacklog(store, interval_s=settings.metrics.snapshot_interval_s)
+        registry.register(ApprovalCollector(approval_backlog, clock=clock))
+        notifier = None
+        if settings.approvals.webhook_url is not None and webhook_secret is not None:
+            notifier = WebhookNotifier(store, url=settings.approvals.webhook_url,
+                                       secret=webhook_secret, clock=clock, observer=observer)
         studio = cls(settings=settings, store=store, keystore=keystore, service=service,
                      admins=admins, tokens=tokens, audit=audit, registry=registry,
                      observer=observer, usage=usage, fleet=fleet, admin=admin,
                      rotation=RotationSchedule(service=service, clock=clock),
-                     approvals=approvals, signer=signer, clock=clock)
+                     approvals=approvals, signer=signer, approval_backlog=approval_backlog,
+                     notifier=notifier, clock=clock)
         signer.studio = studio
         return studio
 
@@ -228,6 +250,9 @@ class RunningServer:
             # After the listeners: no call can be counted once the last usage flush ran.
             await self.studio.rotation.stop()
             await self.studio.approvals.stop()
+            if self.studio.notifier is not None:
+                await self.studio.notifier.stop()
+            await self.studio.approval_backlog.stop()
             self.studio.signer.running = None
             await self.studio.fleet.stop()
             await self.studio.usage.stop()
@@ -240,6 +265,9 @@ async def start_server(studio: Studio) -> RunningServer:
     await studio.fleet.start()
     await studio.rotation.start()
     await studio.approvals.start()
+    await studio.approval_backlog.start()
+    if studio.notifier is not None:
+        await studio.notifier.start()
     rpc_deps = studio.rpc_deps()
     # Approvals made on the admin page sign with the running RPC plane's upstream clients.
     studio.signer.running = ApprovalSigner(rpc_deps)

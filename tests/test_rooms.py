@@ -26,11 +26,12 @@ ALLOWED: dict[str, frozenset[str]] = {
     "proxy": frozenset({"basics", "keystore", "policy", "store"}),
     "prices": frozenset({"policy", "proxy", "settings"}),
     "telemetry": frozenset({"basics", "policy", "proxy", "store"}),
+    "notify": frozenset({"basics", "settings", "store"}),
     "services": frozenset({"basics", "keystore", "policy", "proxy", "settings", "store"}),
     "admin_ui": frozenset({"basics", "policy", "services", "store"}),
     "dev": frozenset({ROOT_ROOM, "policy", "services", "settings", "store"}),
-    ROOT_ROOM: frozenset({"admin_ui", "basics", "keystore", "policy", "prices", "proxy",
-                          "sdk", "services", "settings", "store", "telemetry"}),
+    ROOT_ROOM: frozenset({"admin_ui", "basics", "keystore", "notify", "policy", "prices",
+                          "proxy", "sdk", "services", "settings", "store", "telemetry"}),
 }
 PLANE_FOLDERS = ["policy", "proxy", "keystore", "store", "admin_ui", "sdk"]
 

@@ -7,6 +7,10 @@ room to it, so no plane imports it.
 
 from __future__ import annotations
 
+from ._approvals import (
+    ApprovalBacklog,
+    ApprovalCollector,
+)
 from ._fleet import (
     FleetView,
 )
@@ -22,6 +26,8 @@ from ._usage import (
 )
 
 __all__ = [
+    "ApprovalBacklog",
+    "ApprovalCollector",
     "FleetCollector",
     "FleetView",
     "PrometheusObserver",

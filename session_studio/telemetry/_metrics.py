@@ -42,6 +42,8 @@ ATOMS_PER_UNIT = 10**18
 SESSION_LABELS = ("session", "type", "agent", "label", "workspace", "unit")
 AGENT_LABELS = ("agent", "workspace", "unit")
 AGENT_BUDGET_UNIT = "USD"
+APPROVAL_OUTCOMES = ("approved", "rejected", "expired")
+WEBHOOK_RESULTS = ("delivered", "retried", "failed")
 
 
 class SessionUseSink(Protocol):
@@ -70,6 +72,20 @@ class PrometheusObserver:
             "Calls to a chain's upstream node, by chain and outcome",
             ["chain_id", "ok"], buckets=LATENCY_BUCKETS, registry=registry)
 
+        self._approval_decisions = Counter(
+            "session_studio_approval_decisions", "Approvals decided, by outcome (approved, "
+            "rejected, expired)", ["outcome"], registry=registry)
+        self._webhook_deliveries = Counter(
+            "session_studio_approval_webhook_deliveries", "Approval webhook attempts, by result "
+            "(delivered; retried: failed, tried again later; failed: given up)", ["result"],
+            registry=registry)
+        # Every label value from the start: a rate() over a series that appears only with its
+        # first increment misses that increment, and an alert on it never sees the first one.
+        for outcome in APPROVAL_OUTCOMES:
+            self._approval_decisions.labels(outcome=outcome)
+        for result in WEBHOOK_RESULTS:
+            self._webhook_deliveries.labels(result=result)
+
         # Children by label values: `labels()` takes a lock and builds a key per call, on
         # every request. The label values are bounded (known methods or "other", a handful of
         # outcomes, the configured chains), so these maps are too.
@@ -96,6 +112,22 @@ class PrometheusObserver:
             child = self._upstream.labels(chain_id=str(chain_id), ok=str(ok).lower())
             self._upstream_children[(chain_id, ok)] = child
         child.observe(seconds)
+
+    def approval_decided(self, outcome: str) -> None:
+        """An approval left `pending`: "approved", "rejected" or "expired" (the expiry sweep
+        counts each approval it expires)."""
+        if outcome not in APPROVAL_OUTCOMES:
+            # A caller's bug; labels stay bounded, and a metric never fails a decision made.
+            log.error("approval_decided: unknown outcome %r not counted", outcome)
+            return
+        self._approval_decisions.labels(outcome=outcome).inc()
+
+    def webhook_delivery(self, result: str) -> None:
+        """One webhook attempt: "delivered", "retried" or "failed" (`notify.DeliveryObserver`)."""
+        if result not in WEBHOOK_RESULTS:
+            log.error("webhook_delivery: unknown result %r not counted", result)
+            return
+        self._webhook_deliveries.labels(result=result).inc()
 
     def session_used(self, session_id: str, now_ms: int) -> None:
         if self._usage is not None:

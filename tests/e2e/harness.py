@@ -92,14 +92,16 @@ class Studio:
                        agent: str | None = None, label: str = "e2e",
                        fund: bool = True, recipients: str | None = None,
                        contracts: str | None = None, rate_limit: int | None = None,
-                       max_fee_gwei: str | None = None) -> dict[str, Any]:
+                       max_fee_gwei: str | None = None,
+                       approve_above: str | None = None) -> dict[str, Any]:
         """A session created through the CLI, funded on the primary chain."""
         args = ["sessions", "create", "--type", type_, "--label", label, "--chains", chains,
                 "--permissions", permissions, "--tokens", tokens, "--per-tx-limit", per_tx,
                 "--daily-limit", daily, "--limit-unit", unit, "--expires-in", expires_in]
         for flag, value in (("--recipients", recipients), ("--contracts", contracts),
                             ("--rate-limit", rate_limit),
-                            ("--max-fee-per-gas-gwei", max_fee_gwei)):
+                            ("--max-fee-per-gas-gwei", max_fee_gwei),
+                            ("--approve-above", approve_above)):
             if value is not None:
                 args += [flag, str(value)]
         if type_ == "agent":
@@ -241,10 +243,14 @@ def start_studio(home: Path, *, database_url: str | None = None,
 
 
 @contextmanager
-def running_studio(home: Path, *, database_url: str | None = None) -> Iterator[Studio]:
+def running_studio(home: Path, *, database_url: str | None = None,
+                   extra_config: str = "") -> Iterator[Studio]:
     """Anvils, `init` and one `serve`, stopped (and their keys recorded) on exit: the module
-    fixture of every test package that needs a live sidecar."""
+    fixture of every test package that needs a live sidecar. `extra_config` (TOML tables) is
+    appended to the config before `serve` starts."""
     studio = start_studio(home, database_url=database_url)
+    if extra_config:
+        studio.config.write_text(studio.config.read_text() + extra_config)
     try:
         studio.start_server()
         yield studio

@@ -82,6 +82,7 @@ class FakeLedger(RecordingLedger):
     state: Any = None  # the SessionState the store would read under its lock
     decided: int = 0
     rows: list[dict[str, Any]] = field(default_factory=list)
+    holds: list[Any] = field(default_factory=list)  # the approval drafts of held requests
 
     async def reserve_and_sign(self, *, session_id: str, method: str, clock: Callable[[], int],
                                window_mode: str, evaluate: Callable[[Any, int], Any],
@@ -90,6 +91,11 @@ class FakeLedger(RecordingLedger):
                                hold: Any = None) -> tuple[Any, Any, Any]:
         decision = evaluate(self.state, clock())
         self.decided += 1
+        if decision.held and hold is not None:
+            self.holds.append(hold)
+            return decision, Reservation(id=f"h{len(self.holds)}", session_id=session_id,
+                                         amount=decision.cost, nonce=None,
+                                         chain_id=hold.chain_id), None
         if not decision.allowed:
             return decision, None, None
         picked = None if nonce is None else (

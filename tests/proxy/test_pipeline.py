@@ -96,11 +96,14 @@ class Plane:
             max_batch_size=10, allow_raw_transactions=False)
         self.methods = RpcMethods(self.deps)
 
+    def caller(self) -> Caller:
+        return Caller(owner=CredentialOwner(workspace_id="w1", kind="session", owner_id="s1"),
+                      sessions=(self.session,), chain=self.chain, chain_id=CHAIN_ID,
+                      request_id="req-1")
+
     async def call(self, method: str, params: list[Any]) -> Any:
-        caller = Caller(owner=CredentialOwner(workspace_id="w1", kind="session", owner_id="s1"),
-                        sessions=(self.session,), chain=self.chain, chain_id=CHAIN_ID,
-                        request_id="req-1")
-        return await self.methods.dispatch(caller, Call(method=method, params=params, id=1))
+        return await self.methods.dispatch(self.caller(),
+                                           Call(method=method, params=params, id=1))
 
     def transfer(self, **extra: Any) -> dict[str, Any]:
         return {"from": self.session.address, "to": RECIPIENT, "value": hex(10**15), **extra}

@@ -145,6 +145,8 @@ class AdminApi:
 
     def __init__(self, deps: AdminDeps) -> None:
         self._d = deps
+        # The approvals' handlers, for their routes and for the inbox page that runs them.
+        self.approvals = ApprovalApi(deps, require_step_up=self._require_step_up)
 
     async def _ws(self, who: Principal) -> Workspace:
         return await self._d.service.workspace_by_id(who.workspace_id)
@@ -567,5 +569,5 @@ class AdminApi:
                InviteLink, body=AdminInvite, cookie_only=True, tag="auth"),
             op("POST", "/auth/logout", "logout", "End this login", self.logout, read, Ok,
                cookie_only=True, tag="auth"),
-            *ApprovalApi(self._d, require_step_up=self._require_step_up).operations(),
+            *self.approvals.operations(),
         )

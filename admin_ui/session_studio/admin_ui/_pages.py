@@ -6,6 +6,7 @@
     _pages_sessions.py  /sessions: inventory, bulk revoke, New Session, one session's page
     _pages_agents.py    /agents: the registry
     _pages_tokens.py    /tokens: admin API tokens, inviting admins, adding a passkey
+    _pages_approvals.py /approvals: the inbox of held requests, approve (step-up) and reject
 
 HTML comes from `templates/` (Jinja2, autoescaped); the little JavaScript the browser must run
 (passkey ceremonies, copy buttons, confirm dialogs) is in `static/`, since the page's CSP
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from ._pages_agents import AgentPages
+from ._pages_approvals import ApprovalPages
 from ._pages_auth import AuthPages
 from ._pages_kit import PageKit, static_urls
 from ._pages_sessions import SessionPages
@@ -35,7 +37,8 @@ ASSETS = ("studio.css", "studio.js")  # studio.js imports passkeys.js itself
 def add_pages(app: web.Application, deps: AdminDeps, api: AdminApi, *,
               authenticate: Callable[[web.Request], Awaitable[Principal | None]]) -> None:
     kit = PageKit.create(deps, api, authenticate, static_urls(app, ASSETS))
-    for pages in (AuthPages(kit), SessionPages(kit), AgentPages(kit), TokenPages(kit)):
+    for pages in (AuthPages(kit), SessionPages(kit), AgentPages(kit), TokenPages(kit),
+                  ApprovalPages(kit)):
         app.router.add_routes(pages.routes())
     app.middlewares.append(_page_not_found(kit))
 

@@ -126,11 +126,14 @@ class PageKit:
     # -- rendering -------------------------------------------------------------------------
     async def render(self, template: str, *, principal: Principal | None, status: int = 200,
                      **context: Any) -> web.Response:
-        shell: dict[str, Any] = {"me": None, "csrf": "", "workspace": ""}
+        shell: dict[str, Any] = {"me": None, "csrf": "", "workspace": "",
+                                 "pending_approvals": 0}
         if principal is not None:
             ws = await self.deps.service.workspace_by_id(principal.workspace_id)
+            # The nav's badge: every page says how many requests wait for a person.
             shell = {"me": principal.actor_name, "workspace": ws.name,
-                     "csrf": self.deps.accounts.csrf_token(principal)}
+                     "csrf": self.deps.accounts.csrf_token(principal),
+                     "pending_approvals": await self.deps.approvals.pending_count(ws.id)}
         html = self.env.get_template(template).render(**shell, **context)
         return web.Response(text=html, content_type="text/html", status=status)
 

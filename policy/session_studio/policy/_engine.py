@@ -50,6 +50,10 @@ class SessionPolicy:
     # person's approval instead of signed; None = never held. `per_tx` and `daily` stay hard
     # caps: a held request has passed them, and approving never lifts them.
     approve_above: int | None = None
+    # Held requests of the lineage that may wait at once: beyond it a costlier request is
+    # refused `rate_limited` (it clears as a person decides), so an agent cannot flood the
+    # inbox with cheap holds that each stay inside the window.
+    max_pending_approvals: int = 10
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,6 +83,8 @@ class SessionState:
     outstanding_signed: int = 0
     # Set for a session the agent created for itself; None for every other session.
     self_service: AgentWindow | None = None
+    # Requests of the lineage held for a person right now (issue 14).
+    pending_approvals: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -358,6 +364,13 @@ def _check_limits(
     if not within.allowed or policy.approve_above is None or cost <= policy.approve_above:
         return within
     figures = {**within.figures, "approve_above": format_amount(policy.approve_above)}
+    if state.pending_approvals >= policy.max_pending_approvals:
+        return Decision.deny(
+            ReasonCode.RATE_LIMITED,
+            f"{state.pending_approvals} requests of this session already wait for approval; "
+            f"at most {policy.max_pending_approvals} may wait at once",
+            pending_approvals=str(state.pending_approvals),
+            max_pending_approvals=str(policy.max_pending_approvals))
     return Decision(allowed=False, held=True, reason=ReasonCode.APPROVAL_REQUIRED,
                     detail=f"costs {figures['cost']} {policy.unit}, over the session's approval "
                            f"threshold of {figures['approve_above']}: held for a person's "
@@ -365,17 +378,23 @@ def _check_limits(
 
 
 def evaluate_approval(*, policy: SessionPolicy, state: SessionState, cost: int,
-                      gas_cost: int = 0, now_ms: int) -> Decision:
+                      gas_cost: int = 0, now_ms: int,
+                      max_outstanding_signed: int | None = None) -> Decision:
     """Decide whether a held request may be signed now that a person approved it.
 
     `state` is read under the ledger's lock with the held amount taken out of the window, so
     the request is judged as if it were asked now: revocation and expiry first, then the daily
     window, the agent budget and the self-service window at this instant (a held request whose
     reservation fell out of the window, or was reserved in yesterday's calendar day, must fit
-    today's). The rate limit and per-tx cap were passed when it was held and do not change."""
+    today's). The rate limit and per-tx cap were passed when it was held and do not change.
+    `max_outstanding_signed` is given for an `eth_signTransaction`, whose result is handed
+    out: its bound is counted now, as when it would have been signed at once."""
     unusable = check_session_usable(state, now_ms)
     if unusable is not None:
         return unusable
+    refusal = _check_outstanding(state, max_outstanding_signed)
+    if refusal is not None:
+        return refusal
     figures = {
         "unit": policy.unit,
         "cost": format_amount(cost),

@@ -63,8 +63,13 @@ class ApprovalSigner:
         payload, nonce = await self._payload(approval, session.address)
         ctx = KeyContext(workspace_id=session.workspace_id, session_id=session.id)
 
+        # A raw transaction handed out counts against the outstanding bound, now as then.
+        held_back = (deps.max_outstanding_signed
+                     if approval.method == "eth_signTransaction" else None)
+
         def evaluate(state: SessionState, now_ms: int, cost: int) -> Decision:
-            return evaluate_approval(policy=policy, state=state, cost=cost, now_ms=now_ms)
+            return evaluate_approval(policy=policy, state=state, cost=cost, now_ms=now_ms,
+                                     max_outstanding_signed=held_back)
 
         def sign(picked: int | None,
                  sealed: bytes | None) -> tuple[Signed, str | None, bytes | None]:

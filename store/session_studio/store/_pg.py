@@ -10,8 +10,9 @@ from __future__ import annotations
 from ._pg_admin import PgAdmin
 from ._pg_fleet import PgFleet
 from ._pg_ledger import PgLedger
+from ._pg_outbox import PgOutbox
 from ._pg_sessions import PgSessions
 
 
-class PostgresStore(PgSessions, PgLedger, PgAdmin, PgFleet):
+class PostgresStore(PgSessions, PgLedger, PgAdmin, PgFleet, PgOutbox):
     """`Store` on a PostgreSQL database (see `_pg_base` for the locks and their order)."""

@@ -12,10 +12,10 @@ Why this shape:
       0. the agent's row (`SELECT ... FOR SHARE` / `UPDATE agents`): session and credential
          management of an agent only (insert, rotate, reissue, disable), never a signature
       1. LINEAGE  the session's lineage (several: ascending key) - reserve, release, settle,
-         revoke, rotate, disable
-      2. AGENT    the agent-wide window (budget, self-service ceiling) - reserve only
-      3. SIGNER   the signer's nonce sequence (chain id, address) - reserve, release
-      4. the rows written (reservations, buckets, nonces), by the statements themselves;
+         revoke, rotate, disable, and an approval's approve, reject and expiry
+      2. AGENT    the agent-wide window (budget, self-service ceiling) - reserve and approve
+      3. SIGNER   the signer's nonce sequence (chain id, address) - reserve, approve, release
+      4. the rows written (approvals, reservations, buckets, nonces), by the statements themselves;
          several sessions rows are always updated in id order (`disable_agent`, usage)
 
   AUDIT, the audit chain's head, is taken by nothing above: a change records its audit event

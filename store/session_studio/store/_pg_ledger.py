@@ -14,36 +14,31 @@ window moved with every bucket change of a self-created lineage, the nonce pool 
 never a nonce a live reservation holds, never past MAX_LEDGER_NONCE), explicit nonces never
 past the signer's next one. A UNIQUE index on the pool's live nonces per (chain, address) is a
 backstop no bug can get past: a second live pool reservation of one nonce fails to commit.
+
+A verdict of "held" (issue 14) reserves in the same transaction without signing
+(`_pg_approvals`): the approval's later signature goes through the same locks and primitives
+(`_pg_spend`), so a held cost counts exactly as a signed one does.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 from typing import Any
 
 import psycopg
-from session_studio.policy import AgentWindow, Decision, SessionState, window_start_ms
+from session_studio.policy import Decision
 
 from ._admin_records import DecisionRecord
+from ._approval_records import ApprovalDraft
 from ._audit import AuditEvent
-from ._errors import NonceGap, NotFound, StoreUnavailable
+from ._errors import NotFound, StoreUnavailable
 from ._ledger_interface import Clock, Evaluate, Sign, T
-from ._pg_audit import PgAuditChain
-from ._pg_base import (
-    MINUTE_MS,
-    Conn,
-    Lock,
-    Row,
-    fetch_all,
-    fetch_one,
-    lock,
-    signer_key,
-)
+from ._pg_approvals import PgApprovals
+from ._pg_base import MINUTE_MS, Lock, Row, fetch_one, lock, signer_key
+from ._pg_spend import add_to_bucket, lock_for_signing, nonce_held, pick_nonce, read_state
 from ._records import (
     RELEASABLE,
-    AgentCeiling,
     NonceRequest,
     Reservation,
     ReservationStatus,
@@ -51,52 +46,21 @@ from ._records import (
     UnsettledSend,
     outcome_sources,
 )
-from ._rows import UNSETTLED_PAGE, check_ledger_nonce, new_id, pg, unbroadcast_query
+from ._rows import UNSETTLED_PAGE, new_id, pg, unbroadcast_query
 
 _UNSETTLED = pg(UNSETTLED_PAGE)
-# What a reservation locks, from columns that never change once the session exists.
-_WHAT_TO_LOCK = (
-    "SELECT s.lineage_id, s.agent_id, a.daily_budget, ss.agent_id AS self_service_agent"
-    " FROM sessions s LEFT JOIN agents a ON a.id = s.agent_id"
-    " LEFT JOIN self_service_lineages ss ON ss.lineage_id = s.lineage_id WHERE s.id = %s")
-# Everything the decision reads, in one statement run once the locks are held (one round trip
-# instead of six on every signature's path). The terms are those of the SQLite backend: the
-# rate limit's decisions of the last minute, the lineage's outstanding eth_signTransaction
-# results (_COUNT_OUTSTANDING_SIGNED), the lineage's window (the minute straddling its start
-# counts whole: rounding that only over-counts), the agent budget's window over every lineage
-# the agent ever had, and the agent's self-service window.
-_STATE_IN_LOCK = (
-    "SELECT s.revoked_at, s.expires_at, s.lineage_id, s.sealed_key, s.workspace_id,"
-    " s.key_hash, s.agent_id, s.limit_unit, a.daily_budget, a.ceiling,"
-    " ss.agent_id AS self_service_agent,"
-    " (SELECT COUNT(*) FROM decisions d WHERE d.session_id = s.id"
-    "  AND d.at > %(minute_ago)s) AS recent,"
-    " (SELECT COUNT(*) FROM reservations r WHERE r.lineage_id = s.lineage_id"
-    "  AND r.method = 'eth_signTransaction' AND r.status = 'signed'"
-    "  AND r.settled_at IS NULL) AS outstanding,"
-    " (SELECT COALESCE(SUM(b.amount), 0) FROM spend_buckets b"
-    "  WHERE b.lineage_id = s.lineage_id AND b.minute >= %(from_minute)s) AS spent,"
-    " CASE WHEN a.daily_budget IS NULL THEN 0 ELSE"
-    " (SELECT COALESCE(SUM(b.amount), 0) FROM spend_buckets b WHERE b.minute >= %(from_minute)s"
-    "  AND b.lineage_id IN (SELECT l.lineage_id FROM sessions l WHERE l.agent_id = s.agent_id))"
-    " END AS agent_spent,"
-    " (SELECT COALESCE(SUM(w.amount), 0) FROM agent_window_buckets w"
-    "  WHERE w.agent_id = ss.agent_id AND w.minute >= %(from_minute)s) AS self_service_spent"
-    " FROM sessions s LEFT JOIN agents a ON a.id = s.agent_id"
-    " LEFT JOIN self_service_lineages ss ON ss.lineage_id = s.lineage_id"
-    " WHERE s.id = %(session_id)s")
 
 
-class PgLedger(PgAuditChain):
+class PgLedger(PgApprovals):
     async def reserve_and_sign(
         self, *, session_id: str, method: str, clock: Clock, window_mode: str,
         evaluate: Evaluate, nonce: NonceRequest | None, sign: Sign[T],
-        gas_wei: int | None = None,
+        gas_wei: int | None = None, hold: ApprovalDraft | None = None,
     ) -> tuple[Decision, Reservation | None, T | None]:
         try:
             return await self._reserve_and_sign(
                 session_id=session_id, method=method, clock=clock, window_mode=window_mode,
-                evaluate=evaluate, nonce=nonce, sign=sign, gas_wei=gas_wei)
+                evaluate=evaluate, nonce=nonce, sign=sign, gas_wei=gas_wei, hold=hold)
         except psycopg.IntegrityError as exc:
             # The nonce backstop (or another constraint) refused the commit: nothing signed.
             raise StoreUnavailable(f"the ledger refused the reservation: {exc}") from exc
@@ -104,39 +68,23 @@ class PgLedger(PgAuditChain):
     async def _reserve_and_sign(
         self, *, session_id: str, method: str, clock: Clock, window_mode: str,
         evaluate: Evaluate, nonce: NonceRequest | None, sign: Sign[T], gas_wei: int | None,
+        hold: ApprovalDraft | None,
     ) -> tuple[Decision, Reservation | None, T | None]:
         async with self._transaction() as conn:
-            # What to lock is known from the session's immutable columns (lineage, agent);
-            # everything the decision uses is read again once the locks are held.
-            before = await fetch_one(conn, _WHAT_TO_LOCK, (session_id,))
-            if before is None:
-                raise NotFound(f"no session {session_id}")
-            await lock(conn, Lock.LINEAGE, before["lineage_id"])
-            if before["agent_id"] is not None and (
-                    before["daily_budget"] is not None
-                    or before["self_service_agent"] is not None):
-                await lock(conn, Lock.AGENT, before["agent_id"])
-            if nonce is not None:
-                await lock(conn, Lock.SIGNER, signer_key(nonce.chain_id, nonce.address))
+            lineage = await lock_for_signing(conn, session_id, nonce)
             now_ms = clock()
-            window_start = window_start_ms(now_ms, window_mode)
-            row = await fetch_one(conn, _STATE_IN_LOCK, {
-                "session_id": session_id, "minute_ago": now_ms - MINUTE_MS,
-                "from_minute": window_start // MINUTE_MS})
-            assert row is not None  # sessions are never deleted
-            lineage = row["lineage_id"]
-            state = SessionState(
-                revoked=row["revoked_at"] is not None, expires_at_ms=row["expires_at"],
-                spent_in_window=int(row["spent"]), requests_last_minute=int(row["recent"]),
-                agent_spent_in_window=int(row["agent_spent"]),
-                outstanding_signed=int(row["outstanding"]),
-                self_service=_self_service_window(row))
+            # Before the window is read: an approval that expired gives its held cost back
+            # now, not at the next sweep (`_approval_interface`).
+            await self._expire_lineage_approvals(conn, lineage, now_ms)
+            row, state = await read_state(conn, session_id, now_ms=now_ms,
+                                          window_mode=window_mode)
             decision = evaluate(state, now_ms)
             reservation: Reservation | None = None
             signed: T | None = None
             tx_hash: str | None = None
+            approval_id: str | None = None
             if decision.allowed:
-                picked, from_pool = (await _pick_nonce(conn, nonce) if nonce is not None
+                picked, from_pool = (await pick_nonce(conn, nonce) if nonce is not None
                                      else (None, False))
                 sealed = None if row["sealed_key"] is None else bytes(row["sealed_key"])
                 # Off the event loop: signing is CPU work (and a test may block in it).
@@ -155,7 +103,14 @@ class PgLedger(PgAuditChain):
                     (reservation.id, session_id, lineage, minute, decision.cost, method,
                      reservation.chain_id, picked, session_id, from_pool, tx_hash, now_ms,
                      now_ms, raw_tx, decision.gas_cost, gas_wei))
-                await _add_to_bucket(conn, lineage, minute, decision.cost)
+                await add_to_bucket(conn, lineage, minute, decision.cost)
+            elif decision.held and hold is not None:
+                # Held without a draft falls through as a refusal: nothing to wait on.
+                reservation = await self._hold(
+                    conn, session_id=session_id, lineage=lineage, workspace_id=str(
+                        row["workspace_id"]), method=method, draft=hold, decision=decision,
+                    gas_wei=gas_wei, now_ms=now_ms)
+                approval_id = hold.id
             await conn.execute(
                 "INSERT INTO decisions (session_id, at, method, allowed, reason, detail, cost,"
                 " reservation_id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
@@ -169,7 +124,8 @@ class PgLedger(PgAuditChain):
                         "reason": None if decision.reason is None else decision.reason.value,
                         "detail": decision.detail, "cost": str(decision.cost),
                         "figures": dict(decision.figures),
-                        "tx_hash": tx_hash if decision.allowed else None}), now_ms)
+                        "tx_hash": tx_hash if decision.allowed else None,
+                        "approval_id": approval_id}), now_ms)
         return decision, reservation, signed
 
     async def release(self, reservation: Reservation, *, now_ms: int,
@@ -191,10 +147,10 @@ class PgLedger(PgAuditChain):
                 return False
             await conn.execute("UPDATE reservations SET status = 'released', updated_at = %s"
                                " WHERE id = %s", (now_ms, reservation.id))
-            await _add_to_bucket(conn, row["lineage_id"], row["minute"], -int(row["amount"]))
+            await add_to_bucket(conn, row["lineage_id"], row["minute"], -int(row["amount"]))
             # Back to the pool only if no other live reservation holds it (a replacement signed
             # at the same nonce): the pool must never hand out a nonce still in use.
-            if return_nonce and reservation.nonce is not None and not await _nonce_held(
+            if return_nonce and reservation.nonce is not None and not await nonce_held(
                     conn, reservation.chain_id, row["address_lower"], reservation.nonce):
                 await conn.execute(
                     "INSERT INTO released_nonces VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
@@ -269,7 +225,7 @@ class PgLedger(PgAuditChain):
                 (status.value, kept, gas_wei_used, receipt_status, now_ms, now_ms,
                  reservation_id))
             if amount != held:
-                await _add_to_bucket(conn, row["lineage_id"], row["minute"], amount - held)
+                await add_to_bucket(conn, row["lineage_id"], row["minute"], amount - held)
             return True
 
     # -- reads -----------------------------------------------------------------------------
@@ -304,86 +260,6 @@ class PgLedger(PgAuditChain):
             " WHERE lineage_id = ANY(%s) AND minute >= %s GROUP BY 1",
             (list(lineage_ids), since_ms // MINUTE_MS))
         return {int(r["hour"]): int(r["total"]) for r in rows}
-
-
-async def _add_to_bucket(conn: Conn, lineage: str, minute: int, delta: int) -> None:
-    await conn.execute(
-        "INSERT INTO spend_buckets VALUES (%s, %s, %s) ON CONFLICT (lineage_id, minute)"
-        " DO UPDATE SET amount = spend_buckets.amount + EXCLUDED.amount",
-        (lineage, minute, delta))
-    # Every change to a self-created lineage's bucket moves its agent's shared window by the
-    # same amount in the same transaction, so the two never drift.
-    await conn.execute(
-        "INSERT INTO agent_window_buckets SELECT agent_id, %s, %s FROM self_service_lineages"
-        " WHERE lineage_id = %s ON CONFLICT (agent_id, minute)"
-        " DO UPDATE SET amount = agent_window_buckets.amount + EXCLUDED.amount",
-        (minute, delta, lineage))
-
-
-def _self_service_window(row: Row) -> AgentWindow | None:
-    """The agent-wide window of a self-created session (None for any other session)."""
-    if row["self_service_agent"] is None:
-        return None
-    spent = int(row["self_service_spent"])
-    if row["ceiling"] is None:
-        # Fail closed: a limit of zero lets it sign only what costs nothing.
-        return AgentWindow(unit=row["limit_unit"], limit=0, spent=spent)
-    ceiling = AgentCeiling.from_json(json.loads(row["ceiling"]))
-    return AgentWindow(unit=ceiling.limit_unit, limit=ceiling.daily, spent=spent)
-
-
-async def _pick_nonce(conn: Conn, req: NonceRequest) -> tuple[int, bool]:
-    """The nonce to sign with, under the SIGNER lock, and whether the pool picked it."""
-    check_ledger_nonce(req.explicit if req.explicit is not None else req.upstream_pending)
-    address = req.address.lower()
-    key = (req.chain_id, address)
-    row = await fetch_one(conn, "SELECT next_nonce FROM nonces WHERE chain_id = %s"
-                                " AND address = %s", key)
-    stored = 0 if row is None else int(row["next_nonce"])
-    # Nonces below what the chain already counts can never be used again.
-    await conn.execute("DELETE FROM released_nonces WHERE chain_id = %s AND address = %s"
-                       " AND nonce < %s", (*key, req.upstream_pending))
-    expected = max(stored, req.upstream_pending)
-    if req.explicit is not None:
-        if req.explicit > expected:
-            raise NonceGap(req.explicit, expected)
-        picked, from_pool = req.explicit, False
-    else:
-        gap_row = await fetch_one(conn, "SELECT MIN(nonce) AS gap FROM released_nonces"
-                                        " WHERE chain_id = %s AND address = %s", key)
-        gap = None if gap_row is None else gap_row["gap"]
-        picked = int(gap) if gap is not None and gap < stored else await _first_unheld(
-            conn, req, expected)
-        from_pool = True
-    check_ledger_nonce(picked)
-    await conn.execute("DELETE FROM released_nonces WHERE chain_id = %s AND address = %s"
-                       " AND nonce = %s", (*key, picked))
-    await conn.execute(
-        "INSERT INTO nonces VALUES (%s, %s, %s) ON CONFLICT (chain_id, address)"
-        " DO UPDATE SET next_nonce = EXCLUDED.next_nonce", (*key, max(stored, picked + 1)))
-    return picked, from_pool
-
-
-async def _nonce_held(conn: Conn, chain_id: int, address_lower: str, nonce: int) -> bool:
-    return await fetch_one(
-        conn, "SELECT 1 AS held FROM reservations WHERE chain_id = %s AND address_lower = %s"
-        " AND nonce = %s AND status <> 'released' LIMIT 1",
-        (chain_id, address_lower, nonce)) is not None
-
-
-async def _first_unheld(conn: Conn, req: NonceRequest, start: int) -> int:
-    """The first nonce from `start` that no live reservation of this signer holds (a client's
-    own far-ahead nonce); ordinarily `start` itself, found with one index range scan."""
-    held = await fetch_all(
-        conn, "SELECT DISTINCT nonce FROM reservations WHERE chain_id = %s"
-        " AND address_lower = %s AND nonce >= %s AND status <> 'released' ORDER BY nonce",
-        (req.chain_id, req.address.lower(), start))
-    candidate = start
-    for r in held:
-        if int(r["nonce"]) != candidate:
-            break
-        candidate += 1
-    return candidate
 
 
 def _reservation(r: Row) -> Reservation:

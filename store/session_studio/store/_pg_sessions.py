@@ -5,7 +5,8 @@ SQLite's database-wide write lock: an agent's row is locked (`FOR NO KEY UPDATE`
 creates, rotates, reissues or disables for it, so live-session caps, reissue versions and
 `disable_agent` are decided under it; a revoke takes the session's LINEAGE lock, the one every
 signature of the lineage holds, so it returns only once no signature is in flight and none can
-begin.
+begin; in the same transaction it rejects the session's pending approvals (`_pg_approvals`), so
+none of them can be approved once it returned.
 
 Crypto-shredding note: a revoked key's column is set to NULL at once; PostgreSQL keeps the old
 row version until VACUUM reclaims it (autovacuum does, in the background).
@@ -20,7 +21,7 @@ import psycopg
 
 from ._audit import AuditEvent
 from ._errors import AgentDisabled, Conflict, NotFound
-from ._pg_audit import PgAuditChain
+from ._pg_approvals import PgApprovals
 from ._pg_base import Conn, Lock, fetch_all, fetch_one, lock
 from ._records import (
     Agent,
@@ -41,7 +42,7 @@ from ._rows import (
 )
 
 
-class PgSessions(PgAuditChain):
+class PgSessions(PgApprovals):
     # -- workspaces and agents -------------------------------------------------------------
     async def create_workspace(self, name: str, *, now_ms: int, workspace_id: str | None = None,
                                audit: AuditEvent | None = None) -> Workspace:
@@ -138,6 +139,7 @@ class PgSessions(PgAuditChain):
             # (recorded unchained: they take no lock, `_pg_audit`).
             for session in sorted(live, key=lambda s: s.id):
                 await _revoke(conn, session.id, now_ms)
+            await self._reject_pending_of(conn, [s.id for s in live], now_ms)
             for session in live:
                 await self._append_audit(conn, replace(
                     audit, action="session.revoke", subject=session.key_hash,
@@ -245,6 +247,7 @@ class PgSessions(PgAuditChain):
                 raise Conflict("session is already revoked or does not exist")
             await lock(conn, Lock.LINEAGE, lineage)
             await _revoke(conn, session_id, now_ms)
+            await self._reject_pending_of(conn, [session_id], now_ms)
             await self._append_audit(conn, audit, now_ms)
 
     async def rotate_session(
@@ -259,6 +262,7 @@ class PgSessions(PgAuditChain):
                 raise Conflict("session is already revoked or does not exist")
             await lock(conn, Lock.LINEAGE, lineage)
             await _revoke(conn, old.id, now_ms)
+            await self._reject_pending_of(conn, [old.id], now_ms)
             await _insert_session(conn, successor, sealed_key, credential_hash)
             await self._append_audit(conn, audit, now_ms)
 

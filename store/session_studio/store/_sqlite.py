@@ -82,12 +82,14 @@ from ._sqlite_admin import AdminTables
 from ._sqlite_approvals import (
     SqliteApprovals,
     expire_overdue,
+    pending_approvals,
     reject_pending_of_session,
 )
 from ._sqlite_approvals import (
     hold as hold_request,
 )
 from ._sqlite_ledger import (
+    COUNT_OUTSTANDING_SIGNED,
     MINUTE_MS,
     add_to_bucket,
     agent_window_sum,
@@ -96,14 +98,10 @@ from ._sqlite_ledger import (
     self_service_window,
     window_sum,
 )
+from ._sqlite_outbox import OutboxTables
 from ._sqlite_turn import Claim, WriteTurn
 
 R = TypeVar("R")
-# eth_signTransaction results of a lineage the chain has not consumed yet (settlement ends
-# each either way). Repeats the terms of reservations_signed_outstanding (migration 0010).
-_COUNT_OUTSTANDING_SIGNED = (
-    "SELECT COUNT(*) FROM reservations WHERE lineage_id = ?"
-    " AND method = 'eth_signTransaction' AND status = 'signed' AND settled_at IS NULL")
 _PRAGMAS = ("PRAGMA foreign_keys=ON", "PRAGMA secure_delete=ON", "PRAGMA synchronous=NORMAL")
 
 
@@ -114,7 +112,7 @@ def _discard_outcome(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-class SqliteStore(AdminTables, SqliteApprovals):
+class SqliteStore(AdminTables, SqliteApprovals, OutboxTables):
     """`Store` on one SQLite file."""
 
     def __init__(self, path: Path, *, busy_timeout_ms: int = 30_000) -> None:
@@ -576,6 +574,7 @@ class SqliteStore(AdminTables, SqliteApprovals):
             row = db.execute(
                 "SELECT s.revoked_at, s.expires_at, s.lineage_id, s.sealed_key, s.workspace_id,"
                 " s.key_hash, s.agent_id, s.limit_unit, a.daily_budget, a.ceiling,"
+                " s.approve_above,"
                 " ss.agent_id AS self_service_agent FROM sessions s"
                 " LEFT JOIN agents a ON a.id = s.agent_id"
                 " LEFT JOIN self_service_lineages ss ON ss.lineage_id = s.lineage_id"
@@ -589,7 +588,7 @@ class SqliteStore(AdminTables, SqliteApprovals):
                 "SELECT COUNT(*) FROM decisions WHERE session_id = ? AND at > ?",
                 (session_id, now_ms - MINUTE_MS)).fetchone()[0]
             # Counted under the same lock that inserts the next one: exact across processes.
-            outstanding = db.execute(_COUNT_OUTSTANDING_SIGNED, (lineage,)).fetchone()[0]
+            outstanding = db.execute(COUNT_OUTSTANDING_SIGNED, (lineage,)).fetchone()[0]
             state = SessionState(revoked=row["revoked_at"] is not None,
                                  expires_at_ms=row["expires_at"],
                                  spent_in_window=window_sum(db, lineage, window_start),
@@ -598,7 +597,9 @@ class SqliteStore(AdminTables, SqliteApprovals):
                                      db, row["agent_id"], window_start)
                                  if row["daily_budget"] is not None else 0,
                                  outstanding_signed=outstanding,
-                                 self_service=self_service_window(db, row, window_start))
+                                 self_service=self_service_window(db, row, window_start),
+                                 pending_approvals=pending_approvals(db, lineage)
+                                 if row["approve_above"] is not None else 0)
             decision = evaluate(state, now_ms)
             reservation: Reservation | None = None
             signed: T | None = None

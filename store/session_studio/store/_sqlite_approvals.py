@@ -40,6 +40,7 @@ from ._rows import (
     new_id,
 )
 from ._sqlite_ledger import (
+    COUNT_OUTSTANDING_SIGNED,
     MINUTE_MS,
     add_to_bucket,
     agent_window_sum,
@@ -98,11 +99,14 @@ class SqliteApprovals:
             signed, tx_hash, raw_tx = sign(picked, row["sealed_key"])
             minute = now_ms // MINUTE_MS
             db.execute(
+                # created_at moves to the signing too: the settlement sweep reads a send's age
+                # from it ("signed before"), and must not take an approved send as abandoned
+                # while its approver is still broadcasting it.
                 "UPDATE reservations SET status = 'signed', minute = ?, nonce = ?, tx_hash = ?,"
-                " raw_tx = ?, gas_wei_reserved = COALESCE(?, gas_wei_reserved), updated_at = ?"
-                " WHERE id = ? AND status = 'reserved'",
+                " raw_tx = ?, gas_wei_reserved = COALESCE(?, gas_wei_reserved),"
+                " created_at = ?, updated_at = ? WHERE id = ? AND status = 'reserved'",
                 (minute, picked, tx_hash, raw_tx, None if gas_wei is None else str(gas_wei),
-                 now_ms, approval.reservation_id))
+                 now_ms, now_ms, approval.reservation_id))
             add_to_bucket(db, lineage, minute, approval.cost)
             db.execute(
                 "INSERT INTO decisions (session_id, at, method, allowed, reason, detail, cost,"
@@ -181,6 +185,12 @@ def hold(db: sqlite3.Connection, *, draft: ApprovalDraft, session_id: str, linea
          json.dumps(dict(draft.payload)), now_ms, now_ms + draft.ttl_ms))
     _announce(db, _read(db, draft.id), now_ms)
     return reservation
+
+
+def pending_approvals(db: sqlite3.Connection, lineage: str) -> int:
+    """How many requests of the lineage wait for a person (the policy bounds it)."""
+    return int(db.execute("SELECT COUNT(*) FROM approvals WHERE lineage_id = ?"
+                          " AND status = 'pending'", (lineage,)).fetchone()[0])
 
 
 def expire_overdue(db: sqlite3.Connection, *, lineage: str | None, now_ms: int) -> int:
@@ -280,8 +290,10 @@ def _state(db: sqlite3.Connection, session_id: str, now_ms: int,
         " FROM sessions s LEFT JOIN agents a ON a.id = s.agent_id"
         " LEFT JOIN self_service_lineages ss ON ss.lineage_id = s.lineage_id"
         " WHERE s.id = ?", (session_id,)).fetchone()
+    outstanding = db.execute(COUNT_OUTSTANDING_SIGNED, (row["lineage_id"],)).fetchone()[0]
     state = SessionState(
         revoked=row["revoked_at"] is not None, expires_at_ms=row["expires_at"],
+        outstanding_signed=outstanding,
         spent_in_window=window_sum(db, row["lineage_id"], start),
         agent_spent_in_window=agent_window_sum(db, row["agent_id"], start)
         if row["daily_budget"] is not None else 0,

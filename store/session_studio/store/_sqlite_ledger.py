@@ -19,6 +19,11 @@ from ._records import AgentCeiling, NonceRequest
 from ._rows import check_ledger_nonce
 
 MINUTE_MS = 60_000
+# eth_signTransaction results of a lineage the chain has not consumed yet (settlement ends
+# each either way). Repeats the terms of reservations_signed_outstanding (migration 0010).
+COUNT_OUTSTANDING_SIGNED = (
+    "SELECT COUNT(*) FROM reservations WHERE lineage_id = ?"
+    " AND method = 'eth_signTransaction' AND status = 'signed' AND settled_at IS NULL")
 
 
 def window_sum(db: sqlite3.Connection, lineage: str, window_start_ms: int) -> int:

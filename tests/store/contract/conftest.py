@@ -76,6 +76,10 @@ class LedgerProbe(Protocol):
         equal snapshots mean the ledger did not change in between."""
         ...
 
+    def approval_events(self, approval_id: str) -> list[tuple[str, str]]:
+        """(kind, body) of the approval's outbox rows, in the order they were written."""
+        ...
+
 
 class SqliteProbe:
     def __init__(self, path: Path) -> None:
@@ -139,6 +143,11 @@ class SqliteProbe:
     def ledger_snapshot(self) -> object:
         return {table: sorted(query(self._path, f"SELECT * FROM {table}"), key=repr)
                 for table in _LEDGER_TABLES}
+
+    def approval_events(self, approval_id: str) -> list[tuple[str, str]]:
+        return [(str(k), str(b)) for k, b in query(
+            self._path, "SELECT kind, body FROM approval_events WHERE approval_id = ?"
+                        " ORDER BY id", (approval_id,))]
 
 
 class PostgresProbe:
@@ -216,6 +225,11 @@ class PostgresProbe:
     def ledger_snapshot(self) -> object:
         return {table: sorted(self._query(f"SELECT * FROM {table}"), key=repr)
                 for table in _LEDGER_TABLES}
+
+    def approval_events(self, approval_id: str) -> list[tuple[str, str]]:
+        return [(str(k), str(b)) for k, b in self._query(
+            "SELECT kind, body FROM approval_events WHERE approval_id = %s ORDER BY id",
+            (approval_id,))]
 
 
 class ThrowawayPostgresStore(PostgresStore):

@@ -2,7 +2,7 @@
 
 A signature in flight holds its lineage's lock (and its signer's) until it commits. Another
 session's signature neither waits for it nor is refused; the same session's next one, and a
-revoke of it, wait for it.
+revoke of it, wait for it. Approving a held request takes the same locks as signing one.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from session_studio.policy import ReasonCode
 from session_studio.store import PostgresStore, Session, Workspace
 
 from ..conftest import ETHER, T0, fake_sign, insert_session, reserve
+from ..contract._approval_steps import approval_session, approve, hold
 
 pytestmark = pytest.mark.e2e
 WAIT_S = 10
@@ -122,3 +123,24 @@ async def test_two_stores_on_one_database_sign_one_session_in_turn(
         assert decision.allowed and reservation is not None and reservation.nonce == 1
     finally:
         await replica.close()
+
+
+async def test_an_approval_waits_for_its_lineages_signature_in_flight(
+        store: PostgresStore, workspace: Workspace) -> None:
+    session = await approval_session(store, workspace)
+    _, _, draft = await hold(store, session, 8 * ETHER)
+    async with signing_in_flight(store, session):
+        waiting = asyncio.create_task(approve(store, session, draft.id, now_ms=T0 + 1))
+        assert await _still_waiting(waiting)
+    _, decision, reservation, _ = await waiting
+    assert decision.allowed and reservation is not None and reservation.nonce == 1
+
+
+async def test_expiring_approvals_does_not_wait_for_another_lineages_signature(
+        store: PostgresStore, workspace: Workspace) -> None:
+    busy = await insert_session(store, workspace)
+    other = await approval_session(store, workspace)
+    await hold(store, other, 8 * ETHER, ttl_ms=1)
+    async with signing_in_flight(store, busy) as held:
+        expired = await asyncio.wait_for(store.expire_approvals(now_ms=T0 + 1), WAIT_S / 2)
+        assert expired == 1 and not held.done()
