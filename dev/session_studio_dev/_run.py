@@ -32,6 +32,9 @@ from ._chain import (
 
 DEV_CHAIN_ID = 31337
 DEMO_AGENT = "demo-agent"
+# The demo session signs up to 20 USD on its own and holds costlier requests (up to its per-tx
+# cap of 50) for a person: the Studio's Approvals inbox, or `session-studio approvals`.
+DEMO_APPROVE_ABOVE = parse_amount("20")
 
 
 def find_dev_config() -> Path:
@@ -80,12 +83,14 @@ async def _provision(config_path: Path) -> dict[str, Any]:
             ws, DEMO_AGENT, parse_amount("500"), actor="dev", ceiling=AgentCeiling(
                 permissions=(Permission.TRANSFER,), chain_ids=(DEV_CHAIN_ID,),
                 tokens=("USDC", "ETH"), limit_unit="USD", per_tx=parse_amount("50"),
-                daily=parse_amount("200"), max_lifetime_s=7 * 86400, max_live_sessions=2))
+                daily=parse_amount("200"), max_lifetime_s=7 * 86400, max_live_sessions=2,
+                approve_above=DEMO_APPROVE_ABOVE))
         artifact = await svc.create_session(ws, SessionSpec(
             type=SessionType.AGENT, label="demo payments", agent=DEMO_AGENT,
             chain_ids=(DEV_CHAIN_ID,), permissions=(Permission.TRANSFER,),
             tokens=("USDC", "ETH"), limit_unit="USD", per_tx=parse_amount("50"),
-            daily=parse_amount("200"), lifetime_s=7 * 86400), actor="dev")
+            daily=parse_amount("200"), lifetime_s=7 * 86400,
+            approve_above=DEMO_APPROVE_ABOVE), actor="dev")
         return artifact.as_json()
     finally:
         await studio.close()
@@ -130,7 +135,8 @@ def _banner(setup_link: str | None, config_path: Path, artifact: dict[str, Any],
             f"  credential: {artifact['credential']}\n"
             f"  session:    {artifact['address']}  (agent {artifact['agent']}, "
             f"per tx {artifact['limits']['per_tx']} / daily {artifact['limits']['daily']} "
-            f"{artifact['limits']['unit']}, funded with 10 ETH and 1000 USDC)\n"
+            f"{artifact['limits']['unit']}, held for approval above "
+            f"{artifact['limits']['approve_above']}, funded with 10 ETH and 1000 USDC)\n"
             f"  admin:      {setup_link}\n"
             f"              (one-time setup link: register your passkey, then manage sessions)\n"
             f"{line}\nPaste into python (web3.py):\n\n"

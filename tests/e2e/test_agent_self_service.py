@@ -77,6 +77,30 @@ def test_asking_for_more_than_the_ceiling_is_refused_naming_the_field(
     assert data["data"]["field"] == field
 
 
+@pytest.fixture(scope="module")
+def held_agent(studio: Studio) -> dict[str, Any]:
+    """An agent whose ceiling holds payments over $2 for a person (issue 14)."""
+    return _register(studio, "held", "--ceiling-approve-above", "2")
+
+
+def test_a_self_created_session_gets_the_ceilings_threshold_and_holds_over_it(
+        studio: Studio, held_agent: dict[str, Any]) -> None:
+    created = _create(studio, held_agent, label="held")["result"]
+    studio.fund(created["address"])
+
+    paid = _pay(studio, held_agent["credential"], created["address"])  # about $3, gas included
+
+    assert created["limits"]["approve_above"] == "2"
+    assert_policy_denied(paid, "approval_required")
+
+
+def test_asking_for_a_threshold_above_the_ceilings_is_refused_naming_it(
+        studio: Studio, held_agent: dict[str, Any]) -> None:
+    data = assert_policy_denied(_create(studio, held_agent, approve_above="2.01"),
+                                "ceiling_exceeded")
+    assert data["data"]["field"] == "approve_above"
+
+
 def test_an_agent_without_a_ceiling_cannot_create_sessions(studio: Studio) -> None:
     plain = studio.cli("agents", "register", f"no-ceiling-{os.getpid()}")
     assert_policy_denied(_create(studio, plain), "ceiling_exceeded")
