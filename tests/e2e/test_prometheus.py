@@ -165,7 +165,9 @@ def test_prometheus_loads_every_shipped_alerting_rule(prometheus: PrometheusServ
 
     assert names == {"SessionStudioSessionNearDailyLimit", "SessionStudioAgentNearDailyBudget",
                      "SessionStudioSessionDenialBurst", "SessionStudioUpstreamErrors",
-                     "SessionStudioSlowSigning", "SessionStudioFleetSnapshotStale"}
+                     "SessionStudioSlowSigning", "SessionStudioFleetSnapshotStale",
+                     "SessionStudioApprovalWaitingTooLong",
+                     "SessionStudioApprovalWebhookFailing"}
     assert all(rule["health"] != "err" for group in groups for rule in group["rules"])
 
 
