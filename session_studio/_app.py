@@ -26,6 +26,7 @@ from session_studio.keystore import LocalKeystore, load_master_key
 from session_studio.policy import Asset, ChainAssets
 from session_studio.prices import ChainPriceOracle
 from session_studio.proxy import (
+    ApprovalSigner,
     ChainRuntime,
     FeeCache,
     RpcPlaneDeps,
@@ -36,13 +37,14 @@ from session_studio.proxy import (
 from session_studio.services import (
     AdminService,
     AgentDesk,
+    ApprovalService,
     AuditTrail,
     RotationSchedule,
     SessionService,
     TokenService,
 )
 from session_studio.settings import ListenAddress, Settings
-from session_studio.store import Store, open_store
+from session_studio.store import Approval, Store, open_store
 from session_studio.telemetry import FleetCollector, FleetView, PrometheusObserver, UsageRecorder
 
 from . import __version__
@@ -74,6 +76,8 @@ class Studio:
     fleet: FleetView  # the snapshot behind the session and agent series, refreshed likewise
     admin: AdminDeps  # what the admin plane (and the CLI's setup links and tokens) uses
     rotation: RotationSchedule  # per-agent `rotate_every`, run by `serve`
+    approvals: ApprovalService  # held requests: list, approve, reject; the expiry sweep
+    signer: _PlaneSigner  # signs approved requests with the RPC plane's parts
     clock: Clock  # what "now" is for every part built here
 
     @classmethod
@@ -106,11 +110,16 @@ class Studio:
                           per_session=settings.metrics.per_session,
                           window_mode=settings.policy.window, clock=clock)
         registry.register(FleetCollector(fleet))
-        return cls(settings=settings, store=store, keystore=keystore, service=service,
-                   admins=admins, tokens=tokens, audit=audit, registry=registry,
-                   observer=PrometheusObserver(registry, version=__version__, usage=usage),
-                   usage=usage, fleet=fleet, admin=admin,
-                   rotation=RotationSchedule(service=service, clock=clock), clock=clock)
+        observer = PrometheusObserver(registry, version=__version__, usage=usage)
+        signer = _PlaneSigner()
+        approvals = ApprovalService(store=store, signer=signer, clock=clock)
+        studio = cls(settings=settings, store=store, keystore=keystore, service=service,
+                     admins=admins, tokens=tokens, audit=audit, registry=registry,
+                     observer=observer, usage=usage, fleet=fleet, admin=admin,
+                     rotation=RotationSchedule(service=service, clock=clock),
+                     approvals=approvals, signer=signer, clock=clock)
+        signer.studio = studio
+        return studio
 
     async def close(self) -> None:
         await self.store.close()
@@ -128,6 +137,7 @@ class Studio:
                 fees=FeeCache(upstreams[chain_id]),
                 max_fee_per_gas=chain.max_fee_per_gas_wei,
                 l1_fee=chain.l1_fee,
+                name=chain.name,
             )
             for chain_id, chain in s.chains.items()
         }
@@ -144,7 +154,36 @@ class Studio:
             max_body_bytes=s.server.max_body_bytes, max_batch_size=s.server.max_batch_size,
             allow_raw_transactions=s.server.allow_raw_transactions, observer=self.observer,
             agents=AgentDesk(service=self.service),
-            unbroadcast_grace_ms=unbroadcast_grace_ms(s.server.upstream_timeout_s))
+            unbroadcast_grace_ms=unbroadcast_grace_ms(s.server.upstream_timeout_s),
+            approval_ttl_ms=s.approvals.expire_after_s * 1000)
+
+
+class _PlaneSigner:
+    """The RPC plane's `ApprovalSigner`, for the admin plane and the CLI.
+
+    In `serve` it signs with the running RPC plane's parts (its started upstream clients):
+    `start_server` hands them over. Anywhere else (the CLI on the host) it builds the plane's
+    parts for the one approval, starts their upstream clients and closes them after."""
+
+    def __init__(self) -> None:
+        self.studio: Studio | None = None
+        self.running: ApprovalSigner | None = None
+
+    async def approve(self, approval_id: str, *, workspace_id: str | None,
+                      decided_by: str) -> Approval:
+        if self.running is not None:
+            return await self.running.approve(approval_id, workspace_id=workspace_id,
+                                              decided_by=decided_by)
+        assert self.studio is not None
+        deps = self.studio.rpc_deps()
+        for chain in deps.chains.values():
+            await chain.upstream.start()
+        try:
+            return await ApprovalSigner(deps).approve(approval_id, workspace_id=workspace_id,
+                                                      decided_by=decided_by)
+        finally:
+            for chain in deps.chains.values():
+                await chain.upstream.close()
 
 
 def _chain_assets(settings: Settings, chain_id: int) -> ChainAssets:
@@ -187,6 +226,8 @@ class RunningServer:
         if self.studio is not None:
             # After the listeners: no call can be counted once the last usage flush ran.
             await self.studio.rotation.stop()
+            await self.studio.approvals.stop()
+            self.studio.signer.running = None
             await self.studio.fleet.stop()
             await self.studio.usage.stop()
 
@@ -197,9 +238,13 @@ async def start_server(studio: Studio) -> RunningServer:
     await studio.usage.start()
     await studio.fleet.start()
     await studio.rotation.start()
+    await studio.approvals.start()
+    rpc_deps = studio.rpc_deps()
+    # Approvals made on the admin page sign with the running RPC plane's upstream clients.
+    studio.signer.running = ApprovalSigner(rpc_deps)
     runners: list[web.AppRunner] = []
     ports: list[int] = []
-    for app, listen in ((create_rpc_app(studio.rpc_deps()), s.rpc_listen),
+    for app, listen in ((create_rpc_app(rpc_deps), s.rpc_listen),
                         (create_admin_app(studio.admin, version=__version__), s.admin_listen),
                         (_metrics_app(studio.registry), s.metrics_listen)):
         # access_log=None: the credential can be part of an RPC URL path, and paths end up

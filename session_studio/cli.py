@@ -26,10 +26,18 @@ import uvloop
 from session_studio import services
 from session_studio.keystore import KeystoreError, create_master_key_file
 from session_studio.policy import USD, AmountError, Permission, format_amount, parse_amount
-from session_studio.services import DurationError, InvalidSpec, SessionSpec, iso
+from session_studio.services import (
+    DurationError,
+    InvalidApprovalQuery,
+    InvalidSpec,
+    SessionSpec,
+    approval_view,
+    iso,
+)
 from session_studio.settings import ConfigError, Settings, default_config_path, load_settings
 from session_studio.store import (
     AgentCeiling,
+    ApprovalStatus,
     Conflict,
     NotFound,
     Scope,
@@ -48,6 +56,10 @@ EXIT_USAGE = 2
 
 class UsageError(Exception):
     """A command-line value that cannot be used; exit code 2."""
+
+
+class Refused(Exception):
+    """The operation was refused after its outcome was printed; exit code 1."""
 
 
 def cli_actor() -> str:
@@ -227,6 +239,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--all-workspaces", action="store_true",
                         help="every workspace (default: only --workspace / the first)")
     export.add_argument("--output", type=Path, help="file to write (default: stdout)")
+
+    approvals = sub.add_parser("approvals", parents=[common],
+                               help="requests held for a person's approval")
+    apsub = approvals.add_subparsers(dest="action", required=True)
+    aplist = apsub.add_parser("list", parents=[common])
+    aplist.add_argument("--status", choices=[s.value for s in ApprovalStatus])
+    for action in ("approve", "reject"):
+        decide = apsub.add_parser(action, parents=[common])
+        decide.add_argument("approval_id")
+        decide.add_argument("--reason", help="why (kept in the approval and the audit trail)")
 
     workspaces = sub.add_parser("workspaces", parents=[common], help="manage workspaces")
     wsub = workspaces.add_subparsers(dest="action", required=True)
@@ -455,6 +477,40 @@ async def cmd_tokens(args: argparse.Namespace, studio: Studio) -> None:
                f"revoked token {token.id}")
 
 
+async def cmd_approvals(args: argparse.Namespace, studio: Studio) -> None:
+    """The host's door to the inbox: whoever can run this holds the master key already, so
+    it may approve (CONTRACT.md); an API token never can."""
+    ws = await studio.service.workspace(args.workspace)
+    approvals = studio.approvals
+    if args.action == "list":
+        try:
+            page = await approvals.list(ws.id, status=args.status, limit=200)
+        except InvalidApprovalQuery as exc:
+            raise UsageError(str(exc)) from exc
+        listed = [approval_view(a) for a in page.items]
+        _print(args, listed, "\n".join(
+            f"{a['approval_id']} {a['status']:<8} {a['cost']} {a['unit']:<5} "
+            f"{a['created_at']} {a['summary']}" for a in listed) or "no approvals")
+        return
+    if args.action == "reject":
+        decided = await approvals.reject(ws.id, args.approval_id, decided_by=cli_actor(),
+                                         reason=args.reason)
+        _print(args, approval_view(decided), f"rejected {decided.id}: {decided.summary}")
+        return
+    decided = await approvals.approve(ws.id, args.approval_id, decided_by=cli_actor())
+    shown = approval_view(decided)
+    if decided.status is not ApprovalStatus.APPROVED:
+        _print(args, shown, f"approval {decided.id} can no longer be approved: it is "
+                            f"{decided.status.value} ({decided.reason})")
+        raise Refused(f"approval {decided.id} is {decided.status.value}: {decided.reason}")
+    if decided.error is not None:
+        _print(args, shown, f"approved and signed {decided.id}, but the node refused it: "
+                            f"{decided.error.get('message')}")
+        raise Refused(f"the node refused the approved transaction: "
+                      f"{decided.error.get('message')}")
+    _print(args, shown, f"approved {decided.id}: {decided.summary}\nresult: {decided.result}")
+
+
 async def cmd_admins(args: argparse.Namespace, studio: Studio) -> None:
     ws = await studio.service.workspace(args.workspace)
     if args.action == "invite":
@@ -636,12 +692,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             handler = {"sessions": cmd_sessions, "agents": cmd_agents, "tokens": cmd_tokens,
                        "admins": cmd_admins, "audit": cmd_audit,
+                       "approvals": cmd_approvals,
                        "workspaces": cmd_workspaces}[args.command]
             asyncio.run(_with_studio(args, lambda studio: handler(args, studio)))
     except (UsageError, InvalidSpec) as exc:
         print(f"session-studio: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except AuditBroken:
+        return EXIT_REFUSED
+    except Refused as exc:
+        print(f"session-studio: {exc}", file=sys.stderr)
         return EXIT_REFUSED
     except (ConfigError, KeystoreError, NotFound, Conflict, StoreError) as exc:
         print(f"session-studio: {exc}", file=sys.stderr)

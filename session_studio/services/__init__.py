@@ -15,6 +15,13 @@ from ._admins import (
 from ._agents import (
     AgentDesk,
 )
+from ._approvals import (
+    ApprovalPage,
+    ApprovalService,
+    ApprovalSigning,
+    InvalidApprovalQuery,
+    approval_view,
+)
 from ._audit_trail import (
     AuditTrail,
 )
@@ -51,8 +58,12 @@ __all__ = [
     "SETUP_TTL_MS",
     "AdminService",
     "AgentDesk",
+    "ApprovalPage",
+    "ApprovalService",
+    "ApprovalSigning",
     "AuditTrail",
     "DurationError",
+    "InvalidApprovalQuery",
     "InvalidSpec",
     "Requested",
     "RotationSchedule",
@@ -61,6 +72,7 @@ __all__ = [
     "SessionSpec",
     "SessionView",
     "TokenService",
+    "approval_view",
     "beyond_ceiling",
     "iso",
     "parse_duration",

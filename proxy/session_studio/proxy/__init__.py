@@ -1,6 +1,7 @@
 """RPC plane: JSON-RPC envelope, methods, upstream client, nonces, signing pipeline."""
 
 from ._app import create_rpc_app
+from ._approvals import ApprovalSigner
 from ._context import Caller, ChainRuntime, PriceOracle, RpcPlaneDeps
 from ._errors import RpcError
 from ._fees import FeeCache
@@ -20,6 +21,7 @@ __all__ = [
     "SIGNING_AND_LOCAL_METHODS",
     "STUDIO_METHODS",
     "AgentSelfService",
+    "ApprovalSigner",
     "Caller",
     "ChainRuntime",
     "FeeCache",

@@ -201,7 +201,7 @@ def create_rpc_app(deps: RpcPlaneDeps) -> web.Application:
     return app
 
 
-_FRESH_CREDENTIAL_METHODS = DECIDING_METHODS | STUDIO_METHODS
+_FRESH_CREDENTIAL_METHODS = DECIDING_METHODS | STUDIO_METHODS | {"studio_getApproval"}
 
 
 def _needs_fresh_credential(payload: Any) -> bool:

@@ -34,6 +34,11 @@ class ChainRuntime:
     max_fee_per_gas: int | None
     # "op-stack": the sender also pays an L1 data fee, quoted and reserved (_l1_fee.py).
     l1_fee: str | None = None
+    name: str = ""  # the operator's name for the chain ("base"), for people (the inbox)
+
+    @property
+    def label(self) -> str:
+        return self.name or f"chain {self.chain_id}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,6 +59,8 @@ class RpcPlaneDeps:
     # How old an unbroadcast send must be before settlement finishes it on any replica
     # (`_recovery.unbroadcast_grace_ms`; 30 s is its value for the default upstream timeout).
     unbroadcast_grace_ms: int = 30_000
+    # How long a request held for a person waits before it expires ([approvals]).
+    approval_ttl_ms: int = 3_600_000
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

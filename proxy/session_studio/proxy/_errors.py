@@ -7,6 +7,7 @@
     ├── InvalidParams     -32602  wrong types, bad hex, out-of-range numbers, unknown fields
     ├── InternalError     -32603  our failure; details go to the log under the request id
     ├── PolicyDenied        4001  "User denied ..." + data.reason (ethers ACTION_REJECTED)
+    │   └── ApprovalRequired  4001  held for a person: + data.approval_id, data.expires_at
     ├── Unauthorized        4100  an account the credential does not hold
     ├── UnsupportedMethod   4200  refused by design (eth_sign, raw transactions)
     ├── ChainNotConfigured  4901  the URL names a chain the sidecar does not serve
@@ -15,11 +16,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from session_studio.policy import Decision
 
 from ._node_errors import NodeSays, node_says
+
+
+def iso_ms(ms: int) -> str:
+    """Unix milliseconds as ISO 8601 UTC, the way the admin API writes times."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds").replace(
+        "+00:00", "Z")
 
 
 class RpcError(Exception):
@@ -70,6 +78,20 @@ class PolicyDenied(RpcError):
             {"reason": decision.reason.value, "detail": decision.detail, **decision.figures},
         )
         self.decision = decision
+
+
+class ApprovalRequired(PolicyDenied):
+    """Held, not refused: the request passed every check and waits for a person (issue 14).
+
+    Still 4001 with "User denied" (a client that knows nothing of approvals sees a refusal
+    and does not retry blindly), and `data` says how to follow it: `approval_id` for
+    `studio_getApproval`, and when it expires."""
+
+    def __init__(self, decision: Decision, *, approval_id: str, expires_at_ms: int) -> None:
+        super().__init__(decision)
+        assert isinstance(self.data, dict)
+        self.data["approval_id"] = approval_id
+        self.data["expires_at"] = iso_ms(expires_at_ms)
 
 
 class Unauthorized(RpcError):

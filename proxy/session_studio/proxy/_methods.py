@@ -24,7 +24,9 @@ from session_studio.policy import (
     decode_typed_data,
     evaluate_message,
     evaluate_typed_data,
+    format_amount,
 )
+from session_studio.store import NotFound
 
 from session_studio.basics import JsonRejected, parse_json
 
@@ -34,7 +36,9 @@ from ._errors import (
     InvalidParams,
     MethodNotFound,
     UnsupportedMethod,
+    iso_ms,
 )
+from ._holds import typed_data_draft
 from ._nonces import NonceOracle
 from ._params import arity, hex_bytes
 from ._pipeline import Message, SigningRequest, TypedData, sign_with_policy
@@ -68,7 +72,7 @@ _HEX_MESSAGE = re.compile(r"0x([0-9a-fA-F]{2})*")
 SIGNING_AND_LOCAL_METHODS = frozenset({
     "eth_chainId", "net_version", "eth_accounts", "eth_requestAccounts", "eth_sendTransaction",
     "wallet_sendTransaction", "eth_signTransaction", "personal_sign", "eth_signTypedData_v4",
-    "eth_sign", "eth_sendRawTransaction",
+    "eth_sign", "eth_sendRawTransaction", "studio_getApproval",
 }) | STUDIO_METHODS
 # Methods whose answer is a signing decision (counted by reason).
 DECIDING_METHODS = frozenset({
@@ -95,6 +99,7 @@ class RpcMethods:
             "eth_signTypedData_v4": self._sign_typed_data,
             "eth_sign": self._refuse_eth_sign,
             "eth_sendRawTransaction": self._send_raw_transaction,
+            "studio_getApproval": self._get_approval,
         }
         assert set(self._local) | STUDIO_METHODS == SIGNING_AND_LOCAL_METHODS
 
@@ -171,10 +176,39 @@ class RpcMethods:
             return evaluate_typed_data(policy=policy, state=state, chain_id=caller.chain_id,
                                        decoded=decoded, prices=prices, now_ms=now_ms)
 
+        hold = None if policy.approve_above is None else typed_data_draft(
+            chain_id=chain.chain_id, chain_name=chain.label, unit=policy.unit, typed=typed,
+            decoded=decoded, ttl_ms=deps.approval_ttl_ms)
         # Decided, reserved (a permit's allowance is spend) and signed in one ledger transaction.
         return await sign_with_policy(deps, caller, SigningRequest(
-            method="eth_signTypedData_v4", session=session, decide=decide,
+            method="eth_signTypedData_v4", session=session, decide=decide, hold=hold,
             payload=TypedData(encoded=encoded)), nonces=self._nonces)
+
+    async def _get_approval(self, caller: Caller, params: list[Any]) -> dict[str, Any]:
+        """A held request's status, for the credential that made it (app or agent): the
+        original method's answer once approved (the tx hash of a send)."""
+        arity(params, 1, 1, "studio_getApproval")
+        approval_id = params[0]
+        if not isinstance(approval_id, str) or not 0 < len(approval_id) <= 64:
+            raise InvalidParams("invalid params: approval_id must be a string")
+        owner = caller.owner
+        missing = InvalidParams(f"invalid params: no approval {approval_id} for this "
+                                f"credential")
+        try:
+            approval = await self._deps.store.get_approval(approval_id,
+                                                           workspace_id=owner.workspace_id)
+            session = await self._deps.store.get_session_by_id(approval.session_id)
+        except NotFound:
+            raise missing from None
+        ours = (session.id == owner.owner_id if owner.kind == "session"
+                else session.agent_id == owner.owner_id)
+        if not ours:
+            raise missing
+        return {"approval_id": approval.id, "status": approval.status.value,
+                "result": approval.result, "reason": approval.reason,
+                "summary": approval.summary, "cost": format_amount(approval.cost),
+                "unit": approval.unit, "expires_at": iso_ms(approval.expires_at_ms),
+                "error": None if approval.error is None else dict(approval.error)}
 
     async def _refuse_eth_sign(self, caller: Caller, params: list[Any]) -> str:
         raise UnsupportedMethod("eth_sign is refused: it signs a raw hash, which can be a "

@@ -28,10 +28,10 @@ from typing import Any
 
 from session_studio.keystore import EncodedTypedData, KeyContext, KeystoreError
 from session_studio.policy import Decision, SessionState
-from session_studio.store import NonceGap, NonceRequest, Reservation, Session
+from session_studio.store import ApprovalDraft, NonceGap, NonceRequest, Reservation, Session
 
 from ._context import Caller, ChainRuntime, RpcPlaneDeps
-from ._errors import InternalError, InvalidParams, PolicyDenied, UpstreamError
+from ._errors import ApprovalRequired, InternalError, InvalidParams, PolicyDenied, UpstreamError
 from ._nonces import NonceOracle
 from ._outcome import Attempt, send_raw, settle_broadcast
 
@@ -79,6 +79,9 @@ class SigningRequest:
     session: Session
     decide: Decide  # pure; evaluated by the store inside the reserving transaction
     payload: Payload
+    # What the request waits as if the policy holds it for a person (a session with an
+    # `approve_above`; `_holds.py`). None: a held verdict is refused, nothing reserved.
+    hold: ApprovalDraft | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,7 +129,7 @@ async def reserve_and_sign(deps: RpcPlaneDeps, caller: Caller,
     payload = request.payload
 
     def sign(nonce: int | None, sealed: bytes | None) -> tuple[Signed, str | None, bytes | None]:
-        signed = _sign(deps, payload, nonce, sealed, ctx)
+        signed = sign_payload(deps, payload, nonce, sealed, ctx)
         return signed, signed.tx_hash, signed.raw if signed.tx_hash is not None else None
 
     transaction = payload if isinstance(payload, Transaction) else None
@@ -135,7 +138,7 @@ async def reserve_and_sign(deps: RpcPlaneDeps, caller: Caller,
             session_id=session.id, method=request.method, clock=deps.clock,
             window_mode=deps.window_mode, evaluate=request.decide,
             nonce=None if transaction is None else transaction.nonce, sign=sign,
-            gas_wei=None if transaction is None else transaction.gas_wei)
+            gas_wei=None if transaction is None else transaction.gas_wei, hold=request.hold)
     except NonceGap as exc:
         raise InvalidParams(f"invalid params: {exc}; a transaction behind a gap is never "
                             f"signed (leave the nonce out and the sidecar picks it)") from exc
@@ -144,13 +147,16 @@ async def reserve_and_sign(deps: RpcPlaneDeps, caller: Caller,
                                            "error": type(exc).__name__})
         raise InternalError("internal error: signing failed",
                             {"request_id": caller.request_id}) from exc
+    if decision.held and request.hold is not None:
+        raise ApprovalRequired(decision, approval_id=request.hold.id,
+                               expires_at_ms=deps.clock() + request.hold.ttl_ms)
     if not decision.allowed:
         raise PolicyDenied(decision)
     assert reservation is not None and signed is not None
     return reservation, signed
 
 
-def _sign(deps: RpcPlaneDeps, payload: Payload, nonce: int | None, sealed: bytes | None,
+def sign_payload(deps: RpcPlaneDeps, payload: Payload, nonce: int | None, sealed: bytes | None,
           ctx: KeyContext) -> Signed:
     """Inside the reserving transaction: the key is used here and nowhere else."""
     if isinstance(payload, TypedData) and isinstance(payload.encoded, KeystoreError):

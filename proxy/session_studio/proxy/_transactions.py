@@ -26,6 +26,7 @@ from session_studio.store import NonceRequest, Session
 
 from ._context import Caller, ChainRuntime, RpcPlaneDeps, require_chain
 from ._errors import InvalidParams
+from ._holds import transaction_draft
 from ._l1_fee import NONCE_PLACEHOLDER, quote_l1_fee
 from ._nonces import NonceOracle
 from ._params import TransactionParams, arity, transaction
@@ -72,8 +73,13 @@ async def handle_transaction(deps: RpcPlaneDeps, caller: Caller, params: list[An
         # An unfilled request (gas 0, no nonce from the node) must never be signed.
         return early_refusal if decision.allowed and early_refusal is not None else decision
 
+    hold = None if policy.approve_above is None else transaction_draft(
+        method=method, chain_id=chain.chain_id, chain_name=chain.label, unit=policy.unit,
+        intents=decoded, fields=_to_eth_account(request, tx, 0), explicit_nonce=tx.nonce,
+        broadcast=broadcast, gas_wei=request.worst_case_gas_cost,
+        ttl_ms=deps.approval_ttl_ms)
     return await sign_with_policy(deps, caller, SigningRequest(
-        method=method, session=session, decide=decide,
+        method=method, session=session, decide=decide, hold=hold,
         payload=Transaction(
             chain=chain, fields=lambda nonce: _to_eth_account(request, tx, nonce),
             nonce=NonceRequest(chain_id=chain.chain_id, address=session.address,

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from session_studio.policy import Permission
 
 from ._admin_records import Admin, ApiToken, Passkey, Scope
+from ._approval_records import Approval, ApprovalStatus
 from ._errors import NonceOutOfRange
 from ._records import (
     MAX_LEDGER_NONCE,
@@ -203,3 +204,56 @@ def audit_page_query(*, workspace_id: str | None, subject: str | None, after_seq
         args.append(subject)
     sql = f"SELECT * FROM audit_log WHERE {' AND '.join(where)} ORDER BY seq LIMIT ?"  # noqa: S608 - fixed clauses
     return sql, (*args, limit)
+
+
+# -- approvals (issue 14) -------------------------------------------------------------------
+APPROVAL_SELECT = """
+    SELECT ap.*, s.key_hash, s.label AS session_label, a.name AS agent_name
+    FROM approvals ap JOIN sessions s ON s.id = ap.session_id
+    LEFT JOIN agents a ON a.id = s.agent_id
+"""
+
+
+def approval_from_row(row: Any) -> Approval:
+    error = row["error"]
+    return Approval(
+        id=row["id"], workspace_id=row["workspace_id"], session_id=row["session_id"],
+        key_hash=row["key_hash"], session_label=row["session_label"],
+        agent_name=row["agent_name"], reservation_id=row["reservation_id"],
+        method=row["method"], chain_id=int(row["chain_id"]),
+        status=ApprovalStatus(row["status"]), cost=int(row["cost"]), unit=row["unit"],
+        summary=row["summary"], detail=json.loads(row["detail"]),
+        payload=json.loads(row["payload"]), created_at_ms=int(row["created_at"]),
+        expires_at_ms=int(row["expires_at"]),
+        decided_at_ms=optional_int(row["decided_at"]), decided_by=row["decided_by"],
+        reason=row["reason"], result=row["result"],
+        error=None if error is None else json.loads(error))
+
+
+def approval_list_query(workspace_id: str, *, status: str | None,
+                        session_ids: Sequence[str] | None, limit: int,
+                        before: tuple[int, str] | None) -> tuple[str, tuple[object, ...]]:
+    """`ApprovalReader.list_approvals`: newest first, keyset on (created_at, id); SQLite
+    placeholders."""
+    where = ["ap.workspace_id = ?"]
+    args: list[object] = [workspace_id]
+    if status is not None:
+        where.append("ap.status = ?")
+        args.append(status)
+    if session_ids is not None:
+        if not session_ids:
+            where.append("0 = 1")
+        else:
+            where.append(f"ap.session_id IN ({', '.join('?' for _ in session_ids)})")
+            args.extend(session_ids)
+    if before is not None:
+        where.append("(ap.created_at < ? OR (ap.created_at = ? AND ap.id < ?))")
+        args.extend((before[0], before[0], before[1]))
+    sql = (f"{APPROVAL_SELECT} WHERE {' AND '.join(where)}"
+           " ORDER BY ap.created_at DESC, ap.id DESC LIMIT ?")
+    return sql, (*args, limit)
+
+
+PENDING_APPROVAL_STATS = (
+    "SELECT workspace_id, COUNT(*) AS pending, MIN(created_at) AS oldest FROM approvals"
+    " WHERE status = 'pending' GROUP BY workspace_id")

@@ -35,6 +35,8 @@ class CredentialResolver(Protocol):
     async def resolve_credential(self, token_hash: bytes) -> CredentialOwner | None:
         """The owner of a live (not revoked) credential, else None."""
     async def sessions_of(self, owner: CredentialOwner) -> list[Session]: ...
+    async def get_session_by_id(self, session_id: str) -> Session:
+        """NotFound if there is none; for signing what an approval held for a session."""
     async def cache_epoch(self) -> int:
         """A counter that moves in the same commit as any change to credentials, sessions'
         scope or lifetime, or agents' disabling (database triggers). A process that caches
@@ -87,7 +89,6 @@ class SessionRepository(CredentialResolver, Protocol):
         agent's one self-service window (`reserve_and_sign` bounds that window by the
         ceiling's daily limit)."""
     async def get_session(self, workspace_id: str, key_hash: str) -> Session: ...
-    async def get_session_by_id(self, session_id: str) -> Session: ...
     async def list_sessions(
         self, workspace_id: str, query: SessionFilter, *, now_ms: int
     ) -> list[Session]: ...

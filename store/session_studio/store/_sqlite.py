@@ -34,11 +34,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
-from session_studio.policy import AgentWindow, Decision, SessionState, window_start_ms
+from session_studio.policy import Decision, SessionState, window_start_ms
 
 from . import _audit as audit
+from ._approval_records import ApprovalDraft
 from ._audit import AuditEvent
-from ._errors import AgentDisabled, Conflict, NonceGap, NotFound, StoreUnavailable
+from ._errors import AgentDisabled, Conflict, NotFound, StoreUnavailable
 from ._ledger_interface import Clock, Evaluate, Sign, T
 from ._records import (
     RELEASABLE,
@@ -72,16 +73,31 @@ from ._rows import (
     UNSETTLED_PAGE,
     FleetSessionBuilder,
     agent_from_row,
-    check_ledger_nonce,
     new_id,
     optional_int,
     session_from_row,
     unbroadcast_query,
 )
 from ._sqlite_admin import AdminTables
+from ._sqlite_approvals import (
+    SqliteApprovals,
+    expire_overdue,
+    reject_pending_of_session,
+)
+from ._sqlite_approvals import (
+    hold as hold_request,
+)
+from ._sqlite_ledger import (
+    MINUTE_MS,
+    add_to_bucket,
+    agent_window_sum,
+    nonce_held,
+    pick_nonce,
+    self_service_window,
+    window_sum,
+)
 from ._sqlite_turn import Claim, WriteTurn
 
-MINUTE_MS = 60_000
 R = TypeVar("R")
 # eth_signTransaction results of a lineage the chain has not consumed yet (settlement ends
 # each either way). Repeats the terms of reservations_signed_outstanding (migration 0010).
@@ -98,7 +114,7 @@ def _discard_outcome(future: asyncio.Future[Any]) -> None:
         future.exception()
 
 
-class SqliteStore(AdminTables):
+class SqliteStore(AdminTables, SqliteApprovals):
     """`Store` on one SQLite file."""
 
     def __init__(self, path: Path, *, busy_timeout_ms: int = 30_000) -> None:
@@ -549,7 +565,7 @@ class SqliteStore(AdminTables):
     async def reserve_and_sign(
         self, *, session_id: str, method: str, clock: Clock, window_mode: str,
         evaluate: Evaluate, nonce: NonceRequest | None, sign: Sign[T],
-        gas_wei: int | None = None,
+        gas_wei: int | None = None, hold: ApprovalDraft | None = None,
     ) -> tuple[Decision, Reservation | None, T | None]:
         def reserve(db: sqlite3.Connection) -> tuple[Decision, Reservation | None, T | None]:
             # Read with the write lock held (BEGIN IMMEDIATE returned): a request that queued
@@ -567,6 +583,8 @@ class SqliteStore(AdminTables):
             if row is None:
                 raise NotFound(f"no session {session_id}")
             lineage = row["lineage_id"]
+            # What an expired approval held is free again before this request is judged.
+            expire_overdue(db, lineage=lineage, now_ms=now_ms)
             recent = db.execute(
                 "SELECT COUNT(*) FROM decisions WHERE session_id = ? AND at > ?",
                 (session_id, now_ms - MINUTE_MS)).fetchone()[0]
@@ -574,19 +592,19 @@ class SqliteStore(AdminTables):
             outstanding = db.execute(_COUNT_OUTSTANDING_SIGNED, (lineage,)).fetchone()[0]
             state = SessionState(revoked=row["revoked_at"] is not None,
                                  expires_at_ms=row["expires_at"],
-                                 spent_in_window=_window_sum(db, lineage, window_start),
+                                 spent_in_window=window_sum(db, lineage, window_start),
                                  requests_last_minute=recent,
-                                 agent_spent_in_window=_agent_window_sum(
+                                 agent_spent_in_window=agent_window_sum(
                                      db, row["agent_id"], window_start)
                                  if row["daily_budget"] is not None else 0,
                                  outstanding_signed=outstanding,
-                                 self_service=_self_service_window(db, row, window_start))
+                                 self_service=self_service_window(db, row, window_start))
             decision = evaluate(state, now_ms)
             reservation: Reservation | None = None
             signed: T | None = None
             tx_hash: str | None = None
             if decision.allowed:
-                picked = _pick_nonce(db, nonce) if nonce is not None else None
+                picked = pick_nonce(db, nonce) if nonce is not None else None
                 signed, tx_hash, raw_tx = sign(picked, row["sealed_key"])
                 reservation = Reservation(id=new_id(), session_id=session_id,
                                           amount=decision.cost, nonce=picked,
@@ -600,7 +618,12 @@ class SqliteStore(AdminTables):
                     (reservation.id, session_id, lineage, minute, str(decision.cost), method,
                      reservation.chain_id, picked, tx_hash, now_ms, now_ms, raw_tx,
                      str(decision.gas_cost), None if gas_wei is None else str(gas_wei)))
-                _add_to_bucket(db, lineage, minute, decision.cost)
+                add_to_bucket(db, lineage, minute, decision.cost)
+            elif decision.held and hold is not None:
+                reservation = hold_request(
+                    db, draft=hold, session_id=session_id, lineage=lineage,
+                    workspace_id=row["workspace_id"], method=method, decision=decision,
+                    gas_wei=gas_wei, now_ms=now_ms)
             db.execute(
                 "INSERT INTO decisions (session_id, at, method, allowed, reason, detail, cost,"
                 " reservation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -614,7 +637,9 @@ class SqliteStore(AdminTables):
                         "reason": None if decision.reason is None else decision.reason.value,
                         "detail": decision.detail, "cost": str(decision.cost),
                         "figures": dict(decision.figures),
-                        "tx_hash": tx_hash if decision.allowed else None}), now_ms=now_ms)
+                        "tx_hash": tx_hash if decision.allowed else None,
+                        "approval_id": hold.id if decision.held and hold is not None
+                        else None}), now_ms=now_ms)
             return decision, reservation, signed
 
         return await self._transaction(reserve)
@@ -630,10 +655,10 @@ class SqliteStore(AdminTables):
                 return False
             db.execute("UPDATE reservations SET status = 'released', updated_at = ? WHERE id = ?",
                        (now_ms, reservation.id))
-            _add_to_bucket(db, row["lineage_id"], row["minute"], -int(row["amount"]))
+            add_to_bucket(db, row["lineage_id"], row["minute"], -int(row["amount"]))
             # Back to the pool only if no other live reservation holds it (a replacement signed
             # at the same nonce): the pool must never hand out a nonce still in use.
-            if return_nonce and reservation.nonce is not None and not _nonce_held(
+            if return_nonce and reservation.nonce is not None and not nonce_held(
                     db, reservation.chain_id, row["address_lower"], reservation.nonce):
                 db.execute("INSERT OR IGNORE INTO released_nonces VALUES (?, ?, ?)",
                            (reservation.chain_id, row["address_lower"], reservation.nonce))
@@ -709,7 +734,7 @@ class SqliteStore(AdminTables):
                 (status.value, str(kept), None if gas_wei_used is None else str(gas_wei_used),
                  receipt_status, now_ms, now_ms, reservation_id))
             if amount != held:
-                _add_to_bucket(db, row["lineage_id"], row["minute"], amount - held)
+                add_to_bucket(db, row["lineage_id"], row["minute"], amount - held)
             return True
 
         return await self._transaction(settle)
@@ -842,63 +867,9 @@ def _revoke(db: sqlite3.Connection, session_id: str, now_ms: int) -> None:
                      "WHERE id = ? AND revoked_at IS NULL", (now_ms, session_id))
     if cur.rowcount != 1:
         raise Conflict("session is already revoked or does not exist")
+    reject_pending_of_session(db, session_id, now_ms)
     db.execute("UPDATE credentials SET revoked_at = ? WHERE owner_kind = 'session'"
                " AND owner_id = ? AND revoked_at IS NULL", (now_ms, session_id))
-
-
-def _window_sum(db: sqlite3.Connection, lineage: str, window_start_ms: int) -> int:
-    # The minute that straddles the window's start counts whole: rounding that can only
-    # over-count keeps the cap exact in the direction that matters.
-    rows = db.execute("SELECT amount FROM spend_buckets WHERE lineage_id = ? AND minute >= ?",
-                      (lineage, window_start_ms // MINUTE_MS))
-    return sum(int(r[0]) for r in rows)
-
-
-def _agent_window_sum(db: sqlite3.Connection, agent_id: str, window_start_ms: int) -> int:
-    """Every lineage the agent ever had counts: revoking or rotating never resets its budget."""
-    lineages = db.execute("SELECT DISTINCT lineage_id FROM sessions WHERE agent_id = ?",
-                          (agent_id,)).fetchall()
-    return sum(_window_sum(db, r[0], window_start_ms) for r in lineages)
-
-
-def _add_to_bucket(db: sqlite3.Connection, lineage: str, minute: int, delta: int) -> None:
-    row = db.execute("SELECT amount FROM spend_buckets WHERE lineage_id = ? AND minute = ?",
-                     (lineage, minute)).fetchone()
-    total = (int(row[0]) if row else 0) + delta
-    db.execute("INSERT OR REPLACE INTO spend_buckets VALUES (?, ?, ?)",
-               (lineage, minute, str(total)))
-    _add_to_agent_window(db, lineage, minute, delta)
-
-
-def _add_to_agent_window(db: sqlite3.Connection, lineage: str, minute: int, delta: int) -> None:
-    """Every change to a self-created lineage's bucket (reserve, release, settle) moves its
-    agent's shared window by the same amount in the same transaction, so the two never drift."""
-    owner = db.execute("SELECT agent_id FROM self_service_lineages WHERE lineage_id = ?",
-                       (lineage,)).fetchone()
-    if owner is None:
-        return
-    row = db.execute("SELECT amount FROM agent_window_buckets WHERE agent_id = ? AND minute = ?",
-                     (owner[0], minute)).fetchone()
-    total = (int(row[0]) if row else 0) + delta
-    db.execute("INSERT OR REPLACE INTO agent_window_buckets VALUES (?, ?, ?)",
-               (owner[0], minute, str(total)))
-
-
-def _self_service_window(db: sqlite3.Connection, row: Any,
-                         window_start_ms: int) -> AgentWindow | None:
-    """The agent-wide window of a self-created session (None for any other session)."""
-    agent_id = row["self_service_agent"]
-    if agent_id is None:
-        return None
-    spent = sum(int(r[0]) for r in db.execute(
-        "SELECT amount FROM agent_window_buckets WHERE agent_id = ? AND minute >= ?",
-        (agent_id, window_start_ms // MINUTE_MS)))
-    if row["ceiling"] is None:
-        # A self-created session always has a ceiling behind it; without one, fail closed: a
-        # limit of zero lets it sign only what costs nothing.
-        return AgentWindow(unit=row["limit_unit"], limit=0, spent=spent)
-    ceiling = AgentCeiling.from_json(json.loads(row["ceiling"]))
-    return AgentWindow(unit=ceiling.limit_unit, limit=ceiling.daily, spent=spent)
 
 
 def _backfill_agent_windows(db: sqlite3.Connection) -> None:
@@ -919,57 +890,6 @@ def _backfill_agent_windows(db: sqlite3.Connection) -> None:
 _MIGRATION_COMPLETIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     9: _backfill_agent_windows,
 }
-
-
-def _pick_nonce(db: sqlite3.Connection, req: NonceRequest) -> int:
-    check_ledger_nonce(req.explicit if req.explicit is not None else req.upstream_pending)
-    address = req.address.lower()
-    key = (req.chain_id, address)
-    row = db.execute("SELECT next_nonce FROM nonces WHERE chain_id = ? AND address = ?",
-                     key).fetchone()
-    stored = row[0] if row else 0
-    # Nonces below what the chain already counts can never be used again.
-    db.execute("DELETE FROM released_nonces WHERE chain_id = ? AND address = ? AND nonce < ?",
-               (*key, req.upstream_pending))
-    expected = max(stored, req.upstream_pending)
-    if req.explicit is not None:
-        if req.explicit > expected:
-            raise NonceGap(req.explicit, expected)
-        picked = req.explicit
-    else:
-        gap = db.execute("SELECT MIN(nonce) FROM released_nonces WHERE chain_id = ?"
-                         " AND address = ?", key).fetchone()[0]
-        picked = gap if gap is not None and gap < stored else _first_unheld(db, req, expected)
-    check_ledger_nonce(picked)
-    db.execute("DELETE FROM released_nonces WHERE chain_id = ? AND address = ? AND nonce = ?",
-               (*key, picked))
-    db.execute("INSERT OR REPLACE INTO nonces VALUES (?, ?, ?)",
-               (*key, max(stored, picked + 1)))
-    return picked
-
-
-def _nonce_held(db: sqlite3.Connection, chain_id: int, address_lower: str, nonce: int) -> bool:
-    return db.execute(
-        "SELECT 1 FROM reservations r JOIN sessions s ON s.id = r.session_id"
-        " AND s.address_lower = ? WHERE r.chain_id = ? AND r.nonce = ?"
-        " AND r.status != 'released' LIMIT 1", (address_lower, chain_id, nonce)
-    ).fetchone() is not None
-
-
-def _first_unheld(db: sqlite3.Connection, req: NonceRequest, start: int) -> int:
-    """The first nonce from `start` that no live reservation of this signer holds (a client's
-    own far-ahead nonce); ordinarily `start` itself, found with one index range scan."""
-    held = db.execute(
-        "SELECT DISTINCT r.nonce FROM reservations r"
-        " JOIN sessions s ON s.id = r.session_id AND s.address_lower = ?"
-        " WHERE r.chain_id = ? AND r.nonce >= ? AND r.status != 'released' ORDER BY r.nonce",
-        (req.address.lower(), req.chain_id, start))
-    candidate = start
-    for (nonce,) in held:
-        if nonce != candidate:
-            break
-        candidate += 1
-    return candidate
 
 
 def _split_sql(text: str) -> list[str]:
