@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -473,3 +474,25 @@ def test_a_token_client_has_no_way_to_approve() -> None:
     names = dir(StudioClient) + dir(AsyncStudioClient)
 
     assert [name for name in names if name.startswith("approve")] == []
+
+
+def test_closing_the_wallet_ends_a_wait_in_another_thread(
+        threaded_sidecar: tuple[FakeSidecar, str]) -> None:
+    _, base = threaded_sidecar
+    wallet = AgentWallet(agent_config(base))
+    outcome: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            wallet.wait_for_approval(APPROVAL_ID, 60)
+        except BaseException as exc:  # whatever ends the wait is what the test checks
+            outcome.append(exc)
+
+    waiter = threading.Thread(target=wait, daemon=True)
+    waiter.start()
+    time.sleep(0.3)  # inside the wait
+    wallet.close()
+    waiter.join(timeout=5)
+
+    assert not waiter.is_alive()  # stopping the loop under it would block it for ever
+    assert isinstance(outcome[0], RuntimeError) and "closed" in str(outcome[0])
