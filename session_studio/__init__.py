@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AgentWallet",
+    "ApprovalPending",
     "AsyncAgentWallet",
     "AsyncStudioClient",
     "Conflict",
@@ -35,6 +36,7 @@ _SDK_NAMES = frozenset(__all__) - {"__version__"}
 if TYPE_CHECKING:
     from session_studio.sdk import (
         AgentWallet,
+        ApprovalPending,
         AsyncAgentWallet,
         AsyncStudioClient,
         Conflict,

@@ -8,8 +8,10 @@ event loop. Errors are drawn in `_errors.py`'s docstring.
 """
 
 from ._agent_config import ENV_VAR, AgentConfig, SessionTerms
+from ._approval import Approval, ApprovalStatus
 from ._client import AgentCeiling, AsyncStudioClient, StudioClient
 from ._errors import (
+    ApprovalPending,
     Conflict,
     Forbidden,
     NotFound,
@@ -41,6 +43,9 @@ __all__ = [
     "AgentConfig",
     "AgentInfo",
     "AgentWallet",
+    "Approval",
+    "ApprovalPending",
+    "ApprovalStatus",
     "Artifact",
     "AsyncAgentWallet",
     "AsyncStudioClient",

@@ -8,6 +8,10 @@ A token can create **agent** sessions, never **app** sessions: an app session mi
 credential that a web app will hold, so the server demands a person logged in with a passkey
 (403 `passkey_required`, raised as `Forbidden`). Create app sessions on the Studio page or with
 `session-studio sessions create --type app`, then use them here (`select_session`).
+
+Likewise a token can list and reject held requests (`approvals:write`) but never approve one:
+approving moves money on a person's word, so it takes the CLI on the host or the Studio page
+with a passkey. There is deliberately no `approve_approval` here.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from urllib.parse import quote
 from web3 import AsyncWeb3, Web3
 
 from ._admin_http import AdminTransport
+from ._approval import Approval, ApprovalStatus
 from ._errors import ValidationError
 from ._limits import Amount, Limit, decimal_string, to_decimal
 from ._portal import Portal
@@ -312,6 +317,48 @@ class AsyncStudioClient:
         return agent
 
 
+    # -- approvals -----------------------------------------------------------------------
+    async def iter_approvals(self, *, status: ApprovalStatus | None = None,
+                             page_size: int = PAGE_SIZE) -> AsyncIterator[Approval]:
+        """Held requests of the workspace, newest first, fetching pages as it goes; `status`
+        `pending` is the inbox."""
+        cursor: str | None = None
+        while True:
+            params = _filters(status=status, limit=page_size, cursor=cursor)
+            page = await self._http.request("GET", "/approvals", params=params)
+            for item in page["items"]:
+                yield Approval.from_json(item)
+            cursor = page.get("next_cursor")
+            if cursor is None:
+                return
+
+    async def list_approvals(self, *, status: ApprovalStatus | None = None,
+                             limit: int | None = None) -> list[Approval]:
+        """Matching approvals: every page, or the first `limit` of them."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                                  or limit < 1):
+            raise ValidationError("limit: a positive int, or None for all", field="limit")
+        page_size = PAGE_SIZE if limit is None else min(limit, PAGE_SIZE)
+        found: list[Approval] = []
+        async for approval in self.iter_approvals(status=status, page_size=page_size):
+            found.append(approval)
+            if limit is not None and len(found) >= limit:
+                break
+        return found
+
+    async def get_approval(self, approval_id: str) -> Approval:
+        return Approval.from_json(await self._http.request(
+            "GET", f"/approvals/{quote(approval_id, safe='')}"))
+
+    async def reject_approval(self, approval_id: str, reason: str | None = None) -> Approval:
+        """Reject a pending approval (scope `approvals:write`): nothing is signed and its
+        reserved cost is released; the agent waiting on it gets `approval_rejected` with
+        `reason`. One already decided raises `Conflict`."""
+        body = {} if reason is None else {"reason": reason}
+        return Approval.from_json(await self._http.request(
+            "POST", f"/approvals/{quote(approval_id, safe='')}/reject", body=body))
+
+
 class StudioClient:
     """The admin API, blocking: the same methods as `AsyncStudioClient`, run on a private
     loop. Use as `with StudioClient(url, token) as studio:` (or call `close()`)."""
@@ -406,3 +453,15 @@ class StudioClient:
     def disable_agent(self, name: str) -> AgentInfo:
         """See `AsyncStudioClient.disable_agent`."""
         return self._portal.call(self._aio.disable_agent(name))
+
+    def list_approvals(self, *, status: ApprovalStatus | None = None,
+                       limit: int | None = None) -> list[Approval]:
+        """See `AsyncStudioClient.list_approvals`."""
+        return self._portal.call(self._aio.list_approvals(status=status, limit=limit))
+
+    def get_approval(self, approval_id: str) -> Approval:
+        return self._portal.call(self._aio.get_approval(approval_id))
+
+    def reject_approval(self, approval_id: str, reason: str | None = None) -> Approval:
+        """See `AsyncStudioClient.reject_approval` (tokens reject, never approve)."""
+        return self._portal.call(self._aio.reject_approval(approval_id, reason))

@@ -2,8 +2,10 @@
 
     StudioError(message, code, status)        base: catch this to catch everything below
     ├── PolicyDenied(reason, detail, data)    JSON-RPC 4001: the session's policy refused;
-    │                                         also a web3 `Web3RPCError`, so generic web3 code
-    │                                         still sees `rpc_response` with code and data
+    │   │                                     also a web3 `Web3RPCError`, so generic web3 code
+    │   │                                     still sees `rpc_response` with code and data
+    │   └── ApprovalPending(approval_id,      4001 `approval_required`: held for a person's
+    │                       expires_at)       approval, not refused; nothing signed yet
     ├── Unauthorized                          HTTP 401 / JSON-RPC 4100: credential or token
     │                                         missing, unknown, revoked, or `from` not yours
     ├── Forbidden                             HTTP 403: authenticated but not allowed (scope,
@@ -28,6 +30,10 @@ from web3.types import RPCResponse
 
 POLICY_DENIED = 4001
 UNAUTHORIZED = 4100
+APPROVAL_REQUIRED = "approval_required"
+# Not the server's reason codes: the SDK's, for a held request that was decided against.
+APPROVAL_REJECTED = "approval_rejected"
+APPROVAL_EXPIRED = "approval_expired"
 
 
 class StudioError(Exception):
@@ -110,6 +116,29 @@ class PolicyDenied(StudioError, Web3RPCError):
         return f"{self.reason}: {self.detail}"
 
 
+class ApprovalPending(PolicyDenied):
+    """The request costs more than the session's `approve_above`: the sidecar holds it for a
+    person to approve (CLI, or the Studio page with a passkey) instead of signing it.
+
+    Nothing is signed yet, but its cost is reserved in the spend window until it is decided.
+    `approval_id` is what `get_approval()` / `wait_for_approval()` take; `expires_at` (ISO
+    8601 UTC) is when it expires undecided. A `PolicyDenied` with `reason ==
+    "approval_required"`, so code that only knows refusals still stops here.
+
+    The SDK adds two reasons of its own for a held request that was decided against:
+    `approval_rejected` (a person rejected it, or its session was revoked) and
+    `approval_expired` (nobody decided in time); both are plain `PolicyDenied`.
+    """
+
+    def __init__(self, approval_id: str, detail: str, *, expires_at: str | None = None,
+                 message: str | None = None, data: dict[str, Any] | None = None,
+                 rpc_response: RPCResponse | None = None) -> None:
+        super().__init__(APPROVAL_REQUIRED, detail, message=message, data=data,
+                         rpc_response=rpc_response)
+        self.approval_id = approval_id
+        self.expires_at = expires_at
+
+
 def raise_for_rpc_error(response: RPCResponse | dict[str, Any]) -> None:
     """Turn a JSON-RPC answer's `error` into the SDK's type for it; no error, no raise."""
     error = response.get("error")
@@ -120,6 +149,13 @@ def raise_for_rpc_error(response: RPCResponse | dict[str, Any]) -> None:
     code, message, data = error.get("code"), str(error.get("message", "")), error.get("data")
     if code == POLICY_DENIED:
         fields = data if isinstance(data, dict) else {}
+        held = fields.get("approval_id")
+        if fields.get("reason") == APPROVAL_REQUIRED and isinstance(held, str) and held:
+            expires_at = fields.get("expires_at")
+            raise ApprovalPending(held, str(fields.get("detail", message)),
+                                  expires_at=expires_at if isinstance(expires_at, str) else None,
+                                  message=message, data=fields,
+                                  rpc_response=response)  # type: ignore[arg-type]
         raise PolicyDenied(str(fields.get("reason", "unknown")),
                            str(fields.get("detail", message)), message=message, data=fields,
                            rpc_response=response)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ object owns its portal; nothing is shared between objects.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -26,6 +27,7 @@ class Portal:
                                         name="session-studio-sdk", daemon=True)
         self._thread.start()
         self._closed = False
+        self._closing = False
 
     def call(self, coro: Coroutine[Any, Any, T]) -> T:
         if self._closed:
@@ -34,12 +36,21 @@ class Portal:
         if threading.current_thread() is self._thread:
             coro.close()
             raise RuntimeError("a sync SDK method was called from the SDK's own loop")
-        return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+        try:
+            return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
+        except concurrent.futures.CancelledError:
+            if self._closing:
+                raise RuntimeError("this client was closed during the call") from None
+            raise
 
     def close(self, finaliser: Callable[[], Awaitable[None]] | None = None) -> None:
         """Run `finaliser` (closing sessions) on the loop, then stop it; idempotent."""
         if self._closed:
             return
+        # Calls other threads still wait on (a long `wait_for_approval`) end first: stopping
+        # the loop under them would leave their threads blocked for ever.
+        self._closing = True
+        asyncio.run_coroutine_threadsafe(_cancel_others(), self._loop).result(timeout=10)
         try:
             if finaliser is not None:
                 self.call(_awaited(finaliser))
@@ -53,3 +64,10 @@ class Portal:
 
 async def _awaited(factory: Callable[[], Awaitable[None]]) -> None:
     await factory()
+
+
+async def _cancel_others() -> None:
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in others:
+        task.cancel()
+    await asyncio.gather(*others, return_exceptions=True)

@@ -16,10 +16,16 @@ needs no admin token:
 
 A session the operator revoked is never silently replaced by a call: only `init()` and
 `rotate()` create sessions, so an operator's revoke stops the agent until it re-initialises.
+
+A payment above the session's `approve_above` is held for a person (`ApprovalPending`);
+`transfer(..., wait_for_approval=SECONDS)` waits for the decision and returns the receipt, and
+`get_approval()` / `wait_for_approval()` follow a held request of any method.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,11 +33,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eth_typing import ChecksumAddress
+from hexbytes import HexBytes
 from web3 import AsyncWeb3, Web3
 from web3.types import RPCEndpoint, TxParams, TxReceipt, Wei
 
 from ._agent_config import AgentConfig, SessionTerms
-from ._errors import ServerError, ValidationError, raise_for_rpc_error
+from ._approval import Approval, decided_against
+from ._errors import ApprovalPending, ServerError, ValidationError, raise_for_rpc_error
 from ._portal import Portal
 from ._types import Artifact, SessionInfo, SessionStatus
 from ._web3 import sidecar_async_web3, sidecar_web3
@@ -43,6 +51,9 @@ ERC20_TRANSFER_ABI: list[dict[str, Any]] = [{
 # A session this close to expiry is not worth picking: a send would race its end.
 EXPIRY_MARGIN = timedelta(seconds=60)
 DEFAULT_NATIVE_SYMBOL = "ETH"
+# How often a waiting caller asks about a held request: a person's decision takes seconds at
+# best, and each poll is one cheap read on the sidecar.
+APPROVAL_POLL_S = 0.5
 
 ConfigSource = AgentConfig | Mapping[str, Any]
 
@@ -69,6 +80,13 @@ def _expires(text: str) -> datetime:
 def _usable(status: SessionStatus, chain_id: int, now: datetime) -> bool:
     return (status["status"] == "active" and chain_id in status["chain_ids"]
             and _expires(status["expires_at"]) - now > EXPIRY_MARGIN)
+
+
+def _wait_seconds(value: float, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+            or value < 0:
+        raise ValidationError(f"{name}: a finite number of seconds >= 0", field=name)
+    return float(value)
 
 
 def _session_of(found: SessionStatus | Artifact, *, created: bool) -> WalletSession:
@@ -138,8 +156,9 @@ class AsyncAgentWallet:
         return self._current
 
     # -- the studio_* methods ------------------------------------------------------------
-    async def _call(self, method: str, params: list[Any]) -> Any:
-        response = await self._w3.provider.make_request(RPCEndpoint(method), params)
+    async def _call(self, method: str, params: list[Any], *,
+                    w3: AsyncWeb3[Any] | None = None) -> Any:
+        response = await (w3 or self._w3).provider.make_request(RPCEndpoint(method), params)
         raise_for_rpc_error(response)
         if "result" not in response:
             raise ServerError(f"{method}: an answer without result or error")
@@ -178,6 +197,57 @@ class AsyncAgentWallet:
         if self._current is not None and self._current.key_hash == target.lower():
             self._current = _session_of(successor, created=True)
         return successor
+
+    # -- held requests -----------------------------------------------------------------
+    async def get_approval(self, approval_id: str, chain_id: int | None = None) -> Approval:
+        """A held request of this agent's credential, now (`studio_getApproval`). `chain_id`:
+        the chain it was sent on, when not the wallet's. An unknown id, or another
+        credential's, is `RpcError` with `rpc_code == -32602`."""
+        if chain_id is None or chain_id == self.chain_id:
+            return Approval.from_json(await self._call("studio_getApproval", [approval_id]))
+        url = self.config.rpc_urls.get(chain_id)
+        if url is None:
+            raise ValidationError(f"chain_id: the config has RPC URLs for "
+                                  f"{sorted(self.config.rpc_urls)}, not {chain_id}",
+                                  field="chain_id")
+        w3 = sidecar_async_web3(url, self.config.credential)
+        try:
+            return Approval.from_json(
+                await self._call("studio_getApproval", [approval_id], w3=w3))
+        finally:
+            await w3.provider.disconnect()
+
+    async def wait_for_approval(self, approval_id: str, timeout_s: float, *,
+                                chain_id: int | None = None) -> Approval:
+        """The approval once decided (approved, rejected or expired), asking every
+        `APPROVAL_POLL_S` seconds and never sleeping past `timeout_s`; still pending then:
+        `ApprovalPending`. `timeout_s=0` asks once."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _wait_seconds(timeout_s, "timeout_s")
+        while True:
+            approval = await self.get_approval(approval_id, chain_id)
+            if approval.decided:
+                return approval
+            left = deadline - loop.time()
+            if left <= 0:
+                raise ApprovalPending(approval_id, f"approval {approval_id} is still pending "
+                                      f"after {timeout_s} s", expires_at=approval.expires_at,
+                                      data={**approval.raw, "reason": "approval_required"})
+            await asyncio.sleep(min(APPROVAL_POLL_S, left))
+
+    async def _approved_tx_hash(self, held: ApprovalPending, wait_s: float) -> str:
+        """The hash of the held send once a person approved it; raises what a refused or
+        undecided one means (see `transfer`)."""
+        try:
+            approval = await self.wait_for_approval(held.approval_id, wait_s)
+        except ApprovalPending:
+            # The original hold says what the request does and costs; the poll's does not.
+            raise held from None
+        refusal = decided_against(approval, held=held.data)
+        if refusal is not None:
+            raise refusal
+        assert approval.result is not None  # decided_against checked it
+        return approval.result
 
     # -- the current session -------------------------------------------------------------
     async def init(self) -> WalletSession:
@@ -228,30 +298,47 @@ class AsyncAgentWallet:
             field="token_symbol")
 
     async def transfer(self, to: str, amount_base_units: int, token_symbol: str, *,
-                       timeout_s: float = 120) -> TxReceipt:
+                       timeout_s: float = 120,
+                       wait_for_approval: float | None = None) -> TxReceipt:
         """Send `amount_base_units` (wei, or the token's smallest unit: 1 USDC = 10**6) of
         `token_symbol` to `to` from the current session and wait for the receipt.
 
         Raises `PolicyDenied` (nothing signed, nothing spent) when the policy refuses, with
         `.reason` such as `per_tx_limit_exceeded` or `agent_budget_exceeded`. A mined but
         reverted transfer returns its receipt with `status == 0`.
+
+        Above the session's `approve_above` the send is held for a person. Without
+        `wait_for_approval` that raises `ApprovalPending` (`.approval_id`) at once. With it,
+        the wallet waits up to that many seconds for the decision: approved, it returns the
+        receipt of the send that was held; rejected or expired, `PolicyDenied` with reason
+        `approval_rejected` / `approval_expired`; approved but refused by the node, the
+        `Web3RPCError` an unheld refusal raises; still pending, `ApprovalPending`.
+        `timeout_s` then bounds the wait for the receipt after approval.
         """
         if isinstance(amount_base_units, bool) or not isinstance(amount_base_units, int) \
                 or amount_base_units < 0:
             raise ValidationError("amount_base_units: a non-negative int (base units)",
                                   field="amount_base_units")
+        if wait_for_approval is not None:
+            _wait_seconds(wait_for_approval, "wait_for_approval")
         token = self._token_address(token_symbol)
         session = await self.ensure_session()
         recipient = Web3.to_checksum_address(to)
-        if token is None:
-            tx: TxParams = {"from": session.address, "to": recipient,
-                            "value": Wei(amount_base_units)}
-            tx_hash = await self._w3.eth.send_transaction(tx)
-        else:
-            contract = self._w3.eth.contract(address=token, abi=ERC20_TRANSFER_ABI)
-            tx_hash = await contract.functions.transfer(recipient, amount_base_units).transact(
-                {"from": session.address})
-        return await self._w3.eth.wait_for_transaction_receipt(tx_hash, timeout=timeout_s)
+        try:
+            if token is None:
+                tx: TxParams = {"from": session.address, "to": recipient,
+                                "value": Wei(amount_base_units)}
+                tx_hash: HexBytes | str = await self._w3.eth.send_transaction(tx)
+            else:
+                contract = self._w3.eth.contract(address=token, abi=ERC20_TRANSFER_ABI)
+                tx_hash = await contract.functions.transfer(
+                    recipient, amount_base_units).transact({"from": session.address})
+        except ApprovalPending as held:
+            if wait_for_approval is None:
+                raise
+            tx_hash = await self._approved_tx_hash(held, wait_for_approval)
+        return await self._w3.eth.wait_for_transaction_receipt(HexBytes(tx_hash),
+                                                               timeout=timeout_s)
 
 
 class AgentWallet:
@@ -336,9 +423,23 @@ class AgentWallet:
     def rotate_session(self, key_hash: str | None = None) -> Artifact:
         return self._portal.call(self._aio.rotate_session(key_hash))
 
+    def get_approval(self, approval_id: str, chain_id: int | None = None) -> Approval:
+        """See `AsyncAgentWallet.get_approval`."""
+        return self._portal.call(self._aio.get_approval(approval_id, chain_id))
+
+    def wait_for_approval(self, approval_id: str, timeout_s: float, *,
+                          chain_id: int | None = None) -> Approval:
+        """See `AsyncAgentWallet.wait_for_approval`: the decided approval, or
+        `ApprovalPending` after `timeout_s` seconds."""
+        return self._portal.call(self._aio.wait_for_approval(approval_id, timeout_s,
+                                                             chain_id=chain_id))
+
     def transfer(self, to: str, amount_base_units: int, token_symbol: str, *,
-                 timeout_s: float = 120) -> TxReceipt:
-        """See `AsyncAgentWallet.transfer`: the receipt, or `PolicyDenied`."""
+                 timeout_s: float = 120, wait_for_approval: float | None = None) -> TxReceipt:
+        """See `AsyncAgentWallet.transfer`: the receipt, or `PolicyDenied`; above the
+        session's `approve_above`, `ApprovalPending` unless `wait_for_approval` seconds see
+        it approved."""
         return self._portal.call(self._aio.transfer(to, amount_base_units, token_symbol,
-                                                    timeout_s=timeout_s))
+                                                    timeout_s=timeout_s,
+                                                    wait_for_approval=wait_for_approval))
 
