@@ -285,6 +285,18 @@ def test_register_agent_returns_its_credential_and_ceiling(client: StudioClient)
     assert "credential" not in listed
 
 
+def test_a_ceiling_can_bound_the_agents_approval_threshold(client: StudioClient) -> None:
+    name = unique("held-agent")
+    ceiling = AgentCeiling(permissions=["transfer"], chains=[PRIMARY_CHAIN], tokens=["USDC"],
+                           limit=Limit.usd("10", daily="50"), max_lifetime="7d",
+                           max_live_sessions=2, approve_above="2.5")
+
+    client.register_agent(name, ceiling=ceiling)
+
+    listed = next(a for a in client.list_agents() if a["name"] == name)
+    assert listed["ceiling"]["approve_above"] == "2.5"
+
+
 def test_reissue_agent_returns_a_new_credential_and_kills_the_old_one(
         client: StudioClient, studio: Studio) -> None:
     name = unique("reissued")

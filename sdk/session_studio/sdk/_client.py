@@ -123,12 +123,19 @@ class AgentCeiling:
     limit: Limit
     max_lifetime: Duration
     max_live_sessions: int
+    # Self-created sessions hold what costs more for a person; they inherit it and cannot
+    # raise it. None: the ceiling bounds no threshold.
+    approve_above: Amount | None = None
 
     def as_body(self) -> dict[str, Any]:
-        return {"permissions": list(self.permissions), "chain_ids": list(self.chains),
+        body = {"permissions": list(self.permissions), "chain_ids": list(self.chains),
                 "tokens": list(self.tokens), **self.limit.as_fields(),
                 "max_lifetime": duration_text(self.max_lifetime),
                 "max_live_sessions": self.max_live_sessions}
+        if self.approve_above is not None:
+            body["approve_above"] = decimal_string(to_decimal(self.approve_above,
+                                                              "approve_above"))
+        return body
 
 
 class AsyncStudioClient:
