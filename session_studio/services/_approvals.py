@@ -31,6 +31,7 @@ from session_studio.store import (
 log = logging.getLogger("session_studio.approvals")
 
 MAX_PAGE = 200
+DECIDED = "decided"  # a list filter: approved, rejected or expired
 MAX_REASON = 500
 
 
@@ -75,12 +76,14 @@ class ApprovalService:
 
     async def list(self, workspace_id: str, *, status: str | None = None,
                    limit: int = 50, cursor: str | None = None) -> ApprovalPage:
-        wanted = _status(status)
+        """`status` is one of the four, or "decided" (every one no longer pending)."""
+        decided = status == DECIDED
+        wanted = None if decided else _status(status)
         if not 0 < limit <= MAX_PAGE:
             raise InvalidApprovalQuery("limit", f"must be between 1 and {MAX_PAGE}")
         before = _cursor(cursor)
         items = await self._store.list_approvals(workspace_id, status=wanted, limit=limit + 1,
-                                                 before=before)
+                                                 before=before, decided=decided)
         more = len(items) > limit
         items = items[:limit]
         last = items[-1] if more and items else None
@@ -150,7 +153,8 @@ def _status(status: str | None) -> ApprovalStatus | None:
         return ApprovalStatus(status)
     except ValueError:
         raise InvalidApprovalQuery(
-            "status", "one of " + ", ".join(s.value for s in ApprovalStatus)) from None
+            "status", "one of " + ", ".join([*(s.value for s in ApprovalStatus), DECIDED])
+        ) from None
 
 
 def _cursor(cursor: str | None) -> tuple[int, str] | None:

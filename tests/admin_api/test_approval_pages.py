@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, NoReturn
 
+from session_studio.admin_ui._pages_approvals import HISTORY_PAGE
 from session_studio.policy import Decision, ReasonCode, SessionState, parse_amount
 from session_studio.store import ApprovalDraft, ApprovalStatus, new_id
 
@@ -178,3 +179,18 @@ async def test_a_history_cursor_edited_by_hand_shows_the_newest_page(admin: Admi
 
     assert status == 200
     assert f'id="approval-{approval_id}"' in html
+
+
+async def test_the_history_shows_decided_approvals_however_many_still_wait(
+        admin: AdminPlane) -> None:
+    login = await admin.register()
+    session = await _session(admin)
+    rejected = await _hold(admin, session, summary="the decided one")
+    await _page(admin, "POST", f"/approvals/{rejected}/reject", login,
+                {"csrf": login.csrf, "reason": "kept in the history"})
+    for _ in range(HISTORY_PAGE + 1):  # newer than it, all still waiting
+        await _hold(admin, session)
+
+    _, _, inbox = await _page(admin, "GET", "/approvals", login)
+
+    assert "kept in the history" in inbox[inbox.index('id="history-title"'):]

@@ -12,7 +12,8 @@ ApprovalStatusName = Literal["pending", "approved", "rejected", "expired"]
 
 
 class ApprovalQuery(_In):
-    status: ApprovalStatusName | None = None
+    status: ApprovalStatusName | Literal["decided"] | None = Field(
+        default=None, description="one status, or `decided` for every one no longer pending")
     limit: int = Field(default=50, ge=1, le=200)
     cursor: Annotated[str, StringConstraints(max_length=100)] | None = None
 

@@ -90,17 +90,17 @@ class ApprovalPages:
                                                                limit=PENDING_SHOWN))
         cursor = request.query.get("cursor") or None
         try:
-            recent = await self._list(request, who, ApprovalQuery(limit=HISTORY_PAGE,
-                                                                  cursor=cursor))
+            recent = await self._list(request, who, ApprovalQuery(
+                status="decided", limit=HISTORY_PAGE, cursor=cursor))
         except (ValidationError, ApiError):  # a cursor edited by hand: start over
-            recent = await self._list(request, who, ApprovalQuery(limit=HISTORY_PAGE))
+            recent = await self._list(request, who, ApprovalQuery(status="decided",
+                                                                  limit=HISTORY_PAGE))
         usages = await self._usages(request, who, pending.items)
         now = self._kit.deps.clock()
         return await self._kit.render(
             "approvals.html", principal=who, nav="approvals",
             pending=[self._card(a, now, usages.get(a.key_hash)) for a in pending.items],
-            history=[self._card(a, now, None) for a in recent.items
-                     if a.status != "pending"],
+            history=[self._card(a, now, None) for a in recent.items],
             next_url=None if recent.next_cursor is None
             else "/approvals?cursor=" + recent.next_cursor, paged=cursor is not None)
 

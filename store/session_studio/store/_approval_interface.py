@@ -68,8 +68,10 @@ class ApprovalReader(Protocol):
         """Raises `NotFound` when there is none (in that workspace)."""
     async def list_approvals(self, workspace_id: str, *, status: ApprovalStatus | None = None,
                              session_ids: Sequence[str] | None = None, limit: int = 100,
-                             before: tuple[int, str] | None = None) -> list[Approval]:
-        """Newest first; `before` is the (created_at_ms, id) of the last one of a page."""
+                             before: tuple[int, str] | None = None,
+                             decided: bool = False) -> list[Approval]:
+        """Newest first; `before` is the (created_at_ms, id) of the last one of a page;
+        `decided`: only those no longer pending (the history, whatever waits)."""
     async def pending_approval_stats(self) -> list[tuple[str, int, int | None]]:
         """(workspace_id, pending count, oldest pending created_at_ms) for every workspace
         that has approvals, for the metrics."""

@@ -261,7 +261,8 @@ def approval_from_row(row: Any) -> Approval:
 
 def approval_list_query(workspace_id: str, *, status: str | None,
                         session_ids: Sequence[str] | None, limit: int,
-                        before: tuple[int, str] | None) -> tuple[str, tuple[object, ...]]:
+                        before: tuple[int, str] | None,
+                        decided: bool = False) -> tuple[str, tuple[object, ...]]:
     """`ApprovalReader.list_approvals`: newest first, keyset on (created_at, id); SQLite
     placeholders."""
     where = ["ap.workspace_id = ?"]
@@ -269,6 +270,8 @@ def approval_list_query(workspace_id: str, *, status: str | None,
     if status is not None:
         where.append("ap.status = ?")
         args.append(status)
+    if decided:
+        where.append("ap.status <> 'pending'")
     if session_ids is not None:
         if not session_ids:
             where.append("0 = 1")

@@ -148,10 +148,12 @@ class SqliteApprovals:
 
     async def list_approvals(self, workspace_id: str, *, status: ApprovalStatus | None = None,
                              session_ids: Sequence[str] | None = None, limit: int = 100,
-                             before: tuple[int, str] | None = None) -> list[Approval]:
+                             before: tuple[int, str] | None = None,
+                             decided: bool = False) -> list[Approval]:
         sql, args = approval_list_query(workspace_id,
                                         status=None if status is None else status.value,
-                                        session_ids=session_ids, limit=limit, before=before)
+                                        session_ids=session_ids, limit=limit, before=before,
+                                        decided=decided)
         return [approval_from_row(r) for r in await self._read_all(sql, args)]
 
     async def pending_approval_stats(self) -> list[tuple[str, int, int | None]]:

@@ -382,6 +382,18 @@ async def test_list_approvals_filters_by_status_and_session(
         [pending_id], [rejected_id])
 
 
+async def test_list_approvals_can_skip_what_still_waits(store: Store,
+                                                        workspace: Workspace) -> None:
+    """The inbox's history: every decided approval, however many still wait before it."""
+    _, rejected_id = await _held(store, workspace)
+    await store.reject_approval(rejected_id, workspace_id=workspace.id, decided_by="bob",
+                                reason="no", now_ms=LATER)
+    for _ in range(3):
+        await _held(store, workspace)
+    decided = await store.list_approvals(workspace.id, decided=True, limit=2)
+    assert [a.id for a in decided] == [rejected_id]
+
+
 async def test_pending_approval_stats_count_pending_per_workspace(
         store: Store, workspace: Workspace) -> None:
     _, decided = await _held(store, workspace)
