@@ -348,13 +348,7 @@ def _check_limits(
         cost += value
         if intent.kind is IntentKind.GAS:
             gas_cost += value
-    figures = {
-        "unit": policy.unit,
-        "cost": format_amount(cost),
-        "per_tx_limit": format_amount(policy.per_tx),
-        "daily_limit": format_amount(policy.daily),
-        "spent_in_window": format_amount(state.spent_in_window),
-    }
+    figures = _limit_figures(policy, state, cost)
     # Per-tx covers the whole cost of the request, worst-case gas included: gas is spend.
     if cost > policy.per_tx:
         return Decision(allowed=False, reason=ReasonCode.PER_TX_LIMIT_EXCEEDED,
@@ -395,14 +389,19 @@ def evaluate_approval(*, policy: SessionPolicy, state: SessionState, cost: int,
     refusal = _check_outstanding(state, max_outstanding_signed)
     if refusal is not None:
         return refusal
-    figures = {
+    figures = _limit_figures(policy, state, cost)
+    return _check_windows(policy, state, cost, gas_cost, figures)
+
+
+def _limit_figures(policy: SessionPolicy, state: SessionState, cost: int) -> dict[str, str]:
+    """The figures every limit decision reports (CONTRACT.md: `data` of a 4001)."""
+    return {
         "unit": policy.unit,
         "cost": format_amount(cost),
         "per_tx_limit": format_amount(policy.per_tx),
         "daily_limit": format_amount(policy.daily),
         "spent_in_window": format_amount(state.spent_in_window),
     }
-    return _check_windows(policy, state, cost, gas_cost, figures)
 
 
 def _check_windows(policy: SessionPolicy, state: SessionState, cost: int, gas_cost: int,
