@@ -22,7 +22,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "basics": frozenset(),
     "settings": frozenset(),
     "sdk": frozenset(),
-    "store": frozenset({"policy"}),
+    "store": frozenset({"basics", "policy"}),
     "proxy": frozenset({"basics", "keystore", "policy", "store"}),
     "prices": frozenset({"policy", "proxy", "settings"}),
     "telemetry": frozenset({"basics", "policy", "proxy", "store"}),

@@ -1,6 +1,7 @@
 """Leaf helpers more than one room needs: the one body parser of both planes (capped,
-linear-time JSON), the formats of the bearer secrets we issue (only hashes are stored), and the
-loop behind the few timers. A leaf: it imports nothing of `session_studio`.
+linear-time JSON), the formats of the bearer secrets we issue (only hashes are stored), the
+loop behind the few timers, and how an instant is written (`iso`). A leaf: it imports
+nothing of `session_studio`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from ._secrets import (
     new_secret,
     secret_hash,
 )
+from ._times import (
+    iso,
+)
 
 __all__ = [
     "SETUP_PREFIX",
@@ -33,6 +37,7 @@ __all__ = [
     "Periodic",
     "credential_hash",
     "dump_json",
+    "iso",
     "looks_like_credential",
     "new_secret",
     "parse_json",

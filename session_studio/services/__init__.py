@@ -8,6 +8,8 @@ in one transaction, and the services answer with typed, frozen records
 
 from __future__ import annotations
 
+from session_studio.basics import iso  # the callers' one way to write an instant
+
 from ._admins import (
     SETUP_TTL_MS,
     AdminService,
@@ -46,7 +48,6 @@ from ._sessions import (
     InvalidSpec,
     SessionService,
     SessionSpec,
-    iso,
 )
 from ._tokens import (
     MAX_TOKEN_LIFETIME_S,

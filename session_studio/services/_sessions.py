@@ -10,10 +10,9 @@ import contextlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
 from typing import Any
 
-from session_studio.basics import CredentialIssuer, credential_hash
+from session_studio.basics import CredentialIssuer, credential_hash, iso
 from session_studio.keystore import KeyContext, LocalKeystore
 from session_studio.policy import (
     USD,
@@ -77,13 +76,6 @@ class SessionSpec:
     max_fee_per_gas: int | None = None  # wei
     # Unit atoms: a request costing more is held for a person's approval (None: never held).
     approve_above: int | None = None
-
-
-def iso(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds").replace(
-        "+00:00", "Z")
 
 
 class SessionService:

@@ -68,9 +68,8 @@ class ApprovalApi:
     async def list(self, call: Call) -> BaseModel:
         q: ApprovalQuery = call.query
         try:
-            page = await self._approvals.list(await self._ws_id(call.who),
-                                              status=None if q.status is None
-                                              else q.status, limit=q.limit, cursor=q.cursor)
+            page = await self._approvals.list(await self._ws_id(call.who), status=q.status,
+                                              limit=q.limit, cursor=q.cursor)
         except InvalidApprovalQuery as exc:
             raise ValidationFailed(exc.field, str(exc)) from exc
         return ApprovalPageOut(items=[approval_out(a) for a in page.items],

@@ -33,7 +33,7 @@ from session_studio.store import (
 from ._context import RpcPlaneDeps
 from ._errors import UpstreamError
 from ._outcome import Attempt, send_raw, settle_broadcast
-from ._pipeline import Message, Payload, Signed, Transaction, TypedData, sign_payload
+from ._pipeline import Payload, Signed, Transaction, TypedData, sign_payload
 from ._upstream import upstream_quantity
 
 log = logging.getLogger("session_studio.proxy")
@@ -135,8 +135,7 @@ class ApprovalSigner:
             except KeystoreError as exc:
                 encoded = exc
             return TypedData(encoded=encoded), None
-        if kind == "message":
-            return Message(message=bytes.fromhex(str(held["message"])[2:])), None
+        # Messages cost nothing and are never held (`_holds.py` drafts only these two kinds).
         raise Conflict(f"approval {approval.id} holds nothing this version can sign")
 
     async def _broadcast(self, payload: Transaction, reservation: Any, signed: Signed,

@@ -16,18 +16,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from session_studio.policy import Decision
 
+from session_studio.basics import iso
+
 from ._node_errors import NodeSays, node_says
-
-
-def iso_ms(ms: int) -> str:
-    """Unix milliseconds as ISO 8601 UTC, the way the admin API writes times."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds").replace(
-        "+00:00", "Z")
 
 
 class RpcError(Exception):
@@ -91,7 +86,7 @@ class ApprovalRequired(PolicyDenied):
         super().__init__(decision)
         assert isinstance(self.data, dict)
         self.data["approval_id"] = approval_id
-        self.data["expires_at"] = iso_ms(expires_at_ms)
+        self.data["expires_at"] = iso(expires_at_ms)
 
 
 class Unauthorized(RpcError):

@@ -33,8 +33,7 @@ _MAX_MESSAGE_SHOWN = 2000  # characters of a message or typed-data field shown i
 
 def units(amount: int, decimals: int) -> str:
     """Base units as a plain decimal in whole tokens: 120000000, 6 -> "120"."""
-    text = format(Decimal(amount).scaleb(-decimals).normalize(), "f")
-    return text
+    return format(Decimal(amount).scaleb(-decimals).normalize(), "f")
 
 
 def describe_intent(intent: Intent) -> str:

@@ -28,7 +28,7 @@ from session_studio.policy import (
 )
 from session_studio.store import NotFound
 
-from session_studio.basics import JsonRejected, parse_json
+from session_studio.basics import JsonRejected, iso, parse_json
 
 from ._context import Caller, RpcPlaneDeps, require_chain
 from ._envelope import MAX_NESTING, Call
@@ -36,7 +36,6 @@ from ._errors import (
     InvalidParams,
     MethodNotFound,
     UnsupportedMethod,
-    iso_ms,
 )
 from ._holds import typed_data_draft
 from ._nonces import NonceOracle
@@ -207,7 +206,7 @@ class RpcMethods:
         return {"approval_id": approval.id, "status": approval.status.value,
                 "result": approval.result, "reason": approval.reason,
                 "summary": approval.summary, "cost": format_amount(approval.cost),
-                "unit": approval.unit, "expires_at": iso_ms(approval.expires_at_ms),
+                "unit": approval.unit, "expires_at": iso(approval.expires_at_ms),
                 "error": None if approval.error is None else dict(approval.error)}
 
     async def _refuse_eth_sign(self, caller: Caller, params: list[Any]) -> str:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from session_studio.policy import format_amount
+
+from session_studio.basics import iso
 
 
 class ApprovalStatus(StrEnum):
@@ -88,13 +89,6 @@ class ApprovalEvent:
     attempts: int
 
 
-def _iso(ms: int | None) -> str | None:
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="seconds").replace(
-        "+00:00", "Z")
-
-
 def approval_json(approval: Approval) -> dict[str, Any]:
     """An approval as the API, the CLI's `--json` and the webhook show it: money as decimal
     strings, times as ISO 8601 UTC. The payload (what would be signed) is not in it: the
@@ -111,9 +105,9 @@ def approval_json(approval: Approval) -> dict[str, Any]:
         "unit": approval.unit,
         "summary": approval.summary,
         "detail": dict(approval.detail),
-        "created_at": _iso(approval.created_at_ms),
-        "expires_at": _iso(approval.expires_at_ms),
-        "decided_at": _iso(approval.decided_at_ms),
+        "created_at": iso(approval.created_at_ms),
+        "expires_at": iso(approval.expires_at_ms),
+        "decided_at": iso(approval.decided_at_ms),
         "decided_by": approval.decided_by,
         "reason": approval.reason,
         "result": approval.result,

@@ -89,7 +89,7 @@ class PgApprovals(PgAuditChain):
         sign: Sign[T], result_of: Callable[[T], str], gas_wei: int | None,
     ) -> tuple[Approval, Decision, Reservation | None, T | None]:
         async with self._transaction() as conn:
-            lineage = await lock_for_signing(conn, session_id, nonce)
+            lineage = (await lock_for_signing(conn, session_id, nonce)).lineage
             held = await _pending_for_update(conn, approval_id)
             now_ms = clock()
             if now_ms >= held["expires_at"]:

@@ -71,11 +71,14 @@ class PgLedger(PgApprovals):
         hold: ApprovalDraft | None,
     ) -> tuple[Decision, Reservation | None, T | None]:
         async with self._transaction() as conn:
-            lineage = await lock_for_signing(conn, session_id, nonce)
+            locked = await lock_for_signing(conn, session_id, nonce)
+            lineage = locked.lineage
             now_ms = clock()
             # Before the window is read: an approval that expired gives its held cost back
-            # now, not at the next sweep (`_approval_interface`).
-            await self._expire_lineage_approvals(conn, lineage, now_ms)
+            # now, not at the next sweep (`_approval_interface`). Only a lineage with an
+            # approval threshold (rotation keeps it) can have any: no round trip for others.
+            if locked.holds:
+                await self._expire_lineage_approvals(conn, lineage, now_ms)
             row, state = await read_state(conn, session_id, now_ms=now_ms,
                                           window_mode=window_mode)
             decision = evaluate(state, now_ms)

@@ -10,6 +10,7 @@ nonce picker live here once, and both paths call them.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from session_studio.policy import AgentWindow, SessionState, window_start_ms
 
@@ -20,7 +21,8 @@ from ._rows import check_ledger_nonce
 
 # What a reservation locks, from columns that never change once the session exists.
 _WHAT_TO_LOCK = (
-    "SELECT s.lineage_id, s.agent_id, a.daily_budget, ss.agent_id AS self_service_agent"
+    "SELECT s.lineage_id, s.agent_id, a.daily_budget, ss.agent_id AS self_service_agent,"
+    " s.approve_above IS NOT NULL AS holds"
     " FROM sessions s LEFT JOIN agents a ON a.id = s.agent_id"
     " LEFT JOIN self_service_lineages ss ON ss.lineage_id = s.lineage_id WHERE s.id = %s")
 # Everything the decision reads, in one statement run once the locks are held (one round trip
@@ -55,11 +57,19 @@ _STATE_IN_LOCK = (
     " WHERE s.id = %(session_id)s")
 
 
-async def lock_for_signing(conn: Conn, session_id: str, nonce: NonceRequest | None) -> str:
+@dataclass(frozen=True, slots=True)
+class Locked:
+    lineage: str
+    holds: bool  # the session has an approval threshold: its lineage may have approvals
+
+
+async def lock_for_signing(conn: Conn, session_id: str,
+                           nonce: NonceRequest | None) -> Locked:
     """Take what a signature of this session locks, in `_pg_base`'s order: its LINEAGE, the
     AGENT window when the agent has a budget or the lineage is self-created, and the SIGNER's
-    nonces when a nonce will be picked. Returns the lineage. What to lock is known from the
-    session's immutable columns; everything decided on is read again once they are held."""
+    nonces when a nonce will be picked. Returns the lineage, and whether it can hold requests.
+    What to lock is known from the session's immutable columns; everything decided on is read
+    again once they are held."""
     before = await fetch_one(conn, _WHAT_TO_LOCK, (session_id,))
     if before is None:
         raise NotFound(f"no session {session_id}")
@@ -69,7 +79,7 @@ async def lock_for_signing(conn: Conn, session_id: str, nonce: NonceRequest | No
         await lock(conn, Lock.AGENT, before["agent_id"])
     if nonce is not None:
         await lock(conn, Lock.SIGNER, signer_key(nonce.chain_id, nonce.address))
-    return str(before["lineage_id"])
+    return Locked(lineage=str(before["lineage_id"]), holds=bool(before["holds"]))
 
 
 async def read_state(conn: Conn, session_id: str, *, now_ms: int,

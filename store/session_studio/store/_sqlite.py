@@ -595,8 +595,10 @@ class SqliteStore(AdminTables, SqliteApprovals, OutboxTables):
             if row is None:
                 raise NotFound(f"no session {session_id}")
             lineage = row["lineage_id"]
-            # What an expired approval held is free again before this request is judged.
-            expire_overdue(db, lineage=lineage, now_ms=now_ms)
+            # What an expired approval held is free again before this request is judged. Only
+            # a lineage with an approval threshold (rotation keeps it) can have any.
+            if row["approve_above"] is not None:
+                expire_overdue(db, lineage=lineage, now_ms=now_ms)
             recent = db.execute(
                 "SELECT COUNT(*) FROM decisions WHERE session_id = ? AND at > ?",
                 (session_id, now_ms - MINUTE_MS)).fetchone()[0]

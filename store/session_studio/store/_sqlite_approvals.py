@@ -79,9 +79,9 @@ class SqliteApprovals:
                 return expired, Decision(allowed=False, reason=None,
                                          detail="the approval expired before it was approved"
                                          ), None, None
-            held = db.execute("SELECT minute, amount FROM reservations WHERE id = ?",
+            held = db.execute("SELECT lineage_id, minute, amount FROM reservations WHERE id = ?",
                               (approval.reservation_id,)).fetchone()
-            lineage = _lineage(db, approval.session_id)
+            lineage = held["lineage_id"]
             # Out of the window it was reserved in, so the request is judged as asked now.
             add_to_bucket(db, lineage, held["minute"], -int(held["amount"]))
             state, row = _state(db, approval.session_id, now_ms, window_mode)
@@ -231,11 +231,6 @@ def _pending(db: sqlite3.Connection, approval_id: str, workspace_id: str | None)
 def _read(db: sqlite3.Connection, approval_id: str) -> Approval:
     return approval_from_row(db.execute(f"{APPROVAL_SELECT} WHERE ap.id = ?",
                                         (approval_id,)).fetchone())
-
-
-def _lineage(db: sqlite3.Connection, session_id: str) -> str:
-    return str(db.execute("SELECT lineage_id FROM sessions WHERE id = ?",
-                          (session_id,)).fetchone()[0])
 
 
 def _finish(db: sqlite3.Connection, approval: Approval, status: ApprovalStatus, *, by: str,
